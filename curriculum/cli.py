@@ -1,0 +1,58 @@
+"""`python -m curriculum <command> [hydra overrides]`: one Hydra app per command over one conf/ directory.
+User errors become one line on stderr and exit code 2; CURRICULUM_DEBUG=1 shows the traceback instead."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+COMMANDS = {
+    "score": ("curriculum.commands.score", "score", "train the scoring ensemble and derive per-example scores"),
+    "train": ("curriculum.commands.train", "train", "train a target network under a sampler and pacing"),
+    "compare": ("curriculum.commands.compare", "compare", "tabulate a study's train runs from MLflow"),
+    "analyze": ("curriculum.commands.analyze", "analyze", "agreement analysis of a score run"),
+}
+USAGE = "usage: python -m curriculum {" + ",".join(COMMANDS) + "} [key=value ...] [-m for sweeps]\n" + "\n".join(
+    f"  {name:8s} {doc}" for name, (_, _, doc) in COMMANDS.items())
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        print(USAGE if not argv or argv[0] in ("-h", "--help") else
+              f"error: unknown command {argv[0]!r}; choose one of {', '.join(COMMANDS)}\n{USAGE}", file=sys.stderr)
+        sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
+    name, overrides = argv[0], argv[1:]
+    if not (CONF_DIR / f"{name}.yaml").is_file():
+        print(f"error: no config {CONF_DIR / (name + '.yaml')}; is the package installed from its checkout "
+              f"(pip install -e .)?", file=sys.stderr)
+        sys.exit(2)
+    module, func, _ = COMMANDS[name]
+    task = getattr(importlib.import_module(module), func)
+    run_hydra(name, task, overrides)
+
+
+def run_hydra(name, task, overrides):
+    import hydra
+
+    @hydra.main(config_path=str(CONF_DIR), config_name=name, version_base="1.3")
+    def app(cfg):
+        return guarded(task, cfg)
+
+    sys.argv = [f"curriculum-{name}", *overrides]
+    app()
+
+
+def guarded(task, cfg):
+    from .errors import UserError
+
+    try:
+        return task(cfg)
+    except UserError as err:
+        if os.environ.get("CURRICULUM_DEBUG"):
+            raise
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        sys.exit(2)

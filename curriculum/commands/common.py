@@ -1,0 +1,49 @@
+"""Unpacking the pieces of config that several commands share."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from ..data import DataConfig
+from ..engine import OptimConfig
+from ..errors import UserError
+from ..tracking import Tracker, git_commit
+
+
+def data_config(cfg: DictConfig) -> DataConfig:
+    d = cfg.data
+    return DataConfig(name=d.name, root=str(d.root), train_size=d.get("train_size"), val_size=int(d.get("val_size", 0)),
+                      label_noise=float(d.get("label_noise", 0.0)), seed=int(d.get("seed", 0)),
+                      download=bool(d.get("download", True)))
+
+
+def optim_config(cfg: DictConfig) -> OptimConfig:
+    o = cfg.optim
+    return OptimConfig(lr=float(cfg.lr), momentum=float(o.momentum), nesterov=bool(o.nesterov),
+                       weight_decay=float(o.weight_decay), schedule=str(o.schedule), warmup=float(o.warmup))
+
+
+def tracker(cfg: DictConfig) -> Tracker:
+    return Tracker(str(cfg.mlflow.tracking_uri), str(cfg.mlflow.experiment))
+
+
+def writable_dir(path: str | Path) -> Path:
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"out_dir={str(path)!r} cannot be created ({err.strerror}); choose a writable out_dir") from None
+    if not os.access(path, os.W_OK):
+        raise UserError(f"out_dir={str(path)!r} is not writable; choose a writable out_dir")
+    return path
+
+
+def log_inputs(track: Tracker, run_id: str, cfg: DictConfig) -> None:
+    """Resolved config as params and as config.yaml, plus the code version."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    track.log_params(run_id, resolved)
+    track.client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+    track.set_tags(run_id, {"git_commit": git_commit()})

@@ -1,0 +1,112 @@
+"""`python -m curriculum score`: train the scoring ensemble, record dynamics, derive and log scores."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from ..data import Data, load_data
+from ..dynamics import checkpoint_steps, load_member, save_member
+from ..engine import resolve_device
+from ..ensemble import EnsembleConfig, RecordingConfig, member_file_ok, scores_frame, train_member
+from ..plots import consensus_histogram
+from ..sampler import steps_per_epoch
+from ..scorefile import write_scores
+from ..tracking import Tracker
+from .common import data_config, log_inputs, optim_config, tracker, writable_dir
+
+
+def score(cfg: DictConfig) -> None:
+    ens = EnsembleConfig(size=int(cfg.ensemble.size), models=tuple(cfg.ensemble.models),
+                         shard=int(cfg.ensemble.shard), num_shards=int(cfg.ensemble.num_shards), seed=int(cfg.seed),
+                         model_kwargs={cfg.model.name: dict(cfg.model.get("kwargs") or {})})
+    rec = RecordingConfig(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
+                          within_first_epoch=tuple(cfg.recording.within_first_epoch),
+                          eval_batch=int(cfg.recording.eval_batch))
+    optim = optim_config(cfg)
+    out_dir = writable_dir(cfg.out_dir)
+    device = resolve_device(str(cfg.device))
+    track = tracker(cfg)
+    started = time.monotonic()
+    data = load_data(data_config(cfg)).to(device)
+    say(f"data {data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples, "
+        f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")
+
+    tags = {"stage": "score", "dataset": data.name, "fingerprint": data.fingerprint, "out_dir": out_dir.resolve(),
+            "shard": f"{ens.shard}/{ens.num_shards}"}
+    with track.run("score", tags) as run_id:
+        log_inputs(track, run_id, cfg)
+        train_missing_members(track, run_id, data, ens, rec, optim, out_dir / "dynamics")
+        paths = [out_dir / "dynamics" / m.filename for m in ens.members()]
+        missing = [p.name for p in paths if not p.is_file()]
+        if missing:
+            say(f"{len(missing)} of {ens.size} members still missing ({', '.join(missing[:4])}...): "
+                f"scores will be derived by the run that completes the ensemble")
+            return
+        summary = write_score_files(track, run_id, data, paths, float(cfg.recording.quorum), out_dir)
+        summary["wall_seconds"] = time.monotonic() - started
+        track.log_metrics(run_id, {k: [(0, v)] for k, v in summary.items()})
+        track.set_tags(run_id, {"scores": "complete", "scores_path": (out_dir / "scores.parquet").resolve()})
+    say(f"scores: {out_dir / 'scores.parquet'} (MLflow run {run_id}); "
+        f"learned by all members {summary['learned_by_all']:.1%}, by none {summary['learned_by_none']:.1%}; "
+        f"wall time {summary['wall_seconds']:.0f}s")
+
+
+def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: EnsembleConfig, rec: RecordingConfig,
+                          optim, dyn_dir: Path) -> None:
+    """Train this shard's members whose dynamics file is absent or incomplete; each is a nested MLflow run."""
+    per_epoch = steps_per_epoch(len(data.train), rec.batch_size)
+    _, checkpoints = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
+    for member in ens.my_members():
+        path = dyn_dir / member.filename
+        if member_file_ok(path, data, member, checkpoints):
+            say(f"[member {member.k}] {path} is complete: skipped")
+            continue
+        tags = {"stage": "score_member", "member": member.k, "arch": member.arch, "seed": member.seed,
+                "dataset": data.name}
+        with track.run(f"member-{member.k}", tags, parent_id=parent_id) as run_id:
+            label = f"[member {member.k + 1}/{ens.size} {member.arch} seed={member.seed}]"
+            dyn, history = train_member(member, data, rec, optim, ens.model_kwargs.get(member.arch), label)
+            save_member(path, dyn)
+            names = [k for k in history[0] if k not in ("step",)]
+            track.log_metrics(run_id, {name: [(h["step"], h[name]) for h in history] for name in names})
+            track.log_metrics(run_id, {"test/acc_final": [(history[-1]["step"], history[-1]["test/acc"])]})
+
+
+def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path], quorum: float,
+                      out_dir: Path) -> dict:
+    """scores.parquet, test_scores.parquet and the consensus histogram, logged as artifacts; returns a summary."""
+    frames = {}
+    for split, name in (("train", "scores.parquet"), ("test", "test_scores.parquet")):
+        frame, meta = scores_frame(paths, data, split, quorum)
+        track.log_artifact(run_id, write_scores(out_dir / name, frame, meta))
+        frames[split] = frame
+    train_frame = frames["train"]
+    hist = consensus_histogram(out_dir / "consensus_hist.png", train_frame["consensus"].to_numpy(),
+                               train_frame["noisy"].to_numpy(),
+                               f"{data.name}: {len(paths)} members, {len(train_frame)} examples")
+    track.log_artifact(run_id, hist)
+    final = final_checkpoint_summary(paths)
+    say("members' test accuracy at the last checkpoint: " + ", ".join(f"{a:.4f}" for a in final["acc"]))
+    return {"learned_by_all": final["all"], "learned_by_none": final["none"],
+            "member_test_acc_mean": float(np.mean(final["acc"])),
+            "consensus_mean": float(train_frame["consensus"].mean())}
+
+
+def final_checkpoint_summary(paths: list[Path]) -> dict:
+    """Members' test accuracy and the shares of training examples right in all / no member, at the last
+    checkpoint; one member in memory at a time."""
+    accs, votes = [], 0
+    for path in paths:
+        dyn = load_member(path)
+        accs.append(float(dyn.test.correct[-1].mean()))
+        votes = votes + dyn.train.correct[-1].astype(np.int32)
+    return {"acc": accs, "all": float((votes == len(paths)).mean()), "none": float((votes == 0).mean())}
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

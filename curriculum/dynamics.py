@@ -1,0 +1,122 @@
+"""Learning dynamics of one ensemble member: at each checkpoint, for every train and test example,
+whether it is classified correctly, its true-class margin and probability (clean eval-mode passes)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import Data
+from .engine import Inputs, predict
+from .errors import UserError
+from .files import atomic_write, check_alignment
+
+FORMAT_VERSION = 1
+
+
+def checkpoint_steps(epochs: int, steps_per_epoch: int, within_first_epoch=(0.125, 0.25, 0.5)):
+    """Steps after which to record (every epoch plus a few fractions of epoch 1) and the same in epochs."""
+    fractions = [f for f in within_first_epoch if 0 < f < 1]
+    steps = {max(1, round(f * steps_per_epoch)) for f in fractions} | {e * steps_per_epoch for e in range(1, epochs + 1)}
+    steps = np.array(sorted(steps), dtype=np.int64)
+    return steps, steps / steps_per_epoch
+
+
+@dataclass
+class SplitDynamics:
+    correct: np.ndarray   # (C, N) bool
+    margin: np.ndarray    # (C, N) float16, true-class logit minus the largest other
+    prob: np.ndarray      # (C, N) float16, softmax probability of the label
+    labels: np.ndarray    # (N,) int64, as trained
+    indices: np.ndarray   # (N,) int64, official positions
+
+    @classmethod
+    def empty(cls, checkpoints: int, labels, indices) -> "SplitDynamics":
+        n = len(labels)
+        return cls(np.zeros((checkpoints, n), bool), np.zeros((checkpoints, n), np.float16),
+                   np.zeros((checkpoints, n), np.float16), np.asarray(labels), np.asarray(indices))
+
+
+@dataclass
+class MemberDynamics:
+    checkpoints: np.ndarray   # (C,) float, in epochs (fractional inside epoch 1)
+    train: SplitDynamics
+    test: SplitDynamics
+    arch: str
+    seed: int
+    dataset: str
+    fingerprint: str
+
+
+class Recorder:
+    """Fills (C, N) arrays row by row: one eval pass and one host transfer per split per checkpoint."""
+
+    def __init__(self, checkpoints: np.ndarray, data: Data, arch: str, seed: int, eval_batch: int = 1000):
+        c = len(checkpoints)
+        self.dynamics = MemberDynamics(
+            np.asarray(checkpoints, dtype=np.float64),
+            SplitDynamics.empty(c, data.train.y.cpu().numpy(), data.train.index.cpu().numpy()),
+            SplitDynamics.empty(c, data.test.y.cpu().numpy(), data.test.index.cpu().numpy()),
+            arch, seed, data.name, data.fingerprint)
+        self.data, self.eval_batch = data, eval_batch
+
+    def record(self, row: int, model: torch.nn.Module, inputs: Inputs) -> float:
+        """Record checkpoint `row`; returns the test accuracy at it."""
+        for split, dyn in ((self.data.train, self.dynamics.train), (self.data.test, self.dynamics.test)):
+            correct, margin, prob = predict(model, split.x, split.y, inputs, self.eval_batch)
+            stacked = torch.stack([correct.float(), margin.float(), prob.float()]).cpu().numpy()  # one sync
+            dyn.correct[row], dyn.margin[row], dyn.prob[row] = stacked[0] > 0.5, stacked[1], stacked[2]
+        return float(self.dynamics.test.correct[row].mean())
+
+
+# ------------------------------------------------------------------------------------------------ files
+
+def save_member(path: str | Path, dyn: MemberDynamics) -> Path:
+    arrays = {"checkpoints": dyn.checkpoints}
+    for prefix, split in (("", dyn.train), ("test_", dyn.test)):
+        arrays |= {
+            f"{prefix}correct": np.packbits(split.correct, axis=1),  # (C, ceil(N/8)) uint8
+            f"{prefix}margin": split.margin.astype(np.float16),
+            f"{prefix}prob": split.prob.astype(np.float16),
+            f"{prefix}labels": split.labels.astype(np.int64),
+            f"{prefix}indices": split.indices.astype(np.int64),
+        }
+    meta = {"format": FORMAT_VERSION, "arch": dyn.arch, "seed": dyn.seed, "dataset": dyn.dataset,
+            "fingerprint": dyn.fingerprint}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
+    """Load and check a member file; with `data`, fail unless it was recorded on exactly these examples."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(z["meta"].tobytes())
+            c = len(z["checkpoints"])
+
+            def split(prefix):
+                labels = z[f"{prefix}labels"]
+                n = len(labels)
+                correct = np.unpackbits(z[f"{prefix}correct"], axis=1, count=n).astype(bool)
+                out = SplitDynamics(correct, z[f"{prefix}margin"], z[f"{prefix}prob"], labels, z[f"{prefix}indices"])
+                assert out.correct.shape == out.margin.shape == out.prob.shape == (c, n)
+                return out
+
+            dyn = MemberDynamics(z["checkpoints"], split(""), split("test_"), meta["arch"], int(meta["seed"]),
+                                 meta["dataset"], meta["fingerprint"])
+    except FileNotFoundError:
+        raise UserError(f"dynamics file {path} does not exist") from None
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError, AssertionError) as err:
+        raise UserError(f"dynamics file {path} is corrupt or truncated ({type(err).__name__}); "
+                        f"delete it and run score again with the same out_dir to redo that member") from None
+    if data is not None:
+        made_for = f"{dyn.dataset}, fingerprint {dyn.fingerprint}"
+        check_alignment(f"dynamics file {path}", dyn.train.indices, dyn.train.labels,
+                        data.train.index.cpu().numpy(), data.train.y.cpu().numpy(), made_for)
+    return dyn

@@ -1,0 +1,148 @@
+"""The one training engine behind both stages: batches of indices into in-memory uint8 tensors,
+SGD with momentum and a learning-rate schedule, and callbacks at chosen steps.
+What differs between stages is only which indices each step draws and what a callback does."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import UserError
+from .progress import Progress
+
+SCHEDULES = ("cosine", "linear", "constant")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 0.05            # SGD learning rate (per batch, not scaled by batch size)
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"    # decay after warm-up: cosine | linear | constant
+    warmup: float = 0.03        # fraction of all steps with a linear warm-up from 0
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"unknown lr schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if not self.lr > 0:
+            raise UserError(f"lr={self.lr} must be positive")
+        if not 0 <= self.warmup < 1:
+            raise UserError(f"warmup={self.warmup} must be a fraction in [0, 1)")
+
+
+def lr_factor(step: int, total: int, schedule: str, warmup: float) -> float:
+    """Multiplier of the base learning rate for `step` in [0, total): linear warm-up, then decay to 0."""
+    warm = int(warmup * total)
+    if step < warm:
+        return (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)  # 0 at the end of warm-up, -> 1 at the last step
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * progress))
+    if schedule == "linear":
+        return 1 - progress
+    return 1.0
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise UserError(f"device={name!r} is not one of auto, cpu, cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device={name} but no CUDA GPU is visible; use device=cpu or device=auto")
+    return torch.device(name)
+
+
+class Inputs:
+    """uint8 images -> normalised float batches on the data's device (channels-last: faster convs on CPU)."""
+
+    def __init__(self, mean, std, device):
+        self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255
+        self.std = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255
+
+    def __call__(self, x_uint8: torch.Tensor) -> torch.Tensor:
+        x = (x_uint8.float() - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last)
+
+
+def _autocast(device: torch.device):
+    # bf16 autocast on GPU; plain fp32 on CPU where autocast would only add casts.
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs, batch_size: int = 1000):
+    """Clean eval-mode pass: per example (correct bool, true-class margin, true-class probability),
+    as tensors on the device; no host sync here."""
+    was_training = model.training
+    model.eval()
+    correct, margin, prob = [], [], []
+    for start in range(0, len(y), batch_size):
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        with _autocast(x.device):
+            logits = model(inputs(xb)).float()
+        true = logits.gather(1, yb[:, None])[:, 0]
+        other = logits.scatter(1, yb[:, None], float("-inf")).amax(1)
+        correct.append(logits.argmax(1) == yb)
+        margin.append(true - other)
+        prob.append(torch.softmax(logits, 1).gather(1, yb[:, None])[:, 0])
+    model.train(was_training)
+    return torch.cat(correct), torch.cat(margin), torch.cat(prob)
+
+
+@dataclass
+class StepStats:
+    """Mean training loss and accuracy over the steps since the previous callback."""
+    step: int          # steps completed so far
+    loss: float
+    acc: float
+
+
+class NonFiniteLoss(UserError):
+    pass
+
+
+def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs,
+          batches: Iterable[torch.Tensor], total_steps: int, optim: OptimConfig,
+          callback_steps: Iterable[int] = (), callback: Callable[[StepStats], None] | None = None,
+          progress: Progress | None = None) -> None:
+    """Run `total_steps` SGD steps on x[idx], y[idx] for idx from `batches` (index tensors on x's device).
+    After each step s in `callback_steps` (counted from 1), `callback` gets the stats since the last one."""
+    device = x.device
+    opt = torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum,
+                          nesterov=optim.nesterov, weight_decay=optim.weight_decay)
+    pending = set(int(s) for s in callback_steps)
+    losses = torch.zeros(total_steps, device=device)      # (steps,) per-step loss, read back only at callbacks
+    hits = torch.zeros(total_steps, device=device)        # (steps,) per-step batch accuracy
+    last, done, model = 0, 0, model.train()
+    for step, idx in zip(range(total_steps), batches):
+        for group in opt.param_groups:
+            group["lr"] = optim.lr * lr_factor(step, total_steps, optim.schedule, optim.warmup)
+        with _autocast(device):
+            logits = model(inputs(x[idx]))
+            loss = F.cross_entropy(logits.float(), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses[step] = loss.detach()
+        hits[step] = (logits.argmax(1) == y[idx]).float().mean()
+        done = step + 1
+        if done in pending or done == total_steps or (progress and progress.due()):
+            window = losses[last:done]
+            if not torch.isfinite(window).all():
+                bad = last + int(torch.nonzero(~torch.isfinite(window))[0, 0]) + 1
+                raise NonFiniteLoss(f"training loss became {window[bad - last - 1].item()} at step {bad} of "
+                                    f"{total_steps}; lower the learning rate (lr={optim.lr})")
+            if progress:
+                progress.update(done, losses[max(0, done - 50):done].mean().item(),
+                                hits[max(0, done - 50):done].mean().item())
+        if done in pending and callback is not None:
+            callback(StepStats(done, losses[last:done].mean().item(), hits[last:done].mean().item()))
+            last = done
+    assert done == total_steps, f"batches ran out after {done} of {total_steps} steps"

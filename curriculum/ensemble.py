@@ -1,0 +1,140 @@
+"""The scoring ensemble: which members exist, training one with dynamics recording, and deriving the
+scores once every member's dynamics file is on disk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .data import Data
+from .dynamics import MemberDynamics, Recorder, checkpoint_steps, load_member
+from .engine import Inputs, OptimConfig, StepStats, train
+from .errors import UserError
+from .models import MODELS, create_model
+from .progress import Progress
+from .sampler import shuffled_batches, steps_per_epoch
+from .scores import derive_scores
+from .seeding import stream_seed, torch_generator
+
+
+@dataclass(frozen=True)
+class Member:
+    k: int        # position in the ensemble
+    arch: str     # model name
+    seed: int     # initialisation and data order of this member
+
+    @property
+    def filename(self) -> str:
+        return f"member-{self.k}.npz"
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    size: int = 4
+    models: tuple[str, ...] = ("cnn",)  # cycled over members: member k is models[k % len(models)]
+    shard: int = 0
+    num_shards: int = 1
+    seed: int = 0                       # member k gets seed + k
+    model_kwargs: dict = field(default_factory=dict)  # {arch: {kwarg: value}}
+
+    def __post_init__(self):
+        if self.size < 1:
+            raise UserError(f"ensemble.size={self.size} must be at least 1")
+        if not self.models:
+            raise UserError("ensemble.models is empty; give at least one of " + ", ".join(MODELS))
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown:
+            raise UserError(f"unknown model {unknown[0]!r} in ensemble.models; choose from {', '.join(MODELS)}")
+        if not 0 <= self.shard < self.num_shards:
+            raise UserError(f"ensemble.shard={self.shard} must be in [0, ensemble.num_shards={self.num_shards})")
+
+    def members(self) -> list[Member]:
+        return [Member(k, self.models[k % len(self.models)], self.seed + k) for k in range(self.size)]
+
+    def my_members(self) -> list[Member]:
+        return [m for m in self.members() if m.k % self.num_shards == self.shard]
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    epochs: int = 4
+    batch_size: int = 128
+    within_first_epoch: tuple[float, ...] = (0.125, 0.25, 0.5)  # extra checkpoints, as fractions of epoch 1
+    eval_batch: int = 1000
+
+
+def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimConfig,
+                 model_kwargs: dict | None = None, label: str = "") -> tuple[MemberDynamics, list[dict]]:
+    """Train one member on iid batches and record its dynamics at every checkpoint.
+    Returns the dynamics and one history row per checkpoint (train loss/acc since the last, test acc)."""
+    device = data.train.x.device
+    n = len(data.train)
+    per_epoch = steps_per_epoch(n, rec.batch_size)
+    total = rec.epochs * per_epoch
+    steps, epochs = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
+    model = create_model(member.arch, data.input_shape, data.num_classes, stream_seed(member.seed, "init"),
+                         **(model_kwargs or {})).to(device)
+    inputs = Inputs(data.mean, data.std, device)
+    recorder = Recorder(epochs, data, member.arch, member.seed, rec.eval_batch)
+    row_of_step = {int(s): i for i, s in enumerate(steps)}
+    history = []
+
+    def at_checkpoint(stats: StepStats):
+        row = row_of_step[stats.step]
+        test_acc = recorder.record(row, model, inputs)
+        history.append({"step": stats.step, "epoch": float(epochs[row]), "train/loss": stats.loss,
+                        "train/acc": stats.acc, "test/acc": test_acc,
+                        "train/clean_acc": float(recorder.dynamics.train.correct[row].mean())})
+
+    progress = Progress(label or f"[member {member.k} {member.arch} seed={member.seed}]", total, per_epoch)
+    batches = shuffled_batches(n, rec.batch_size, torch_generator(member.seed, "order", device))
+    train(model, data.train.x, data.train.y, inputs, batches, total, optim, steps, at_checkpoint, progress)
+    progress.close(f"done: test acc {history[-1]['test/acc']:.4f}")
+    return recorder.dynamics, history
+
+
+def member_file_ok(path: Path, data: Data, member: Member, checkpoints: np.ndarray) -> bool:
+    """True when `path` holds this member's complete dynamics for these data and checkpoints."""
+    if not path.is_file():
+        return False
+    try:
+        dyn = load_member(path, data)
+    except UserError:
+        return False
+    return dyn.arch == member.arch and dyn.seed == member.seed and np.allclose(dyn.checkpoints, checkpoints)
+
+
+def scores_frame(dyn_paths: list[Path], data: Data | None, split: str, quorum: float) -> tuple[pd.DataFrame, dict]:
+    """Derive one split's scores from member files, loading one member at a time.
+    Returns the frame (index, label, true_label, noisy, scores...) and the file metadata."""
+    first = load_member(dyn_paths[0], data)
+    checkpoints = first.checkpoints
+    ensemble = []
+
+    def members():
+        for path in dyn_paths:
+            dyn = load_member(path, data)
+            if not np.allclose(dyn.checkpoints, checkpoints):
+                raise UserError(f"{path} was recorded at other checkpoints than {dyn_paths[0]}; "
+                                f"score all members with the same epochs and recording settings")
+            ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name})
+            s = dyn.train if split == "train" else dyn.test
+            yield s.correct, s.margin, s.prob
+
+    scores = derive_scores(members(), checkpoints, quorum)
+    part = first.train if split == "train" else first.test
+    if split == "train" and data is not None:
+        true_labels, noisy = data.true_labels, data.noisy
+    else:
+        true_labels, noisy = part.labels, np.zeros(len(part.labels), dtype=bool)
+    frame = pd.DataFrame({"index": part.indices, "label": part.labels, "true_label": true_labels,
+                          "noisy": noisy, **scores})
+    meta = {"dataset": first.dataset, "split": split, "size": int(len(frame)),
+            "fingerprint": first.fingerprint if split == "train" else "",
+            "ensemble": ensemble, "checkpoints": checkpoints.tolist(), "quorum": quorum,
+            "curriculum_version": __version__}
+    return frame, meta

@@ -1,0 +1,45 @@
+"""Atomic writes and the alignment check that every dynamics and scores file goes through."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import UserError
+
+
+def atomic_write(path: str | Path, write: Callable[[object], None]) -> Path:
+    """Write through `write(file_object)` to a temporary name beside `path`, fsync, then rename:
+    a killed run never leaves a half file under the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def check_alignment(source: str, file_index: np.ndarray, file_labels: np.ndarray,
+                    index: np.ndarray, labels: np.ndarray, made_for: str = "") -> None:
+    """Fail with one line saying how the file's examples and labels differ from the data's."""
+    origin = f" (made for {made_for})" if made_for else ""
+    if len(file_index) != len(index):
+        raise UserError(f"{source}{origin} has {len(file_index)} examples but the training data has {len(index)}; "
+                        f"use scores made with the same data config (data.name, train_size, val_size, seed)")
+    if not np.array_equal(file_index, index):
+        n = int((file_index != index).sum())
+        raise UserError(f"{source}{origin} covers other examples: {n} of {len(index)} indices differ; "
+                        f"use scores made with the same data config (data.train_size, data.val_size, data.seed)")
+    bad = np.flatnonzero(file_labels != labels)
+    if len(bad):
+        raise UserError(f"{source}{origin} was made for other labels: {len(bad)} of {len(labels)} labels disagree "
+                        f"(first at index {int(index[bad[0]])}); check data.label_noise and data.seed")

@@ -1,0 +1,107 @@
+"""Per-example scores from ensemble learning dynamics. Pure functions over arrays, and an accumulator
+that folds in one member at a time, so memory grows with checkpoints x examples, never with members."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+# +1: higher is easier; -1: lower is easier. The only place the direction of a score is written down.
+DIRECTIONS = {
+    "consensus": +1,      # mean agreement over checkpoints
+    "learned_epoch": -1,  # learned earlier = easier; NaN (never learned) counts as hardest
+    "forgetting": -1,     # mean number of 1->0 transitions per member
+    "confidence": +1,     # mean probability of the label
+    "variability": -1,    # std of that probability: stable examples first
+    "margin": +1,         # mean true-class margin (area under the margin)
+    "rank": -1,           # 0 = easiest by consensus
+}
+SCORE_COLUMNS = tuple(DIRECTIONS)
+
+
+def consensus(agreement: np.ndarray) -> np.ndarray:
+    """(C, N) share of members correct at each checkpoint -> (N,) mean over checkpoints, in [0, 1]."""
+    return agreement.mean(axis=0)
+
+
+def learned_epoch(agreement: np.ndarray, checkpoints: np.ndarray, quorum: float = 1.0) -> np.ndarray:
+    """First checkpoint (in epochs) from which agreement >= quorum at every later checkpoint; NaN if never."""
+    ok = agreement >= quorum - 1e-9                                   # (C, N)
+    stays = np.logical_and.accumulate(ok[::-1], axis=0)[::-1]         # ok here and at every later checkpoint
+    learned = stays.any(axis=0)
+    first = stays.argmax(axis=0)
+    return np.where(learned, np.asarray(checkpoints, dtype=np.float64)[first], np.nan)
+
+
+def forgetting_events(correct: np.ndarray) -> np.ndarray:
+    """(C, N) bool of one member -> (N,) number of correct-to-wrong transitions between checkpoints."""
+    return (correct[:-1] & ~correct[1:]).sum(axis=0)
+
+
+def rank(consensus_score: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """0 for the easiest example by consensus, ties broken by the larger margin."""
+    order = np.lexsort((-margin, -consensus_score))
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(len(order))
+    return ranks
+
+
+class ScoreAccumulator:
+    """Fold in members one by one: add(correct, margin, prob) with (C, N) arrays, then finalize()."""
+
+    def __init__(self):
+        self.members = 0
+        self.correct_sum = None  # (C, N) int32: members correct at each checkpoint
+
+    def add(self, correct: np.ndarray, margin: np.ndarray, prob: np.ndarray) -> None:
+        if self.correct_sum is None:
+            c, n = correct.shape
+            self.correct_sum = np.zeros((c, n), np.int32)
+            self.forgetting = np.zeros(n)
+            self.prob_sum, self.prob_sq, self.margin_sum = np.zeros(n), np.zeros(n), np.zeros(n)
+        if correct.shape != self.correct_sum.shape:
+            raise ValueError(f"member dynamics of shape {correct.shape} do not match {self.correct_sum.shape}; "
+                             f"all members must share checkpoints and examples")
+        self.members += 1
+        self.correct_sum += correct
+        self.forgetting += forgetting_events(correct)
+        p = prob.astype(np.float64)
+        self.prob_sum += p.sum(axis=0)
+        self.prob_sq += (p * p).sum(axis=0)
+        self.margin_sum += margin.astype(np.float64).sum(axis=0)
+
+    def finalize(self, checkpoints: np.ndarray, quorum: float = 1.0) -> dict[str, np.ndarray]:
+        assert self.members > 0, "no member added"
+        a = self.correct_sum / self.members                              # (C, N) agreement
+        samples = self.members * a.shape[0]                              # member-checkpoint pairs
+        conf = self.prob_sum / samples
+        mean_margin = self.margin_sum / samples
+        cons = consensus(a)
+        return {
+            "consensus": cons,
+            "learned_epoch": learned_epoch(a, checkpoints, quorum),
+            "forgetting": self.forgetting / self.members,
+            "confidence": conf,
+            "variability": np.sqrt(np.maximum(self.prob_sq / samples - conf ** 2, 0.0)),
+            "margin": mean_margin,
+            "rank": rank(cons, mean_margin),
+        }
+
+
+def derive_scores(members: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], checkpoints: np.ndarray,
+                  quorum: float = 1.0) -> dict[str, np.ndarray]:
+    """Scores from an iterable of per-member (correct, margin, prob), each (C, N); members are
+    consumed one at a time, so a generator that loads them from disk keeps memory flat."""
+    acc = ScoreAccumulator()
+    for correct, margin, prob in members:
+        acc.add(correct, margin, prob)
+    return acc.finalize(checkpoints, quorum)
+
+
+def orientation(values: np.ndarray, column: str) -> np.ndarray:
+    """`values` of score `column` turned so that higher = easier, NaN (never learned) as hardest."""
+    if column not in DIRECTIONS:
+        raise ValueError(f"unknown score column {column!r}; choose one of {', '.join(DIRECTIONS)}")
+    oriented = DIRECTIONS[column] * np.asarray(values, dtype=np.float64)
+    return np.where(np.isnan(oriented), -np.inf, oriented)

@@ -1,0 +1,108 @@
+"""MLflow through an explicit client: runs, nested member runs, batched metric logging, provenance."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import UserError
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+class Tracker:
+    """One tracking store and experiment. Created once per command; cheap to pass around."""
+
+    def __init__(self, tracking_uri: str, experiment: str):
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        self.uri = tracking_uri
+        try:
+            _check_local_store(tracking_uri)
+            mlflow.set_tracking_uri(tracking_uri)
+            self.client = MlflowClient(tracking_uri)
+            found = self.client.get_experiment_by_name(experiment)
+            self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        except UserError:
+            raise
+        except Exception as err:  # mlflow raises many types for an unreachable or broken store
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UserError(f"cannot open the MLflow tracking store mlflow.tracking_uri={tracking_uri!r} ({first[:200]}); "
+                            f"check the URI or use the default sqlite:///mlflow.db") from None
+
+    @contextmanager
+    def run(self, name: str, tags: dict, parent_id: str | None = None):
+        """A run that ends FINISHED, or FAILED (KILLED on Ctrl-C) if the body raises."""
+        tags = {k: str(v) for k, v in tags.items()} | {"mlflow.runName": name}
+        if parent_id:
+            tags["mlflow.parentRunId"] = parent_id
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=name)
+        run_id = run.info.run_id
+        try:
+            yield run_id
+        except KeyboardInterrupt:
+            self.client.set_terminated(run_id, "KILLED")
+            raise
+        except BaseException:
+            self.client.set_terminated(run_id, "FAILED")
+            raise
+        self.client.set_terminated(run_id, "FINISHED")
+
+    def log_params(self, run_id: str, params: dict) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in flatten(params).items()]
+        for start in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[start:start + 100])
+
+    def log_metrics(self, run_id: str, series: dict[str, list[tuple[int, float]]]) -> None:
+        """Log whole metric histories {name: [(step, value), ...]} in batches of at most 1000."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(name, float(v), now, int(step)) for name, points in series.items() for step, v in points]
+        for start in range(0, len(items), 1000):
+            self.client.log_batch(run_id, metrics=items[start:start + 1000])
+
+    def log_artifact(self, run_id: str, path: str | Path, subdir: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), subdir)
+
+    def set_tags(self, run_id: str, tags: dict) -> None:
+        for k, v in tags.items():
+            self.client.set_tag(run_id, k, str(v))
+
+
+def _check_local_store(uri: str) -> None:
+    if uri.startswith("sqlite:///"):
+        parent = Path(uri[len("sqlite:///"):]).expanduser().resolve().parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise UserError(f"cannot open the MLflow store {uri}: folder {parent} does not exist or is not writable")
+    elif uri.startswith("file:") or "://" not in uri:
+        raise UserError(f"mlflow.tracking_uri={uri!r}: MLflow 3 no longer accepts the file store; "
+                        f"use sqlite:///mlflow.db or an http(s):// server")
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= flatten(value, name + ".")
+        else:
+            flat[name] = value
+    return flat
+
+
+def git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
