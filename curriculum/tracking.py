@@ -26,7 +26,8 @@ class Tracker:
             mlflow.set_tracking_uri(tracking_uri)
             self.client = MlflowClient(tracking_uri)
             found = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+            self.experiment_id = (found.experiment_id if found else
+                                  self.client.create_experiment(experiment, artifact_location=_artifact_root(tracking_uri)))
         except UserError:
             raise
         except Exception as err:  # mlflow raises many types for an unreachable or broken store
@@ -84,6 +85,13 @@ def _check_local_store(uri: str) -> None:
     elif uri.startswith("file:") or "://" not in uri:
         raise UserError(f"mlflow.tracking_uri={uri!r}: MLflow 3 no longer accepts the file store; "
                         f"use sqlite:///mlflow.db or an http(s):// server")
+
+
+def _artifact_root(uri: str) -> str | None:
+    """Artifacts of a SQLite store go to mlartifacts/ beside the database file, not into the working folder."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///"):]).expanduser().resolve().parent / "mlartifacts").as_uri()
+    return None
 
 
 def flatten(tree: dict, prefix: str = "") -> dict:

@@ -1,0 +1,28 @@
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+ROOT = Path(__file__).resolve().parent.parent
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+
+def run_cli(*args, cwd=None, check=True, timeout=900):
+    """Run `python -m curriculum ...` as a user would; returns the CompletedProcess."""
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", PYTHONUNBUFFERED="1")
+    env.pop("CURRICULUM_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-m", "curriculum", *args], cwd=cwd or tempfile.mkdtemp(prefix="curriculum-cli-"), env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-5000:]}")
+    return proc
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh SQLite MLflow store in a temporary folder."""
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"

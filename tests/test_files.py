@@ -1,0 +1,86 @@
+"""Dynamics and scores files: exact round trips, and clear failures for other labels or broken files."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curriculum.data import DataConfig, load_data
+from curriculum.dynamics import MemberDynamics, SplitDynamics, load_member, save_member
+from curriculum.errors import UserError
+from curriculum.scorefile import check_scores, read_scores, write_scores
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_data(DataConfig(name="synthetic", train_size=300, val_size=50))
+
+
+def random_member(data, checkpoints=5, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def split(s):
+        n = len(s)
+        return SplitDynamics(rng.random((checkpoints, n)) < 0.5, rng.normal(size=(checkpoints, n)).astype(np.float16),
+                             rng.random((checkpoints, n)).astype(np.float16), s.y.numpy(), s.index.numpy())
+
+    return MemberDynamics(np.linspace(0.25, 3, checkpoints), split(data.train), split(data.test), "cnn", 7,
+                          data.name, data.fingerprint)
+
+
+def test_member_file_round_trips_exactly_with_bit_packed_correctness(tmp_path, data):
+    dyn = random_member(data)
+    assert len(data.train) % 8 != 0  # exercises the padding of the last packed byte
+    path = save_member(tmp_path / "member-0.npz", dyn)
+    back = load_member(path, data)
+    for a, b in ((dyn.train, back.train), (dyn.test, back.test)):
+        np.testing.assert_array_equal(a.correct, b.correct)
+        np.testing.assert_array_equal(a.margin, b.margin)
+        np.testing.assert_array_equal(a.prob, b.prob)
+        np.testing.assert_array_equal(a.labels, b.labels)
+    assert (back.arch, back.seed, back.dataset) == ("cnn", 7, "synthetic")
+    with np.load(path, allow_pickle=False) as z:
+        assert z["correct"].dtype == np.uint8 and z["correct"].shape == (5, (len(data.train) + 7) // 8)
+
+
+def test_member_file_for_other_labels_says_how_many_disagree(tmp_path, data):
+    path = save_member(tmp_path / "member-0.npz", random_member(data))
+    noisy = load_data(DataConfig(name="synthetic", train_size=300, val_size=50, label_noise=0.1))
+    with pytest.raises(UserError, match=r"made for other labels: 30 of 300 labels disagree"):
+        load_member(path, noisy)
+
+
+def test_truncated_member_file_is_reported_not_read(tmp_path, data):
+    path = save_member(tmp_path / "member-0.npz", random_member(data))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(UserError, match="corrupt or truncated"):
+        load_member(path, data)
+
+
+def test_scores_file_keeps_columns_and_metadata(tmp_path, data):
+    frame = pd.DataFrame({"index": data.train.index.numpy(), "label": data.train.y.numpy(),
+                          "consensus": np.linspace(0, 1, len(data.train))})
+    write_scores(tmp_path / "scores.parquet", frame, {"dataset": "synthetic", "fingerprint": data.fingerprint})
+    back, meta = read_scores(tmp_path / "scores.parquet")
+    pd.testing.assert_frame_equal(back, frame)
+    assert meta["fingerprint"] == data.fingerprint
+    check_scores(back, meta, "scores.parquet", data.train.index.numpy(), data.train.y.numpy())
+
+
+def test_scores_file_for_other_labels_fails_with_counts_and_origin(tmp_path, data):
+    frame = pd.DataFrame({"index": data.train.index.numpy(), "label": data.train.y.numpy()})
+    write_scores(tmp_path / "scores.parquet", frame, {"dataset": "synthetic", "fingerprint": "abc"})
+    back, meta = read_scores(tmp_path / "scores.parquet")
+    labels = data.train.y.numpy().copy()
+    labels[[3, 10]] = (labels[[3, 10]] + 1) % 4
+    with pytest.raises(UserError, match=r"made for synthetic, fingerprint abc.*2 of 300 labels disagree"):
+        check_scores(back, meta, "scores.parquet", data.train.index.numpy(), labels)
+    with pytest.raises(UserError, match="has 300 examples but the training data has 299"):
+        check_scores(back, meta, "scores.parquet", data.train.index.numpy()[:-1], labels[:-1])
+
+
+def test_truncated_scores_file_is_reported(tmp_path):
+    path = tmp_path / "scores.parquet"
+    write_scores(path, pd.DataFrame({"index": [0, 1], "label": [0, 1]}), {})
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(UserError, match="corrupt or truncated"):
+        read_scores(path)

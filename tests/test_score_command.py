@@ -1,0 +1,71 @@
+"""`python -m curriculum score` end to end, as a subprocess, against a temporary MLflow store."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import FASHION_MNIST, run_cli
+from curriculum.stats import auroc
+
+SMALL = ["data=synthetic", "epochs=6", "ensemble.size=3", "device=cpu"]
+
+
+def score_runs(store):
+    mlflow.set_tracking_uri(store)
+    return mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.stage = 'score'")
+
+
+@pytest.mark.slow
+def test_flipped_labels_get_the_lowest_consensus_and_the_run_is_in_mlflow(tmp_path, store):
+    out = tmp_path / "score"
+    run_cli("score", *SMALL, "data.label_noise=0.2", f"out_dir={out}", f"mlflow.tracking_uri={store}")
+    scores = pd.read_parquet(out / "scores.parquet")
+    assert scores["noisy"].sum() == 320  # 20% of 1600
+    assert auroc(1 - scores["consensus"], scores["noisy"]) >= 0.9
+    assert (scores["label"] != scores["true_label"]).sum() == 320
+    assert sorted(scores["rank"]) == list(range(1600))
+
+    runs = score_runs(store)
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    assert run["status"] == "FINISHED" and run["tags.dataset"] == "synthetic" and run["tags.scores"] == "complete"
+    assert run["params.data.label_noise"] == "0.2" and run["params.ensemble.size"] == "3"
+    members = mlflow.search_runs(experiment_names=["curriculum"],
+                                 filter_string=f"tags.mlflow.parentRunId = '{run['run_id']}'")
+    assert sorted(members["tags.member"].astype(int)) == [0, 1, 2]
+    history = mlflow.MlflowClient().get_metric_history(members["run_id"].iloc[0], "test/acc")
+    assert len(history) == 6 + 3  # every epoch plus three checkpoints inside epoch 1
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"])}
+    assert {"scores.parquet", "test_scores.parquet", "consensus_hist.png", "config.yaml"} <= artifacts
+
+
+@pytest.mark.slow
+def test_resumed_sharded_run_trains_only_missing_members_and_gives_identical_scores(tmp_path, store):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    run_cli("score", *SMALL, f"out_dir={whole}", f"mlflow.tracking_uri={store}")
+    first = run_cli("score", *SMALL, "ensemble.shard=0", "ensemble.num_shards=2", f"out_dir={parts}",
+                    f"mlflow.tracking_uri={store}")
+    assert "members still missing" in first.stderr and not (parts / "scores.parquet").exists()
+    assert sorted(p.name for p in (parts / "dynamics").iterdir()) == ["member-0.npz", "member-2.npz"]
+    resumed = run_cli("score", *SMALL, f"out_dir={parts}", f"mlflow.tracking_uri={store}")
+    assert resumed.stderr.count("is complete: skipped") == 2
+    assert "[member 2/3" in resumed.stderr and "[member 1/3" not in resumed.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(whole / "scores.parquet"), pd.read_parquet(parts / "scores.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(whole / "test_scores.parquet"),
+                                  pd.read_parquet(parts / "test_scores.parquet"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FASHION_MNIST.exists(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_real_fashion_mnist_flipped_labels_get_the_lowest_consensus(tmp_path, store):
+    out = tmp_path / "fmnist"
+    run_cli("score", "data.train_size=3000", "data.val_size=500", "data.label_noise=0.2", "epochs=3",
+            "ensemble.size=3", "device=cpu", f"out_dir={out}", f"mlflow.tracking_uri={store}")
+    scores = pd.read_parquet(out / "scores.parquet")
+    assert len(scores) == 3000 and scores["noisy"].sum() == 600
+    assert auroc(1 - scores["consensus"], scores["noisy"]) >= 0.9
+    run = score_runs(store).iloc[0]
+    assert run["tags.dataset"] == "fashion_mnist" and run["metrics.member_test_acc_mean"] > 0.7
+    test_scores = pd.read_parquet(out / "test_scores.parquet")
+    assert len(test_scores) == 10000 and np.isfinite(test_scores["consensus"]).all()

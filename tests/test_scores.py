@@ -1,0 +1,93 @@
+"""Every score on a hand-made ensemble: 2 members, 3 checkpoints at epochs 0.5, 1, 2, 4 examples."""
+
+import numpy as np
+import pytest
+
+from curriculum.scores import (DIRECTIONS, ScoreAccumulator, derive_scores, forgetting_events, learned_epoch,
+                               orientation, rank)
+
+CHECKPOINTS = np.array([0.5, 1.0, 2.0])
+CORRECT = np.array([
+    [[1, 0, 1, 0], [1, 1, 0, 0], [1, 1, 1, 0]],   # member 0: example 2 is forgotten once
+    [[1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]],   # member 1
+], dtype=bool)
+PROB = np.zeros((2, 3, 4), np.float16)
+PROB[0, :, 0], PROB[1, :, 0] = 0.5, 0.7            # example 0: mean 0.6, pooled std 0.1
+MARGIN = np.zeros((2, 3, 4), np.float16)
+MARGIN[0, :, 0], MARGIN[1, :, 0] = 1.0, 3.0         # example 0: mean margin 2
+MARGIN[:, :, 2] = 0.5                               # breaks the consensus tie of examples 1 and 2
+
+
+def scores(quorum=1.0):
+    return derive_scores(zip(CORRECT, MARGIN, PROB), CHECKPOINTS, quorum)
+
+
+def test_consensus_is_mean_agreement_over_checkpoints():
+    np.testing.assert_allclose(scores()["consensus"], [1, 2 / 3, 2 / 3, 1 / 6])
+
+
+def test_learned_epoch_is_first_checkpoint_from_which_the_quorum_holds():
+    np.testing.assert_equal(scores()["learned_epoch"], [0.5, 1.0, 2.0, np.nan])
+    np.testing.assert_equal(scores(quorum=0.5)["learned_epoch"], [0.5, 1.0, 0.5, 2.0])
+
+
+def test_learned_epoch_ignores_an_early_success_that_is_later_lost():
+    a = np.array([[1.0], [0.0], [1.0]])
+    assert learned_epoch(a, CHECKPOINTS)[0] == 2.0
+
+
+def test_forgetting_counts_correct_to_wrong_transitions_per_member():
+    assert forgetting_events(CORRECT[0]).tolist() == [0, 0, 1, 0]
+    np.testing.assert_allclose(scores()["forgetting"], [0, 0, 0.5, 0])
+
+
+def test_confidence_and_variability_pool_members_and_checkpoints():
+    s = scores()
+    np.testing.assert_allclose(s["confidence"][0], 0.6, atol=1e-3)
+    np.testing.assert_allclose(s["variability"][0], 0.1, atol=1e-3)
+    np.testing.assert_allclose(s["variability"][1:], 0, atol=1e-6)
+
+
+def test_margin_is_mean_over_members_and_checkpoints():
+    np.testing.assert_allclose(scores()["margin"], [2, 0, 0.5, 0])
+
+
+def test_rank_orders_by_consensus_and_breaks_ties_by_margin():
+    assert scores()["rank"].tolist() == [0, 2, 1, 3]
+    assert rank(np.array([0.5, 0.5, 1.0]), np.array([1.0, 2.0, 0.0])).tolist() == [2, 1, 0]
+
+
+def test_accumulator_memory_does_not_hold_members():
+    acc = ScoreAccumulator()
+    for member in zip(CORRECT, MARGIN, PROB):
+        acc.add(*member)
+    assert acc.correct_sum.shape == (3, 4)  # (checkpoints, examples): no member axis
+
+
+def test_members_with_other_checkpoints_are_rejected():
+    acc = ScoreAccumulator()
+    acc.add(CORRECT[0], MARGIN[0], PROB[0])
+    with pytest.raises(ValueError, match="do not match"):
+        acc.add(CORRECT[1][:2], MARGIN[1][:2], PROB[1][:2])
+
+
+@pytest.mark.parametrize("column", list(DIRECTIONS))
+def test_orientation_follows_each_scores_direction(column):
+    easiest = 1 if DIRECTIONS[column] > 0 else 0
+    assert np.argmax(orientation(np.array([1.0, 2.0]), column)) == easiest
+
+
+def test_consensus_and_rank_agree_on_the_easiest_and_hardest_example():
+    s = scores()
+    for column in ("consensus", "rank", "learned_epoch"):
+        oriented = orientation(s[column], column)
+        assert np.argmax(oriented) == 0 and np.argmin(oriented) == 3, column
+
+
+def test_unknown_score_column_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="choose one of consensus"):
+        orientation(np.zeros(2), "difficulty")
+
+
+def test_orientation_puts_never_learned_last():
+    assert orientation(np.array([1.0, np.nan, 3.0]), "learned_epoch").tolist() == [-1.0, -np.inf, -3.0]
