@@ -12,8 +12,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if ! "$VENV/bin/python" -c "import curriculum, pytest" 2>/dev/null; then
   echo "[setup] installing the project (torch is large: this takes a few minutes the first time)" >&2
-  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  log=$(mktemp)
+  if ! "$VENV/bin/python" -m pip install -e ".[dev]" >"$log" 2>&1; then
+    tail -30 "$log" >&2; echo "[setup] pip install failed (full log: $log)" >&2; exit 1
+  fi
 fi
 
 # Real Fashion-MNIST: Debian's package where apt is available; otherwise torchvision downloads it on first use.

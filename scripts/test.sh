@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up (first time only), then run the test suite. Extra arguments go to pytest (e.g. -m "not slow").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export MLFLOW_DISABLE_TELEMETRY=true
+exec .venv/bin/python -m pytest "$@"
