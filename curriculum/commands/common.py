@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -47,3 +48,8 @@ def log_inputs(track: Tracker, run_id: str, cfg: DictConfig) -> None:
     track.log_params(run_id, resolved)
     track.client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
     track.set_tags(run_id, {"git_commit": git_commit()})
+
+
+def say(message: str) -> None:
+    """Progress and results go to stderr, so stdout stays free for piping."""
+    print(message, file=sys.stderr, flush=True)

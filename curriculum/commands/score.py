@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from ..plots import consensus_histogram
 from ..sampler import steps_per_epoch
 from ..scorefile import write_scores
 from ..tracking import Tracker
-from .common import data_config, log_inputs, optim_config, tracker, writable_dir
+from .common import data_config, log_inputs, optim_config, say, tracker, writable_dir
 
 
 def score(cfg: DictConfig) -> None:
@@ -106,7 +105,3 @@ def final_checkpoint_summary(paths: list[Path]) -> dict:
         accs.append(float(dyn.test.correct[-1].mean()))
         votes = votes + dyn.train.correct[-1].astype(np.int32)
     return {"acc": accs, "all": float((votes == len(paths)).mean()), "none": float((votes == 0).mean())}
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,46 @@
+"""Orderings of the training examples, easiest first: pure functions of (scores, labels, seed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import UserError
+from .seeding import numpy_rng
+
+SAMPLERS = ("consensus", "anti", "random", "standard")
+
+
+def easy_first(oriented: np.ndarray, seed: int) -> np.ndarray:
+    """Positions sorted by `oriented` score (higher = easier) descending; ties broken by a seeded shuffle."""
+    tie_break = numpy_rng(seed, "order").permutation(len(oriented))
+    return np.lexsort((tie_break, -np.asarray(oriented, dtype=np.float64)))
+
+
+def class_balanced(order: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Interleave the classes, each kept in `order`'s sequence, so that every prefix holds the classes
+    in their overall proportion (round-robin for balanced classes)."""
+    labels = np.asarray(labels)[order]
+    key = np.empty(len(order))
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        key[members] = (np.arange(len(members)) + 0.5) / len(members)
+    return order[np.argsort(key, kind="stable")]
+
+
+def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray, seed: int,
+                  balanced: bool = True) -> np.ndarray | None:
+    """Ordering of train positions for `sampler`; None for `standard` (plain iid training).
+    `anti` is exactly the reverse of `consensus`; `random` depends only on `seed` and the labels."""
+    if sampler not in SAMPLERS:
+        raise UserError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if sampler == "standard":
+        return None
+    if sampler == "random":
+        order = numpy_rng(seed, "order").permutation(len(labels))
+    else:
+        if oriented is None:
+            raise UserError(f"sampler={sampler} needs scores; run `python -m curriculum score` or set scores=")
+        order = easy_first(oriented, seed)
+    if balanced:
+        order = class_balanced(order, labels)
+    return order[::-1].copy() if sampler == "anti" else order

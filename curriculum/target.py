@@ -1,0 +1,84 @@
+"""Training the target network: the shared engine fed by a paced sampler (or iid batches for `standard`),
+with validation and test accuracy at regular evaluation points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .data import Data
+from .engine import Inputs, OptimConfig, StepStats, predict, train
+from .models import create_model
+from .progress import Progress
+from .sampler import PacedSampler, shuffled_batches, steps_per_epoch
+from .seeding import stream_seed, torch_generator
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    arch: str = "cnn"
+    model_kwargs: dict = field(default_factory=dict)
+    epochs: int = 6               # training length in epochs of the full training set (same for every arm)
+    batch_size: int = 128
+    evals_per_epoch: int = 2      # validation/test evaluations per epoch
+    eval_batch: int = 1000
+    seed: int = 0                 # initialisation and sampling; the data split has its own seed
+
+
+def _marking(batches, seen: torch.Tensor) -> Iterator[torch.Tensor]:
+    for idx in batches:
+        seen[idx] = True
+        yield idx
+
+
+def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np.ndarray | None = None,
+                 pacing=None, end: float = 1.0, label: str = "[train]") -> tuple[list[dict], dict]:
+    """Train one target network. ordering=None is plain iid training (`standard`). Returns the history
+    (one row per evaluation) and the summary metrics."""
+    device = data.train.x.device
+    n = len(data.train)
+    per_epoch = steps_per_epoch(n, cfg.batch_size)
+    total = cfg.epochs * per_epoch
+    gen = torch_generator(cfg.seed, "sampler", device)
+    if ordering is None:
+        sampler, batches = None, shuffled_batches(n, cfg.batch_size, gen)
+    else:
+        sampler = PacedSampler(ordering, pacing, total, cfg.batch_size, end, gen)
+        batches = iter(sampler)
+    seen = torch.zeros(n, dtype=torch.bool, device=device)
+    model = create_model(cfg.arch, data.input_shape, data.num_classes, stream_seed(cfg.seed, "init"),
+                         **cfg.model_kwargs).to(device)
+    inputs = Inputs(data.mean, data.std, device)
+    every = max(1, per_epoch // max(1, cfg.evals_per_epoch))
+    eval_steps = sorted(set(range(every, total + 1, every)) | {total})
+    history = []
+
+    def evaluate(stats: StepStats):
+        accs = {f"{name}/acc": predict(model, s.x, s.y, inputs, cfg.eval_batch)[0].float().mean().item()
+                for name, s in (("val", data.val), ("test", data.test)) if len(s)}
+        history.append({"step": stats.step, "epoch": stats.step / per_epoch, "train/loss": stats.loss,
+                        "train/acc": stats.acc, **accs,
+                        "curriculum/data_fraction": sampler.prefix_size(stats.step - 1) / n if sampler else 1.0,
+                        "curriculum/seen_fraction": seen.float().mean().item()})
+
+    progress = Progress(label, total, per_epoch)
+    train(model, data.train.x, data.train.y, inputs, _marking(batches, seen), total, optim, eval_steps, evaluate,
+          progress)
+    progress.close(f"done: test acc {history[-1].get('test/acc', float('nan')):.4f}")
+    return history, summarize(history, int(seen.sum()), total)
+
+
+def summarize(history: list[dict], distinct_seen: int, total_steps: int) -> dict:
+    """Final, best, and test-at-best-validation accuracy (model selection never looks at the test set)."""
+    test = np.array([h["test/acc"] for h in history])
+    summary = {"test/acc_final": float(test[-1]), "test/acc_best": float(test.max()),
+               "curriculum/distinct_seen": distinct_seen, "steps": total_steps}
+    if "val/acc" in history[0]:
+        val = np.array([h["val/acc"] for h in history])
+        best = int(np.argmax(val))  # first best: ties go to the earlier evaluation
+        summary |= {"val/acc_best": float(val[best]), "test/acc_at_best_val": float(test[best]),
+                    "val/best_step": history[best]["step"]}
+    return summary
