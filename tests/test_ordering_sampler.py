@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import torch
+
+from curriculum.errors import UserError
+from curriculum.ordering import class_balanced, easy_first, make_ordering
+from curriculum.pacing import make_pacing
+from curriculum.sampler import PacedSampler
+
+LABELS = np.repeat([0, 1, 2], [60, 30, 10])
+SCORES = np.random.default_rng(0).random(100)
+
+
+def test_easy_first_sorts_by_score_descending():
+    assert easy_first(np.array([0.1, 0.9, 0.5]), seed=0).tolist() == [1, 2, 0]
+
+
+def test_unbalanced_consensus_ordering_is_pure_score_order_and_anti_its_reverse():
+    order = make_ordering("consensus", SCORES, LABELS, seed=0, balanced=False)
+    assert np.all(np.diff(SCORES[order]) <= 0)
+    anti = make_ordering("anti", SCORES, LABELS, seed=0, balanced=False)
+    assert anti.tolist() == order[::-1].tolist()
+
+
+def test_anti_is_the_reverse_of_consensus_when_balanced_too():
+    order = make_ordering("consensus", SCORES, LABELS, seed=0)
+    assert make_ordering("anti", SCORES, LABELS, seed=0).tolist() == order[::-1].tolist()
+
+
+@pytest.mark.parametrize("sampler", ["consensus", "anti", "random"])
+def test_every_prefix_of_a_balanced_ordering_holds_the_classes_in_proportion(sampler):
+    order = make_ordering(sampler, SCORES, LABELS, seed=0)
+    assert sorted(order.tolist()) == list(range(100))
+    for prefix in range(1, 101):
+        counts = np.bincount(LABELS[order[:prefix]], minlength=3)
+        assert np.all(np.abs(counts - prefix * np.array([0.6, 0.3, 0.1])) <= 1.0), prefix
+
+
+def test_balancing_keeps_score_order_within_each_class():
+    order = class_balanced(easy_first(SCORES, 0), LABELS)
+    for c in range(3):
+        within = SCORES[order[LABELS[order] == c]]
+        assert np.all(np.diff(within) <= 0)
+
+
+def test_random_ordering_depends_only_on_its_seed():
+    a = make_ordering("random", SCORES, LABELS, seed=1)
+    assert a.tolist() == make_ordering("random", None, LABELS, seed=1).tolist()          # scores play no part
+    assert a.tolist() == make_ordering("random", SCORES[::-1], LABELS, seed=1).tolist()
+    assert a.tolist() != make_ordering("random", SCORES, LABELS, seed=2).tolist()
+
+
+def test_standard_has_no_ordering_and_unknown_samplers_are_named():
+    assert make_ordering("standard", None, LABELS, seed=0) is None
+    with pytest.raises(UserError, match="unknown sampler 'easy'; choose one of consensus, anti, random, standard"):
+        make_ordering("easy", SCORES, LABELS, seed=0)
+    with pytest.raises(UserError, match="sampler=consensus needs scores"):
+        make_ordering("consensus", None, LABELS, seed=0)
+
+
+@pytest.mark.parametrize("end", [1.0, 0.6])
+def test_sampler_draws_only_from_the_available_prefix(end):
+    ordering = np.random.default_rng(3).permutation(1000)
+    pacing = make_pacing("linear", a=0.5, b=0.1)
+    sampler = PacedSampler(ordering, pacing, total_steps=200, batch_size=32, end=end,
+                           generator=torch.Generator().manual_seed(0))
+    position = np.empty(1000, dtype=np.int64)
+    position[ordering] = np.arange(1000)
+    steps = 0
+    for t, batch in enumerate(sampler):
+        allowed = max(32, int(np.ceil(end * pacing(t, 200) * 1000)))
+        assert len(batch) == 32 and len(set(batch.tolist())) == 32  # no repeats within a batch
+        assert position[batch.numpy()].max() < min(allowed, int(np.ceil(end * 1000)))
+        steps += 1
+    assert steps == 200
+    assert sampler.prefix_size(0) == max(32, int(np.ceil(end * 100))) and sampler.prefix_size(199) == int(end * 1000)
+
+
+def test_prefix_never_drops_below_one_batch():
+    sampler = PacedSampler(np.arange(1000), make_pacing("exponential", start=0.001, inc=10, step=0.2), 100, 64, 1.0,
+                           torch.Generator().manual_seed(0))
+    assert sampler.prefix_size(0) == 64
+
+
+def test_pruning_below_one_batch_is_refused():
+    with pytest.raises(ValueError, match="fewer than batch_size=64"):
+        PacedSampler(np.arange(100), make_pacing("linear"), 10, 64, 0.5, torch.Generator())

@@ -1,0 +1,88 @@
+"""`python -m curriculum train` end to end on synthetic data: score once, then the four arms."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import run_cli
+from curriculum.data import DataConfig, load_data
+from curriculum.ordering import make_ordering
+from curriculum.pacing import make_pacing
+from curriculum.sampler import PacedSampler
+from curriculum.scorefile import write_scores
+
+COMMON = ["data=synthetic", "device=cpu", "epochs=3"]
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """One score run shared by the tests of this module: (store uri, score out_dir, tmp folder)."""
+    tmp = tmp_path_factory.mktemp("train")
+    store = f"sqlite:///{tmp / 'mlflow.db'}"
+    run_cli("score", *COMMON, "ensemble.size=2", f"out_dir={tmp / 'score'}", f"mlflow.tracking_uri={store}")
+    return store, tmp / "score", tmp
+
+
+@pytest.mark.slow
+def test_four_arms_run_the_same_steps_and_are_read_back_from_mlflow(scored):
+    store, _, _ = scored
+    run_cli("train", "-m", "sampler=consensus,anti,random,standard", *COMMON, "study=e2e", "seed=0",
+            f"mlflow.tracking_uri={store}")
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.study = 'e2e'")
+    assert sorted(runs["tags.sampler"]) == ["anti", "consensus", "random", "standard"]
+    assert (runs["status"] == "FINISHED").all() and (runs["tags.stage"] == "train").all()
+    assert set(runs["metrics.steps"]) == {3 * (1600 // 128)}  # compute-matched
+    score_run = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.stage = 'score'")
+    by_sampler = runs.set_index("tags.sampler")
+    assert by_sampler.loc["consensus", "tags.scores_run_id"] == score_run["run_id"].iloc[0]  # scores=latest
+    assert by_sampler.loc["standard", "tags.pacing"] == "none" and by_sampler.loc["anti", "tags.pacing"] == "linear"
+    for column in ("metrics.test/acc_final", "metrics.test/acc_at_best_val", "metrics.val/acc_best"):
+        assert runs[column].between(0.25, 1.0).all(), column
+    client = mlflow.MlflowClient()
+    fraction = client.get_metric_history(by_sampler.loc["consensus", "run_id"], "curriculum/data_fraction")
+    values = [m.value for m in sorted(fraction, key=lambda m: m.step)]
+    assert len(values) == 6 and values[0] < 1.0 and values[-1] == 1.0 and values == sorted(values)
+    assert [m.value for m in client.get_metric_history(by_sampler.loc["standard", "run_id"],
+                                                       "curriculum/data_fraction")] == [1.0] * 6
+    assert len(client.get_metric_history(by_sampler.loc["random", "run_id"], "test/acc")) == 6
+
+
+@pytest.mark.slow
+def test_pruning_curriculum_with_auto_end_logs_its_estimate(scored):
+    store, score_dir, _ = scored
+    proc = run_cli("train", *COMMON, "pacing.end=auto", f"scores={score_dir}", "study=auto",
+                   f"mlflow.tracking_uri={store}")
+    assert "pacing.end=auto: the consensus scores suggest" in proc.stderr
+    mlflow.set_tracking_uri(store)
+    run = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.study = 'auto'").iloc[0]
+    assert 0.5 < run["metrics.curriculum/pacing_end"] < 1.0
+    assert run["metrics.curriculum/distinct_seen"] <= np.ceil(run["metrics.curriculum/pacing_end"] * 1600)
+
+
+@pytest.mark.slow
+def test_scores_for_other_labels_stop_train_with_one_line(scored):
+    store, score_dir, tmp = scored
+    frame = pd.read_parquet(score_dir / "scores.parquet")
+    frame.loc[:9, "label"] = (frame.loc[:9, "label"] + 1) % 4
+    write_scores(tmp / "other.parquet", frame, {"dataset": "synthetic", "fingerprint": "0123"})
+    proc = run_cli("train", *COMMON, f"scores={tmp / 'other.parquet'}", f"mlflow.tracking_uri={store}", check=False)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: scores file") and "10 of 1600 labels disagree" in last
+    assert "Traceback" not in proc.stderr
+    noisy = run_cli("train", *COMMON, "data.label_noise=0.1", f"mlflow.tracking_uri={store}", check=False)
+    assert noisy.returncode == 2 and "scores=latest: no finished score run for these training data" in noisy.stderr
+
+
+def test_pruned_sampler_never_yields_the_hardest_and_never_the_validation_split():
+    data = load_data(DataConfig(name="synthetic", train_size=1000, val_size=200))
+    scores = np.random.default_rng(0).random(len(data.train))
+    ordering = make_ordering("consensus", scores, data.train.y.numpy(), seed=0)
+    sampler = PacedSampler(ordering, make_pacing("linear"), 300, 50, 0.7, torch.Generator().manual_seed(0))
+    drawn = torch.cat(list(sampler)).unique().numpy()
+    assert set(drawn) <= set(ordering[:700].tolist())
+    official = data.train.index.numpy()[drawn]
+    assert not set(official.tolist()) & set(data.val.index.tolist())
