@@ -29,19 +29,22 @@ def train(cfg: DictConfig) -> None:
                           epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
                           evals_per_epoch=int(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed))
     optim = optim_config(cfg)
+    end = _parse_end(cfg.pacing.end)
     device = resolve_device(str(cfg.device))
     track = tracker(cfg)
     data = load_data(data_config(cfg)).to(device)
     labels = data.train.y.cpu().numpy()
 
     source = None
-    if sampler in ("consensus", "anti") or str(cfg.scores) != "latest" or str(cfg.pacing.end) == "auto":
+    if sampler in ("consensus", "anti") or str(cfg.scores) != "latest" or end == "auto":
         source = resolve_scores(str(cfg.scores), track, data)
     if source is not None and column not in source.frame:
         raise UserError(f"sampler.score={column!r} is not a column of {source.path}; "
                         f"choose one of {', '.join(c for c in source.frame if c not in ('index', 'label'))}")
     oriented = orientation(source.frame[column].to_numpy(), column) if source is not None else None
-    end = _end_fraction(cfg.pacing.end, source)
+    if end == "auto":
+        end = estimate_clean_fraction(source.frame["consensus"].to_numpy())
+        say(f"pacing.end=auto: the consensus scores suggest {end:.3f} of the examples are cleanly labelled")
     ordering = make_ordering(sampler, oriented, labels, int(cfg.seed), balanced)
 
     pacing_name = str(cfg.pacing.name) if sampler != "standard" else "none"
@@ -70,12 +73,10 @@ def train(cfg: DictConfig) -> None:
         + f"; distinct examples seen {summary['curriculum/distinct_seen']}/{len(data.train)}; MLflow run {run_id}")
 
 
-def _end_fraction(end, source) -> float:
-    """pacing.end as a number; `auto` estimates the share of correctly labelled examples from the scores."""
+def _parse_end(end) -> float | str:
+    """pacing.end as a fraction in (0, 1], or "auto" (estimated from the scores once they are loaded)."""
     if str(end) == "auto":
-        fraction = estimate_clean_fraction(source.frame["consensus"].to_numpy())
-        say(f"pacing.end=auto: the consensus scores suggest {fraction:.3f} of the examples are cleanly labelled")
-        return fraction
+        return "auto"
     try:
         value = float(end)
     except ValueError:

@@ -1,0 +1,39 @@
+"""The command line: bad input ends in one line on stderr and exit code 2, never a traceback."""
+
+import pytest
+
+from conftest import run_cli
+
+
+def test_no_command_prints_usage_and_fails():
+    proc = run_cli(check=False)
+    assert proc.returncode == 2 and "usage: python -m curriculum {score,train" in proc.stderr
+
+
+def test_unknown_command_is_named():
+    proc = run_cli("fit", check=False)
+    assert proc.returncode == 2 and "error: unknown command 'fit'; choose one of score, train" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["score", "data=synthetic", "ensemble.models=[cnn,vit]"], "unknown model 'vit' in ensemble.models; choose from mlp"),
+    (["score", "data=synthetic", "data.label_noise=1.2"], "data.label_noise=1.2 is out of range"),
+    (["score", "data=synthetic", "data.train_size=5000"], "exceeds the 2000 training examples of synthetic"),
+    (["score", "data=synthetic", "ensemble.shard=2", "ensemble.num_shards=2"], "ensemble.shard=2 must be in [0, ensemble.num_shards=2)"),
+    (["score", "data=synthetic", "out_dir=/proc/forbidden"], "out_dir='/proc/forbidden' cannot be created"),
+    (["score", "data=synthetic", "mlflow.tracking_uri=./mlruns"], "MLflow 3 no longer accepts the file store"),
+    (["score", "data=synthetic", "device=tpu"], "device='tpu' is not one of auto, cpu, cuda"),
+    (["train", "data=synthetic", "pacing.a=1.5"], "pacing.a=1.5 is out of range for linear: allowed (0, 1]"),
+    (["train", "data=synthetic", "sampler.name=easy"], "unknown sampler 'easy'; choose one of consensus"),
+    (["train", "data=synthetic", "scores=/nonexistent/scores.parquet"], "scores file /nonexistent/scores.parquet does not exist"),
+    (["train", "data=synthetic", "scores=0123456789abcdef0123456789abcdef"], "no such MLflow run"),
+    (["train", "data=synthetic", "pacing.end=2"], "pacing.end=2.0 must be a fraction in (0, 1] or auto"),
+    (["train", "data=synthetic", "lr=1e6", "sampler=standard", "epochs=1"], "training loss became"),
+])
+def test_bad_input_stops_with_one_line_naming_the_value(tmp_path, args, message):
+    command, *overrides = args
+    proc = run_cli(command, f"mlflow.tracking_uri=sqlite:///{tmp_path / 'm.db'}", *overrides, cwd=tmp_path, check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and message in last, last
+    assert "Traceback" not in proc.stderr
