@@ -12,6 +12,7 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 COMMANDS = {
     "score": ("curriculum.commands.score", "score", "train the scoring ensemble and derive per-example scores"),
     "train": ("curriculum.commands.train", "train", "train a target network under a sampler and pacing"),
+    "compare": ("curriculum.commands.compare", "compare", "tabulate a study's train runs from MLflow"),
 }
 USAGE = "usage: python -m curriculum {" + ",".join(COMMANDS) + "} [key=value ...] [-m for sweeps]\n" + "\n".join(
     f"  {name:8s} {doc}" for name, (_, _, doc) in COMMANDS.items())

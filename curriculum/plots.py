@@ -16,12 +16,14 @@ def _pyplot():
     return plt
 
 
-def consensus_histogram(path: str | Path, consensus: np.ndarray, noisy: np.ndarray | None = None,
+def consensus_histogram(path: str | Path, consensus: np.ndarray, levels: int, noisy: np.ndarray | None = None,
                         title: str = "") -> Path:
-    """Histogram of consensus scores; flipped labels drawn separately when there are any."""
+    """Histogram of consensus scores, one bin per attainable value (members x checkpoints `levels`, capped at 50);
+    flipped labels drawn separately when there are any."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
-    bins = np.linspace(0, 1, 41)
+    levels = min(levels, 50)
+    bins = (np.arange(levels + 2) - 0.5) / levels
     if noisy is not None and noisy.any():
         ax.hist(consensus[~noisy], bins=bins, alpha=0.8, label="clean label")
         ax.hist(consensus[noisy], bins=bins, alpha=0.8, label="flipped label")
@@ -31,6 +33,28 @@ def consensus_histogram(path: str | Path, consensus: np.ndarray, noisy: np.ndarr
     ax.set_xlabel("consensus score (1 = learned at once by every member)")
     ax.set_ylabel("training examples")
     ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def learning_curves(path: str | Path, curves: dict[str, list[tuple[np.ndarray, np.ndarray]]], title: str = "",
+                    ylabel: str = "test accuracy") -> Path:
+    """Mean curve per arm with a ±1 std band over seeds; runs of an arm are put on their common steps."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for arm, runs in curves.items():
+        steps = runs[0][0]
+        values = np.stack([np.interp(steps, s, v) for s, v in runs])  # (seeds, evaluations)
+        mean, std = values.mean(axis=0), values.std(axis=0)
+        (line,) = ax.plot(steps, mean, label=f"{arm} (n={len(runs)})")
+        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -79,14 +79,15 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
 def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path], quorum: float,
                       out_dir: Path) -> dict:
     """scores.parquet, test_scores.parquet and the consensus histogram, logged as artifacts; returns a summary."""
-    frames = {}
+    frames, frames_meta = {}, {}
     for split, name in (("train", "scores.parquet"), ("test", "test_scores.parquet")):
         frame, meta = scores_frame(paths, data, split, quorum)
         track.log_artifact(run_id, write_scores(out_dir / name, frame, meta))
-        frames[split] = frame
+        frames[split], frames_meta[split] = frame, meta
     train_frame = frames["train"]
+    meta = frames_meta["train"]
     hist = consensus_histogram(out_dir / "consensus_hist.png", train_frame["consensus"].to_numpy(),
-                               train_frame["noisy"].to_numpy(),
+                               len(meta["ensemble"]) * len(meta["checkpoints"]), train_frame["noisy"].to_numpy(),
                                f"{data.name}: {len(paths)} members, {len(train_frame)} examples")
     track.log_artifact(run_id, hist)
     final = final_checkpoint_summary(paths)
