@@ -59,3 +59,37 @@ def learning_curves(path: str | Path, curves: dict[str, list[tuple[np.ndarray, n
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def agreement_figure(path: str | Path, agreement, members: int) -> Path:
+    """Left: TPA over checkpoints against independence. Right: histogram of members-right per example at
+    the first, middle and last checkpoint (train), bars observed, dots independent."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
+    for split, g in agreement.groupby("split", sort=False):
+        (line,) = left.plot(g["epoch"], g["tpa"], marker="o", label=f"{split}: observed")
+        left.plot(g["epoch"], g["tpa_independent"], ls="--", color=line.get_color(), label=f"{split}: independent")
+    left.set_xscale("log")
+    epochs = agreement["epoch"].unique()
+    left.set_xticks(epochs, [f"{e:.3g}" for e in epochs])
+    left.minorticks_off()
+    left.set_xlabel("epoch (log)")
+    left.set_ylabel("TPA: right in all / right in at least one")
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    train = agreement[agreement["split"] == "train"].reset_index(drop=True)
+    picks = sorted({0, len(train) // 2, len(train) - 1})
+    width = 0.8 / len(picks)
+    x = np.arange(members + 1)
+    for i, row in enumerate(train.iloc[picks].itertuples()):
+        bars = right.bar(x + i * width, row.histogram, width, label=f"epoch {row.epoch:.3g}")
+        right.plot(x + i * width, row.histogram_independent, "o", color=bars[0].get_facecolor(),
+                   markersize=5, markeredgecolor="black")
+    right.set_xticks(x + width * (len(picks) - 1) / 2, [str(k) for k in x])
+    right.set_xlabel("members right (train examples)")
+    right.set_ylabel("share of examples (dots: independent)")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

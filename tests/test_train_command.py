@@ -51,6 +51,22 @@ def test_four_arms_run_the_same_steps_and_are_read_back_from_mlflow(scored):
 
 
 @pytest.mark.slow
+def test_compare_and_analyze_close_the_loop(scored):
+    store, score_dir, tmp = scored
+    run_cli("train", "-m", "sampler=consensus,standard", "seed=0,1", *COMMON, "study=loop", f"mlflow.tracking_uri={store}")
+    table = run_cli("compare", "study=loop", f"out_dir={tmp / 'cmp'}", f"mlflow.tracking_uri={store}").stdout
+    assert "| consensus/linear | 2 |" in table and "| standard | 2 |" in table and "Fewer than 3 seeds" in table
+    report = run_cli("analyze", f"scores={score_dir}", f"out_dir={tmp / 'an'}", f"mlflow.tracking_uri={store}").stdout
+    assert "| train | 3 |" in report and "split_half" in report
+    agreement = pd.read_csv(tmp / "an" / "agreement.csv")
+    assert len(agreement) == 2 * 6
+    final = agreement.groupby("split").tail(1)  # trained members agree far more than independent ones would
+    assert (final["tpa"] > final["tpa_independent"] + 0.03).all()
+    mlflow.set_tracking_uri(store)
+    assert len(mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.stage = 'analyze'")) == 1
+
+
+@pytest.mark.slow
 def test_pruning_curriculum_with_auto_end_logs_its_estimate(scored):
     store, score_dir, _ = scored
     proc = run_cli("train", *COMMON, "pacing.end=auto", f"scores={score_dir}", "study=auto",

@@ -1,0 +1,42 @@
+"""Agreement between ensemble members, next to what independent members of the same accuracies would give.
+Pure functions over correct-counts; the analyze command feeds them one member at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def poisson_binomial(p: np.ndarray) -> np.ndarray:
+    """Distribution of the number of successes of independent trials with success probabilities p: (K+1,)."""
+    dist = np.array([1.0])
+    for pk in np.asarray(p, dtype=np.float64):
+        dist = np.convolve(dist, [1 - pk, pk])
+    return dist
+
+
+def tpa(count: np.ndarray, members: int) -> float:
+    """True-positive agreement: examples right in all members / examples right in at least one."""
+    any_right = int((count > 0).sum())
+    return float((count == members).sum() / any_right) if any_right else float("nan")
+
+
+def tpa_independent(p: np.ndarray) -> float:
+    """TPA expected if members with accuracies p erred independently of each other."""
+    p = np.asarray(p, dtype=np.float64)
+    denom = 1 - np.prod(1 - p)
+    return float(np.prod(p) / denom) if denom > 0 else float("nan")
+
+
+def agreement_rows(count: np.ndarray, accuracy: np.ndarray, checkpoints: np.ndarray, split: str) -> list[dict]:
+    """One row per checkpoint. count: (C, N) members right per example; accuracy: (K, C) per member."""
+    members = accuracy.shape[0]
+    rows = []
+    for c, epoch in enumerate(checkpoints):
+        baseline = poisson_binomial(accuracy[:, c])
+        hist = np.bincount(count[c], minlength=members + 1) / count.shape[1]
+        rows.append({"split": split, "checkpoint": c, "epoch": float(epoch), "mean_acc": float(accuracy[:, c].mean()),
+                     "tpa": tpa(count[c], members), "tpa_independent": tpa_independent(accuracy[:, c]),
+                     "all_right": float(hist[members]), "all_right_independent": float(baseline[members]),
+                     "none_right": float(hist[0]), "none_right_independent": float(baseline[0]),
+                     "histogram": hist.round(6).tolist(), "histogram_independent": baseline.round(6).tolist()})
+    return rows

@@ -1,0 +1,55 @@
+"""Agreement analysis on hand-made correctness: TPA, the independence baseline, histograms, AUROC."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curriculum.agreement import agreement_rows, poisson_binomial, tpa, tpa_independent
+from curriculum.commands.analyze import noise_auroc, order_stability
+from curriculum.stats import auroc, spearman
+
+
+def test_poisson_binomial_by_hand():
+    # two members right with probability 0.5 and 0.8: P(0)=0.1, P(1)=0.5, P(2)=0.4
+    np.testing.assert_allclose(poisson_binomial([0.5, 0.8]), [0.1, 0.5, 0.4])
+
+
+def test_tpa_counts_all_right_over_any_right():
+    count = np.array([2, 2, 1, 0, 1])  # members right per example, 2 members
+    assert tpa(count, 2) == pytest.approx(2 / 4)
+    # independent members at 0.5 and 0.8: 0.4 / (1 - 0.5 * 0.2)
+    assert tpa_independent([0.5, 0.8]) == pytest.approx(0.4 / 0.9)
+
+
+def test_agreement_rows_give_histograms_and_baselines():
+    # 2 members, 1 checkpoint, 4 examples: member 0 right on 0,1; member 1 right on 0,1,2
+    count = np.array([[2, 2, 1, 0]])
+    accuracy = np.array([[0.5], [0.75]])
+    (row,) = agreement_rows(count, accuracy, np.array([1.0]), "train")
+    assert row["histogram"] == [0.25, 0.25, 0.5]
+    np.testing.assert_allclose(row["histogram_independent"], [0.5 * 0.25, 0.5 * 0.25 + 0.5 * 0.75, 0.5 * 0.75])
+    assert (row["all_right"], row["none_right"]) == (0.5, 0.25)
+    assert row["tpa"] == pytest.approx(2 / 3) and row["mean_acc"] == 0.625
+
+
+def test_auroc_against_a_known_mask():
+    assert auroc(np.array([0.9, 0.8, 0.3, 0.1]), np.array([True, True, False, False])) == 1.0
+    assert auroc(np.array([0.9, 0.2, 0.3, 0.1]), np.array([True, True, False, False])) == 0.75
+    assert auroc(np.ones(4), np.array([True, False, True, False])) == 0.5  # ties count half
+
+
+def test_noise_auroc_turns_every_score_into_hardness():
+    scores = pd.DataFrame({"consensus": [1.0, 0.9, 0.1, 0.2], "learned_epoch": [0.5, 1.0, np.nan, 3.0],
+                           "noisy": [False, False, True, True]})
+    table = noise_auroc(scores).set_index("score")["auroc"]
+    assert table["consensus"] == 1.0 and table["learned_epoch"] == 1.0
+    assert noise_auroc(scores.assign(noisy=False)) is None
+
+
+def test_order_stability_separates_same_and_cross_architecture_pairs():
+    speed = np.array([[0.1, 0.5, 0.9], [0.2, 0.4, 1.0], [0.9, 0.5, 0.1]])
+    table = order_stability(speed, ["cnn", "cnn", "mlp"])
+    same = table[table["kind"] == "same_arch"]["spearman"]
+    cross = table[table["kind"] == "cross_arch"]["spearman"]
+    assert same.tolist() == [1.0] and cross.tolist() == [-1.0, -1.0]
+    assert spearman([1, 2, 3], [3, 2, 1]) == -1.0
