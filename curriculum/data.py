@@ -24,6 +24,7 @@ class DataConfig:
     train_size: int | None = None  # examples in the stratified training subset; None = all that remain
     val_size: int = 0           # stratified validation split held out of the training set
     label_noise: float = 0.0    # fraction of training labels flipped to another class
+    random_labels: bool = False  # control: every training label drawn uniformly at random
     seed: int = 0               # subset, split and noise; independent of the training seed
     download: bool = True       # let torchvision download when the files are missing
 
@@ -208,6 +209,9 @@ def load_data(cfg: DataConfig) -> Data:
     train_idx = np.sort(order[cfg.val_size: cfg.val_size + train_size])
     true_labels = ytr[train_idx]
     labels, noisy = flip_labels(true_labels, cfg.label_noise, num_classes, numpy_rng(cfg.seed, "noise"))
+    if cfg.random_labels:
+        labels = numpy_rng(cfg.seed, "noise").integers(0, num_classes, size=len(true_labels))
+        noisy = labels != true_labels
     scaled = xtr[train_idx].astype(np.float64) / 255.0
     mean = tuple(scaled.mean(axis=(0, 2, 3)).tolist())
     std = tuple(np.maximum(scaled.std(axis=(0, 2, 3)), 1e-6).tolist())

@@ -53,3 +53,11 @@ def test_real_fashion_mnist_is_found_in_the_debian_folder_without_copying():
     assert data.input_shape == (1, 28, 28) and data.num_classes == 10
     assert len(data.test) == 10000 and data.train.x.dtype.is_floating_point is False
     assert np.bincount(data.train.y.numpy()).tolist() == [100] * 10
+
+
+def test_random_labels_control_replaces_every_label_by_a_uniform_draw():
+    data = load_data(DataConfig(name="synthetic", train_size=1600, val_size=0, random_labels=True))
+    labels = data.train.y.numpy()
+    assert np.array_equal(data.noisy, labels != data.true_labels)
+    assert 0.7 < data.noisy.mean() < 0.8  # 3/4 of uniform draws miss the true class of 4
+    assert np.bincount(labels, minlength=4).min() > 300

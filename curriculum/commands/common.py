@@ -18,6 +18,7 @@ def data_config(cfg: DictConfig) -> DataConfig:
     d = cfg.data
     return DataConfig(name=d.name, root=str(d.root), train_size=d.get("train_size"), val_size=int(d.get("val_size", 0)),
                       label_noise=float(d.get("label_noise", 0.0)), seed=int(d.get("seed", 0)),
+                      random_labels=bool(d.get("random_labels", False)),
                       download=bool(d.get("download", True)))
 
 

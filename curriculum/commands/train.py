@@ -23,7 +23,7 @@ from .common import data_config, log_inputs, optim_config, say, tracker
 
 def train(cfg: DictConfig) -> None:
     sampler, column, balanced = str(cfg.sampler.name), str(cfg.sampler.score), bool(cfg.sampler.balanced)
-    pacing_params = {k: v for k, v in OmegaConf.to_container(cfg.pacing).items() if k not in ("name", "end")}
+    pacing_params = {k: v for k, v in OmegaConf.to_container(cfg.pacing).items() if k not in ("name", "end", "preset")}
     pacing = make_pacing(str(cfg.pacing.name), **pacing_params) if sampler != "standard" else None
     target = TargetConfig(arch=str(cfg.model.name), model_kwargs=dict(cfg.model.get("kwargs") or {}),
                           epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
@@ -47,10 +47,11 @@ def train(cfg: DictConfig) -> None:
         say(f"pacing.end=auto: the consensus scores suggest {end:.3f} of the examples are cleanly labelled")
     ordering = make_ordering(sampler, oriented, labels, int(cfg.seed), balanced)
 
-    pacing_name = str(cfg.pacing.name) if sampler != "standard" else "none"
+    pacing_name = str(cfg.pacing.get("preset") or cfg.pacing.name) if sampler != "standard" else "none"
     tags = {"stage": "train", "sampler": sampler, "pacing": pacing_name, "seed": int(cfg.seed),
             "study": str(cfg.study), "dataset": data.name, "fingerprint": data.fingerprint,
             "scores_run_id": source.run_id if source else "none", "pacing_end": f"{end:.4g}",
+            "pacing_end_spec": str(cfg.pacing.end),
             "sampler_score": column, "arch": target.arch}
     say(f"train {sampler}/{pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples, "
         f"end={end:.3f}) with scores {source.path if source else 'none'}")
