@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .data import Data
+from .errors import UserError
 from .engine import Inputs, OptimConfig, StepStats, predict, train
 from .models import create_model
 from .progress import Progress
@@ -23,7 +24,7 @@ class TargetConfig:
     model_kwargs: dict = field(default_factory=dict)
     epochs: int = 6               # training length in epochs of the full training set (same for every arm)
     batch_size: int = 128
-    evals_per_epoch: int = 2      # validation/test evaluations per epoch
+    evals_per_epoch: float = 2    # validation/test evaluations per epoch (0.5 = every other epoch)
     eval_batch: int = 1000
     seed: int = 0                 # initialisation and sampling; the data split has its own seed
 
@@ -52,7 +53,9 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
     model = create_model(cfg.arch, data.input_shape, data.num_classes, stream_seed(cfg.seed, "init"),
                          **cfg.model_kwargs).to(device)
     inputs = Inputs(data.mean, data.std, device)
-    every = max(1, per_epoch // max(1, cfg.evals_per_epoch))
+    if not cfg.evals_per_epoch > 0:
+        raise UserError(f"eval.per_epoch={cfg.evals_per_epoch} must be positive")
+    every = max(1, round(per_epoch / cfg.evals_per_epoch))
     eval_steps = sorted(set(range(every, total + 1, every)) | {total})
     history = []
 

@@ -27,7 +27,7 @@ def train(cfg: DictConfig) -> None:
     pacing = make_pacing(str(cfg.pacing.name), **pacing_params) if sampler != "standard" else None
     target = TargetConfig(arch=str(cfg.model.name), model_kwargs=dict(cfg.model.get("kwargs") or {}),
                           epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
-                          evals_per_epoch=int(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed))
+                          evals_per_epoch=float(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed))
     optim = optim_config(cfg)
     end = _parse_end(cfg.pacing.end)
     device = resolve_device(str(cfg.device))
