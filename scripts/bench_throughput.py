@@ -1,0 +1,146 @@
+"""Scoring throughput against the standard PyTorch recipe, on real Fashion-MNIST, in one run:
+
+    .venv/bin/python scripts/bench_throughput.py [--n 10000] [--epochs 2] [--repeats 3] [--models cnn,mlp]
+
+For each model: examples x members per second of
+  ours       the scoring engine (uint8 tensors in memory, normalised per batch) with checkpoint recording,
+  ours_norec the same without recording (the training alone),
+  recipe     torchvision dataset + ToTensor/Normalize + DataLoader, the same model, batch, optimizer and steps,
+             and an evaluation pass through a DataLoader at each of the same checkpoints;
+then the ratio ours / recipe, the recording overhead, and the training step's achieved GFLOP/s against this
+machine's fp32 matrix-multiply GFLOP/s measured in the same run. Medians over --repeats."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from curriculum.data import DEBIAN_FASHION_MNIST, DataConfig, load_data
+from curriculum.dynamics import checkpoint_steps
+from curriculum.engine import OptimConfig
+from curriculum.ensemble import Member, RecordingConfig, train_member
+from curriculum.models import count_flops, create_model
+from curriculum.sampler import steps_per_epoch
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def torchvision_root(tmp: Path) -> Path:
+    """A torchvision-layout copy of Debian's Fashion-MNIST (decompressed idx files), as a user would have."""
+    raw = tmp / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for gz in DEBIAN_FASHION_MNIST.glob("*.gz"):
+        with gzip.open(gz) as src, open(raw / gz.stem, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return tmp
+
+
+def recipe(arch: str, root: Path, data, epochs: int, batch: int, optim: OptimConfig, record: bool) -> float:
+    """The standard recipe; returns wall seconds."""
+    from torchvision import datasets, transforms
+    from torch.utils.data import DataLoader, Subset
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(data.mean, data.std)])
+    train_set = Subset(datasets.FashionMNIST(root, train=True, transform=tf), data.train.index.tolist())
+    test_set = datasets.FashionMNIST(root, train=False, transform=tf)
+    per_epoch = steps_per_epoch(len(train_set), batch)
+    steps, _ = checkpoint_steps(epochs, per_epoch)
+    model = create_model(arch, data.input_shape, data.num_classes, init_seed=0)
+    opt = torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov,
+                          weight_decay=optim.weight_decay)
+    loader = DataLoader(train_set, batch_size=batch, shuffle=True, drop_last=True,
+                        generator=torch.Generator().manual_seed(0))
+    start, step = time.perf_counter(), 0
+    for _ in range(epochs):
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            if record and step in steps:
+                model.eval()
+                with torch.no_grad():
+                    for dataset in (train_set, test_set):
+                        for xb, yb in DataLoader(dataset, batch_size=1000):
+                            logits = model(xb)
+                            correct = logits.argmax(1) == yb
+                            prob = torch.softmax(logits, 1).gather(1, yb[:, None])
+                            margin = logits.gather(1, yb[:, None])[:, 0] - logits.scatter(1, yb[:, None], -1e9).amax(1)
+                            _ = (correct.numpy(), prob.numpy(), margin.numpy())
+                model.train()
+    return time.perf_counter() - start
+
+
+def ours(arch: str, data, epochs: int, batch: int, optim: OptimConfig, record: bool) -> float:
+    rec = RecordingConfig(epochs=epochs, batch_size=batch, within_first_epoch=(0.125, 0.25, 0.5) if record else ())
+    start = time.perf_counter()
+    if record:
+        train_member(Member(0, arch, 0), data, rec, optim, label="[bench]")
+    else:  # same engine and batches, no checkpoint passes
+        from curriculum.engine import Inputs, train
+        from curriculum.progress import Progress
+        from curriculum.sampler import shuffled_batches
+        from curriculum.seeding import torch_generator
+
+        model = create_model(arch, data.input_shape, data.num_classes, init_seed=0)
+        total = epochs * steps_per_epoch(len(data.train), batch)
+        train(model, data.train.x, data.train.y, Inputs(data.mean, data.std, "cpu"),
+              shuffled_batches(len(data.train), batch, torch_generator(0, "order")), total, optim,
+              progress=Progress("[bench norec]", total, steps_per_epoch(len(data.train), batch)))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--models", default="cnn,mlp")
+    args = parser.parse_args()
+    data = load_data(DataConfig(name="fashion_mnist", train_size=args.n, val_size=0, download=False))
+    optim = OptimConfig()
+    examples = args.epochs * steps_per_epoch(args.n, args.batch) * args.batch
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, n={args.n}, epochs={args.epochs}, "
+          f"batch={args.batch}, repeats={args.repeats} (medians)")
+    peak = statistics.median(matmul_gflops() for _ in range(3))
+    print(f"matmul fp32 2048x2048: {peak:.1f} GFLOP/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = torchvision_root(Path(tmp))
+        for arch in args.models.split(","):
+            times = {name: statistics.median(fn() for _ in range(args.repeats)) for name, fn in {
+                "ours": lambda: ours(arch, data, args.epochs, args.batch, optim, True),
+                "ours_norec": lambda: ours(arch, data, args.epochs, args.batch, optim, False),
+                "recipe": lambda: recipe(arch, root, data, args.epochs, args.batch, optim, True),
+                "recipe_norec": lambda: recipe(arch, root, data, args.epochs, args.batch, optim, False),
+            }.items()}
+            flops = 3 * count_flops(create_model(arch, data.input_shape, 10, init_seed=0), data.input_shape)
+            achieved = flops * examples / times["ours_norec"] / 1e9
+            print(f"{arch}: examples*members/s ours {examples / times['ours']:.0f} (with recording), "
+                  f"recipe {examples / times['recipe']:.0f}; ratio {times['recipe'] / times['ours']:.2f}x")
+            print(f"{arch}: training only: ours {examples / times['ours_norec']:.0f}/s, recipe "
+                  f"{examples / times['recipe_norec']:.0f}/s; recording overhead ours "
+                  f"{times['ours'] / times['ours_norec'] - 1:.0%} of training, recipe "
+                  f"{times['recipe'] / times['recipe_norec'] - 1:.0%}")
+            print(f"{arch}: training step {achieved:.1f} GFLOP/s = {achieved / peak:.0%} of matmul peak "
+                  f"({flops / 1e6:.2f} MFLOP per example, forward + backward)")
+
+
+if __name__ == "__main__":
+    main()
