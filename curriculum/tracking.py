@@ -78,10 +78,20 @@ class Tracker:
 
 
 def _check_local_store(uri: str) -> None:
+    """Fail fast, in one line, on stores MLflow would only reject after a long wait or a traceback."""
     if uri.startswith("sqlite:///"):
         parent = Path(uri[len("sqlite:///"):]).expanduser().resolve().parent
         if not parent.is_dir() or not os.access(parent, os.W_OK):
             raise UserError(f"cannot open the MLflow store {uri}: folder {parent} does not exist or is not writable")
+    elif uri.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
+        try:  # fail in seconds, not after MLflow's minutes of retries
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).close()
+        except (urllib.error.URLError, OSError) as err:
+            raise UserError(f"cannot reach the MLflow server mlflow.tracking_uri={uri} ({getattr(err, 'reason', err)}); "
+                            f"start it (mlflow server ...) or use sqlite:///mlflow.db") from None
     elif uri.startswith("file:") or "://" not in uri:
         raise UserError(f"mlflow.tracking_uri={uri!r}: MLflow 3 no longer accepts the file store; "
                         f"use sqlite:///mlflow.db or an http(s):// server")
