@@ -12,6 +12,7 @@ import pandas as pd
 
 from .data import Data
 from .errors import UserError
+from .importers import align, is_external, load_external
 from .scorefile import check_scores, read_scores
 from .tracking import Tracker
 
@@ -36,6 +37,9 @@ def resolve_scores(spec: str, track: Tracker, data: Data) -> ScoreSource:
         run_id, path = spec, _from_run(track, spec)
     else:
         path = Path(spec).expanduser()
+        if is_external(path):
+            frame = align(load_external(path), data.train.index.cpu().numpy(), data.true_labels, f"scores {path}")
+            return ScoreSource(frame, {"source": "external"}, path, "", _sha256(path))
         if path.is_dir():
             path = path / "scores.parquet"
     frame, meta = read_scores(path)
@@ -70,4 +74,7 @@ def _from_run(track: Tracker, run_id: str) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    for f in sorted(path.glob("*")) if path.is_dir() else [path]:
+        h.update(f.read_bytes())
+    return h.hexdigest()

@@ -7,6 +7,8 @@ from typing import Iterable
 
 import numpy as np
 
+from .errors import UserError
+
 # +1: higher is easier; -1: lower is easier. The only place the direction of a score is written down.
 DIRECTIONS = {
     "consensus": +1,      # mean agreement over checkpoints
@@ -16,8 +18,10 @@ DIRECTIONS = {
     "variability": -1,    # std of that probability: stable examples first
     "margin": +1,         # mean true-class margin (area under the margin)
     "rank": -1,           # 0 = easiest by consensus
+    "score": +1,          # an imported score (C-score, cartography confidence, a CSV column): higher = easier
+    "cscore": +1,         # C-score (Jiang et al. 2021): higher = more regular
 }
-SCORE_COLUMNS = tuple(DIRECTIONS)
+SCORE_COLUMNS = ("consensus", "learned_epoch", "forgetting", "confidence", "variability", "margin", "rank")
 
 
 def consensus(agreement: np.ndarray) -> np.ndarray:
@@ -102,6 +106,7 @@ def derive_scores(members: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], 
 def orientation(values: np.ndarray, column: str) -> np.ndarray:
     """`values` of score `column` turned so that higher = easier, NaN (never learned) as hardest."""
     if column not in DIRECTIONS:
-        raise ValueError(f"unknown score column {column!r}; choose one of {', '.join(DIRECTIONS)}")
+        raise UserError(f"sampler.score={column!r} has no known direction; choose one of {', '.join(DIRECTIONS)} "
+                        f"(an imported file's first score column is available as 'score', higher = easier)")
     oriented = DIRECTIONS[column] * np.asarray(values, dtype=np.float64)
     return np.where(np.isnan(oriented), -np.inf, oriented)

@@ -85,7 +85,7 @@ def test_consensus_and_rank_agree_on_the_easiest_and_hardest_example():
 
 
 def test_unknown_score_column_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="choose one of consensus"):
+    with pytest.raises(ValueError, match="has no known direction; choose one of consensus"):
         orientation(np.zeros(2), "difficulty")
 
 

@@ -38,6 +38,8 @@ def train(cfg: DictConfig) -> None:
     source = None
     if sampler in ("consensus", "anti") or str(cfg.scores) != "latest" or end == "auto":
         source = resolve_scores(str(cfg.scores), track, data)
+    if source is not None and column == "consensus" and column not in source.frame and "score" in source.frame:
+        column = "score"  # imported scores: order by the file's own score
     if source is not None and column not in source.frame:
         raise UserError(f"sampler.score={column!r} is not a column of {source.path}; "
                         f"choose one of {', '.join(c for c in source.frame if c not in ('index', 'label'))}")

@@ -1,0 +1,70 @@
+"""Scores from elsewhere: the C-score release, dataset cartography and CSV, aligned to the training subset."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curriculum.data import DataConfig, _synthetic, load_data
+from curriculum.errors import UserError
+from curriculum.importers import align, is_external, load_external
+
+CFG = DataConfig(name="synthetic", train_size=500, val_size=100)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_data(CFG)
+
+
+@pytest.fixture(scope="module")
+def all_labels():
+    return _synthetic(CFG)[1]  # labels of all 2000 training examples, in official order
+
+
+def aligned(path, data):
+    return align(load_external(path), data.train.index.numpy(), data.true_labels, str(path))
+
+
+def test_cscore_file_round_trips_onto_the_training_subset(tmp_path, data, all_labels):
+    scores = np.linspace(0, 1, len(all_labels))
+    np.savez(tmp_path / "cscores.npz", labels=all_labels, scores=scores)
+    assert is_external(tmp_path / "cscores.npz")
+    frame = aligned(tmp_path / "cscores.npz", data)
+    np.testing.assert_array_equal(frame["index"], data.train.index.numpy())
+    np.testing.assert_allclose(frame["score"], scores[data.train.index.numpy()])
+    np.testing.assert_array_equal(frame["label"], data.true_labels)
+
+
+def test_cscore_file_for_other_labels_is_caught(tmp_path, data, all_labels):
+    np.savez(tmp_path / "c.npz", labels=(all_labels + 1) % 4, scores=np.zeros(len(all_labels)))
+    with pytest.raises(UserError, match="made for other labels: 500 of 500 labels disagree"):
+        aligned(tmp_path / "c.npz", data)
+
+
+def test_cartography_dynamics_give_confidence_and_variability(tmp_path, data, all_labels):
+    folder = tmp_path / "training_dynamics"
+    folder.mkdir()
+    for epoch, logit in enumerate([0.0, np.log(3.0)]):  # gold prob 0.5 then 0.75 with two classes' logits
+        lines = [json.dumps({"guid": int(i), "gold": int(y), f"logits_epoch_{epoch}":
+                             [logit if c == y else 0.0 for c in range(2)] + [-1e9, -1e9]})
+                 for i, y in enumerate(all_labels % 2)]
+        (folder / f"dynamics_epoch_{epoch}.jsonl").write_text("\n".join(lines))
+    frame = load_external(folder)
+    np.testing.assert_allclose(frame["confidence"], 0.625)
+    np.testing.assert_allclose(frame["variability"], 0.125)
+    with pytest.raises(UserError, match="labels disagree"):  # labels 0/1 only: most disagree with 4 classes
+        aligned(folder, data)
+
+
+def test_csv_with_index_and_a_score_column(tmp_path, data):
+    pd.DataFrame({"index": np.arange(2000), "difficulty": np.arange(2000) * 0.5}).to_csv(tmp_path / "s.csv", index=False)
+    frame = aligned(tmp_path / "s.csv", data)
+    np.testing.assert_allclose(frame["score"], data.train.index.numpy() * 0.5)
+    pd.DataFrame({"index": np.arange(10), "s": np.ones(10)}).to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(UserError, match=r"has no scores for \d+ of the 500 training examples"):
+        aligned(tmp_path / "short.csv", data)
+    pd.DataFrame({"id": [1]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(UserError, match="has no 'index' column"):
+        load_external(tmp_path / "bad.csv")
