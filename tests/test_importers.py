@@ -68,3 +68,18 @@ def test_csv_with_index_and_a_score_column(tmp_path, data):
     pd.DataFrame({"id": [1]}).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(UserError, match="has no 'index' column"):
         load_external(tmp_path / "bad.csv")
+
+
+@pytest.mark.slow
+def test_train_orders_by_an_imported_cscore_file(tmp_path, all_labels):
+    import mlflow
+
+    from conftest import run_cli
+
+    np.savez(tmp_path / "cscores.npz", labels=all_labels, scores=np.random.default_rng(0).random(len(all_labels)))
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+    run_cli("train", "data=synthetic", "data.train_size=500", "data.val_size=100", "epochs=1", "device=cpu",
+            f"scores={tmp_path / 'cscores.npz'}", "study=imported", f"mlflow.tracking_uri={store}")
+    mlflow.set_tracking_uri(store)
+    run = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.study = 'imported'").iloc[0]
+    assert run["tags.sampler_score"] == "score" and run["tags.scores_path"].endswith("cscores.npz")
