@@ -24,10 +24,11 @@ class Tracker:
         try:
             _check_local_store(tracking_uri)
             mlflow.set_tracking_uri(tracking_uri)
-            self.client = MlflowClient(tracking_uri)
-            found = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = (found.experiment_id if found else
-                                  self.client.create_experiment(experiment, artifact_location=_artifact_root(tracking_uri)))
+            with _store_lock(tracking_uri):  # parallel jobs (launchers, shards) must not migrate a new DB twice
+                self.client = MlflowClient(tracking_uri)
+                found = self.client.get_experiment_by_name(experiment)
+                self.experiment_id = (found.experiment_id if found else self.client.create_experiment(
+                    experiment, artifact_location=_artifact_root(tracking_uri)))
         except UserError:
             raise
         except Exception as err:  # mlflow raises many types for an unreachable or broken store
@@ -95,6 +96,23 @@ def _check_local_store(uri: str) -> None:
     elif uri.startswith("file:") or "://" not in uri:
         raise UserError(f"mlflow.tracking_uri={uri!r}: MLflow 3 no longer accepts the file store; "
                         f"use sqlite:///mlflow.db or an http(s):// server")
+
+
+@contextmanager
+def _store_lock(uri: str):
+    """An exclusive file lock beside a SQLite store while it is created or opened; no-op for servers."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(uri[len("sqlite:///"):]).expanduser().resolve().with_suffix(".lock")
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _artifact_root(uri: str) -> str | None:

@@ -16,7 +16,7 @@ from ..plots import consensus_histogram
 from ..sampler import steps_per_epoch
 from ..scorefile import write_scores
 from ..tracking import Tracker
-from .common import data_config, log_inputs, optim_config, say, tracker, writable_dir
+from .common import data_config, log_inputs, optim_config, say, set_threads, tracker, writable_dir
 
 
 def score(cfg: DictConfig) -> None:
@@ -29,6 +29,7 @@ def score(cfg: DictConfig) -> None:
     optim = optim_config(cfg)
     out_dir = writable_dir(cfg.out_dir)
     device = resolve_device(str(cfg.device))
+    set_threads(cfg.get("threads"))
     track = tracker(cfg)
     started = time.monotonic()
     data = load_data(data_config(cfg)).to(device)

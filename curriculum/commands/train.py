@@ -18,7 +18,7 @@ from ..pruning import estimate_clean_fraction
 from ..score_source import resolve_scores
 from ..scores import orientation
 from ..target import TargetConfig, train_target
-from .common import data_config, log_inputs, optim_config, say, tracker
+from .common import data_config, log_inputs, optim_config, say, set_threads, tracker
 
 
 def train(cfg: DictConfig) -> None:
@@ -31,6 +31,7 @@ def train(cfg: DictConfig) -> None:
     optim = optim_config(cfg)
     end = _parse_end(cfg.pacing.end)
     device = resolve_device(str(cfg.device))
+    set_threads(cfg.get("threads"))
     track = tracker(cfg)
     data = load_data(data_config(cfg)).to(device)
     labels = data.train.y.cpu().numpy()
