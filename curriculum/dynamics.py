@@ -14,6 +14,7 @@ import torch
 from .data import Data
 from .engine import Inputs, predict
 from .errors import UserError
+from .faults import reach
 from .files import atomic_write, check_alignment
 
 FORMAT_VERSION = 1
@@ -71,6 +72,7 @@ class Recorder:
             correct, margin, prob = predict(model, split.x, split.y, inputs, self.eval_batch)
             stacked = torch.stack([correct.float(), margin.float(), prob.float()]).cpu().numpy()  # one sync
             dyn.correct[row], dyn.margin[row], dyn.prob[row] = stacked[0] > 0.5, stacked[1], stacked[2]
+            reach("record")
         return float(self.dynamics.test.correct[row].mean())
 
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import UserError
+from .faults import reach
 from .progress import Progress
 
 SCHEDULES = ("cosine", "linear", "constant")
@@ -108,20 +109,25 @@ class NonFiniteLoss(UserError):
     pass
 
 
+def make_optimizer(model: nn.Module, optim: OptimConfig) -> torch.optim.SGD:
+    return torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum,
+                           nesterov=optim.nesterov, weight_decay=optim.weight_decay)
+
+
 def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs,
           batches: Iterable[torch.Tensor], total_steps: int, optim: OptimConfig,
           callback_steps: Iterable[int] = (), callback: Callable[[StepStats], None] | None = None,
-          progress: Progress | None = None) -> None:
-    """Run `total_steps` SGD steps on x[idx], y[idx] for idx from `batches` (index tensors on x's device).
-    After each step s in `callback_steps` (counted from 1), `callback` gets the stats since the last one."""
+          progress: Progress | None = None, opt: torch.optim.Optimizer | None = None, start_step: int = 0) -> None:
+    """Run SGD steps start_step..total_steps-1 on x[idx], y[idx] for idx from `batches` (index tensors on x's
+    device). After each step s in `callback_steps` (counted from 1), `callback` gets the stats since the last
+    one. Pass `opt` (and `start_step`) to continue from a checkpoint."""
     device = x.device
-    opt = torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum,
-                          nesterov=optim.nesterov, weight_decay=optim.weight_decay)
+    opt = opt or make_optimizer(model, optim)
     pending = set(int(s) for s in callback_steps)
     losses = torch.zeros(total_steps, device=device)      # (steps,) per-step loss, read back only at callbacks
     hits = torch.zeros(total_steps, device=device)        # (steps,) per-step batch accuracy
-    last, done, model = 0, 0, model.train()
-    for step, idx in zip(range(total_steps), batches):
+    last, done, model = start_step, start_step, model.train()
+    for step, idx in zip(range(start_step, total_steps), batches):
         for group in opt.param_groups:
             group["lr"] = optim.lr * lr_factor(step, total_steps, optim.schedule, optim.warmup)
         with _autocast(device):
@@ -130,6 +136,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        reach("step")
         losses[step] = loss.detach()
         hits[step] = (logits.argmax(1) == y[idx]).float().mean()
         done = step + 1

@@ -4,16 +4,19 @@ scores once every member's dynamics file is on disk."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from . import __version__
 from .data import Data
 from .dynamics import MemberDynamics, Recorder, checkpoint_steps, load_member
-from .engine import Inputs, OptimConfig, StepStats, train
+from .engine import Inputs, OptimConfig, StepStats, make_optimizer, train
 from .errors import UserError
+from .files import atomic_write
 from .models import MODELS, create_model
 from .progress import Progress
 from .sampler import shuffled_batches, steps_per_epoch
@@ -68,9 +71,12 @@ class RecordingConfig:
 
 
 def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimConfig,
-                 model_kwargs: dict | None = None, label: str = "") -> tuple[MemberDynamics, list[dict]]:
+                 model_kwargs: dict | None = None, label: str = "",
+                 resume_path: Path | None = None) -> tuple[MemberDynamics, list[dict]]:
     """Train one member on iid batches and record its dynamics at every checkpoint.
-    Returns the dynamics and one history row per checkpoint (train loss/acc since the last, test acc)."""
+    Returns the dynamics and one history row per checkpoint (train loss/acc since the last, test acc).
+    With `resume_path`, the state at each epoch end is saved there, and a run killed mid-member continues from
+    its last epoch with the same result as an uninterrupted one."""
     device = data.train.x.device
     n = len(data.train)
     per_epoch = steps_per_epoch(n, rec.batch_size)
@@ -78,10 +84,16 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     steps, epochs = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
     model = create_model(member.arch, data.input_shape, data.num_classes, stream_seed(member.seed, "init"),
                          **(model_kwargs or {})).to(device)
+    opt = make_optimizer(model, optim)
+    generator = torch_generator(member.seed, "order", device)
     inputs = Inputs(data.mean, data.std, device)
     recorder = Recorder(epochs, data, member.arch, member.seed, rec.eval_batch)
     row_of_step = {int(s): i for i, s in enumerate(steps)}
-    history = []
+    identity = {"arch": member.arch, "seed": member.seed, "fingerprint": data.fingerprint, "total": total,
+                "checkpoints": [float(e) for e in epochs]}
+    history, start = [], 0
+    if resume_path is not None:
+        start, history = resume_member(resume_path, identity, model, opt, generator, recorder)
 
     def at_checkpoint(stats: StepStats):
         row = row_of_step[stats.step]
@@ -89,12 +101,48 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
         history.append({"step": stats.step, "epoch": float(epochs[row]), "train/loss": stats.loss,
                         "train/acc": stats.acc, "test/acc": test_acc,
                         "train/clean_acc": float(recorder.dynamics.train.correct[row].mean())})
+        if resume_path is not None and stats.step % per_epoch == 0 and stats.step < total:
+            save_resume(resume_path, identity, stats.step, model, opt, generator, recorder, history)
 
     progress = Progress(label or f"[member {member.k} {member.arch} seed={member.seed}]", total, per_epoch)
-    batches = shuffled_batches(n, rec.batch_size, torch_generator(member.seed, "order", device))
-    train(model, data.train.x, data.train.y, inputs, batches, total, optim, steps, at_checkpoint, progress)
-    progress.close(f"done: test acc {history[-1]['test/acc']:.4f}")
+    batches = shuffled_batches(n, rec.batch_size, generator)
+    train(model, data.train.x, data.train.y, inputs, batches, total, optim, [s for s in steps if s > start],
+          at_checkpoint, progress, opt=opt, start_step=start)
+    progress.close(f"done: test acc {history[-1]['test/acc']:.4f}" + (f" (resumed at step {start})" if start else ""))
     return recorder.dynamics, history
+
+
+def save_resume(path: Path, identity: dict, step: int, model, opt, generator, recorder: Recorder, history) -> None:
+    """Everything needed to continue a member from an epoch end, as tensors and plain types only
+    (loadable with weights_only=True)."""
+    dyn = recorder.dynamics
+    state = {"identity": identity, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "generator": generator.get_state(), "history": history,
+             "arrays": {f"{name}_{field}": torch.from_numpy(np.ascontiguousarray(getattr(split, field)))
+                        for name, split in (("train", dyn.train), ("test", dyn.test))
+                        for field in ("correct", "margin", "prob")}}
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def resume_member(path: Path, identity: dict, model, opt, generator, recorder: Recorder) -> tuple[int, list]:
+    """Restore a saved member state into the given objects; (0, []) when there is none or it does not fit."""
+    if not path.is_file():
+        return 0, []
+    try:
+        state = torch.load(path, weights_only=True, map_location=generator.device)
+        if state["identity"] != identity:
+            return 0, []
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"].cpu())
+        dyn = recorder.dynamics
+        for name, split in (("train", dyn.train), ("test", dyn.test)):
+            for field in ("correct", "margin", "prob"):
+                getattr(split, field)[...] = state["arrays"][f"{name}_{field}"].cpu().numpy()
+        return int(state["step"]), list(state["history"])
+    except Exception as err:  # a truncated or foreign file: start the member again
+        print(f"[resume] ignoring {path} ({type(err).__name__}); training the member from the start", file=sys.stderr)
+        return 0, []
 
 
 def member_file_ok(path: Path, data: Data, member: Member, checkpoints: np.ndarray) -> bool:

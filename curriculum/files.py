@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import UserError
+from .faults import reach
 
 
 def atomic_write(path: str | Path, write: Callable[[object], None]) -> Path:
@@ -22,6 +23,7 @@ def atomic_write(path: str | Path, write: Callable[[object], None]) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        reach("write")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

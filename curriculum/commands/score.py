@@ -70,8 +70,10 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
                 "dataset": data.name}
         with track.run(f"member-{member.k}", tags, parent_id=parent_id) as run_id:
             label = f"[member {member.k + 1}/{ens.size} {member.arch} seed={member.seed}]"
-            dyn, history = train_member(member, data, rec, optim, ens.model_kwargs.get(member.arch), label)
+            resume = dyn_dir / f".member-{member.k}.resume.pt"
+            dyn, history = train_member(member, data, rec, optim, ens.model_kwargs.get(member.arch), label, resume)
             save_member(path, dyn)
+            resume.unlink(missing_ok=True)
             names = [k for k in history[0] if k not in ("step",)]
             track.log_metrics(run_id, {name: [(h["step"], h[name]) for h in history] for name in names})
             track.log_metrics(run_id, {"test/acc_final": [(history[-1]["step"], history[-1]["test/acc"])]})
