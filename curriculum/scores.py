@@ -70,10 +70,10 @@ class ScoreAccumulator:
         self.members += 1
         self.correct_sum += correct
         self.forgetting += forgetting_events(correct)
-        p = prob.astype(np.float64)
-        self.prob_sum += p.sum(axis=0)
-        self.prob_sq += (p * p).sum(axis=0)
-        self.margin_sum += margin.astype(np.float64).sum(axis=0)
+        p = prob.astype(np.float32)  # (C, N); float32 temporaries, float64 accumulators
+        self.prob_sum += p.sum(axis=0, dtype=np.float64)
+        self.prob_sq += np.square(p).sum(axis=0, dtype=np.float64)
+        self.margin_sum += margin.sum(axis=0, dtype=np.float64)
 
     def finalize(self, checkpoints: np.ndarray, quorum: float = 1.0) -> dict[str, np.ndarray]:
         assert self.members > 0, "no member added"
