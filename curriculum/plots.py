@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_write
+
 
 def _pyplot():
     import matplotlib
@@ -34,7 +36,7 @@ def consensus_histogram(path: str | Path, consensus: np.ndarray, levels: int, no
     ax.set_ylabel("training examples")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     return Path(path)
 
@@ -56,7 +58,7 @@ def learning_curves(path: str | Path, curves: dict[str, list[tuple[np.ndarray, n
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     return Path(path)
 
@@ -90,6 +92,6 @@ def agreement_figure(path: str | Path, agreement, members: int) -> Path:
     right.set_ylabel("share of examples (dots: independent)")
     right.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     return Path(path)

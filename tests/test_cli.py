@@ -41,3 +41,21 @@ def test_bad_input_stops_with_one_line_naming_the_value(tmp_path, args, message)
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and message in last, last
     assert "Traceback" not in proc.stderr
+
+
+def test_truncated_scores_file_given_to_train_is_one_line(tmp_path):
+    broken = tmp_path / "scores.parquet"
+    broken.write_bytes(b"PAR1 not really a parquet file")
+    proc = run_cli("train", "data=synthetic", f"scores={broken}", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'm.db'}",
+                   cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "is corrupt or truncated" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_truncated_dynamics_file_given_to_analyze_is_one_line(tmp_path):
+    (tmp_path / "run" / "dynamics").mkdir(parents=True)
+    for k in range(2):
+        (tmp_path / "run" / "dynamics" / f"member-{k}.npz").write_bytes(b"PK\x03\x04 truncated")
+    (tmp_path / "run" / "scores.parquet").write_bytes(b"")
+    proc = run_cli("analyze", f"scores={tmp_path / 'run'}", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'm.db'}",
+                   cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "is corrupt or truncated" in proc.stderr.strip().splitlines()[-1]

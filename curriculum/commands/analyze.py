@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from ..agreement import agreement_rows
 from ..dynamics import load_member
 from ..errors import UserError
+from ..files import atomic_write
 from ..plots import agreement_figure
 from ..score_source import RUN_ID
 from ..scorefile import read_scores
@@ -34,10 +35,11 @@ def analyze(cfg: DictConfig) -> None:
     agreement = pd.DataFrame(stats["rows"])
     order = order_stability(stats["speed"], stats["arch"])
     noise = noise_auroc(scores)
-    agreement.drop(columns=["histogram", "histogram_independent"]).to_csv(out_dir / "agreement.csv", index=False)
-    order.to_csv(out_dir / "order_stability.csv", index=False)
+    table = agreement.drop(columns=["histogram", "histogram_independent"])
+    atomic_write(out_dir / "agreement.csv", lambda f: table.to_csv(f, index=False))
+    atomic_write(out_dir / "order_stability.csv", lambda f: order.to_csv(f, index=False))
     if noise is not None:
-        noise.to_csv(out_dir / "noise_auroc.csv", index=False)
+        atomic_write(out_dir / "noise_auroc.csv", lambda f: noise.to_csv(f, index=False))
     agreement_figure(out_dir / "agreement.png", agreement, len(paths))
     report = write_report(out_dir / "report.md", score_dir, stats, agreement, order, noise)
     with track.run("analyze", {"stage": "analyze", "scores_dir": score_dir.resolve(),
@@ -138,5 +140,5 @@ def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFra
         lines += ["", "AUROC of each score (hardness) for finding the flipped labels:", "",
                   "| score | AUROC |", "|---|---|"] + [f"| {r.score} | {r.auroc:.4f} |" for r in noise.itertuples()]
     text = "\n".join(lines) + "\n"
-    path.write_text(text)
+    atomic_write(path, lambda f: f.write(text.encode()))
     return text

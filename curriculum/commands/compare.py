@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from ..comparison import METRICS, area_under_curve, arm_name, compare as compare_table, to_markdown
 from ..errors import UserError
+from ..files import atomic_write
 from ..plots import learning_curves
 from ..tracking import Tracker
 from .common import say, tracker, writable_dir
@@ -29,8 +30,8 @@ def compare(cfg: DictConfig) -> None:
     short = table[table["n"] < 3]
     if len(short):
         markdown += f"\nFewer than 3 seeds: {', '.join(short['arm'])}; their std and intervals are not to be trusted.\n"
-    table.to_csv(out_dir / "comparison.csv", index=False)
-    (out_dir / "comparison.md").write_text(markdown)
+    atomic_write(out_dir / "comparison.csv", lambda f: table.to_csv(f, index=False))
+    atomic_write(out_dir / "comparison.md", lambda f: f.write(markdown.encode()))
     learning_curves(out_dir / "learning_curves.png", curves, f"study {study}")
     with track.run(f"compare-{study}", {"stage": "compare", "study": study}) as run_id:
         for name in ("comparison.csv", "comparison.md", "learning_curves.png"):
