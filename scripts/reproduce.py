@@ -53,7 +53,8 @@ def settings(seeds: int, quick: bool) -> list[dict]:
 
 def cli(*args: str, store: str) -> str:
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true")
-    cmd = [sys.executable, "-m", "curriculum", *args, f"mlflow.tracking_uri={store}", "device=auto"]
+    device = ["device=auto"] if args[0] in ("score", "train") else []
+    cmd = [sys.executable, "-m", "curriculum", *args, f"mlflow.tracking_uri={store}", *device]
     print("$", " ".join(cmd[1:]), flush=True)
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
