@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ..data import load_data
