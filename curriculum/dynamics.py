@@ -4,6 +4,7 @@ whether it is classified correctly, its true-class margin and probability (clean
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 
 from .data import Data
-from .engine import Inputs, predict
+from .engine import Inputs, example_stats, predict
 from .errors import UserError
 from .faults import reach
 from .files import atomic_write, check_alignment
@@ -52,28 +53,86 @@ class MemberDynamics:
     seed: int
     dataset: str
     fingerprint: str
+    source: str = "eval"      # recording.source: clean eval passes or the training forward pass
 
 
 class Recorder:
-    """Fills (C, N) arrays row by row: one eval pass and one host transfer per split per checkpoint."""
+    """Fills (C, N) arrays row by row: one eval pass and one host transfer per split per checkpoint.
+    `seconds[row]` is the wall time recording that row took."""
 
-    def __init__(self, checkpoints: np.ndarray, data: Data, arch: str, seed: int, eval_batch: int = 1000):
+    source = "eval"
+
+    def __init__(self, checkpoints: np.ndarray, data: Data, arch: str, seed: int, eval_batch: int = 256):
         c = len(checkpoints)
         self.dynamics = MemberDynamics(
             np.asarray(checkpoints, dtype=np.float64),
             SplitDynamics.empty(c, data.train.y.cpu().numpy(), data.train.index.cpu().numpy()),
             SplitDynamics.empty(c, data.test.y.cpu().numpy(), data.test.index.cpu().numpy()),
-            arch, seed, data.name, data.fingerprint)
+            arch, seed, data.name, data.fingerprint, self.source)
         self.data, self.eval_batch = data, eval_batch
+        self.seconds = np.zeros(c)
 
     def record(self, row: int, model: torch.nn.Module, inputs: Inputs) -> float:
         """Record checkpoint `row`; returns the test accuracy at it."""
+        started = time.perf_counter()
         for split, dyn in ((self.data.train, self.dynamics.train), (self.data.test, self.dynamics.test)):
-            correct, margin, prob = predict(model, split.x, split.y, inputs, self.eval_batch)
+            stats = self.train_split(model, inputs) if split is self.data.train else None
+            if stats is None:
+                stats = predict(model, split.x, split.y, inputs, self.eval_batch)
+            correct, margin, prob = stats
             stacked = torch.stack([correct.float(), margin.float(), prob.float()]).cpu().numpy()  # one sync
             dyn.correct[row], dyn.margin[row], dyn.prob[row] = stacked[0] > 0.5, stacked[1], stacked[2]
             reach("record")
+        self.seconds[row] += time.perf_counter() - started
         return float(self.dynamics.test.correct[row].mean())
+
+    def train_split(self, model, inputs):
+        """The training split's (correct, margin, prob) now, or None for a clean pass over all of it."""
+        return None
+
+    def state(self) -> dict:
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        pass
+
+
+class TrainPassRecorder(Recorder):
+    """recording.source=train: each training example's values are those of the training forward pass that last
+    drew it (train-mode logits, before that step's update), so recording costs no extra pass. Examples not drawn
+    since the previous checkpoint (the tail an epoch drops, or most of them at a checkpoint inside epoch 1) get a
+    clean pass, so every value is at most one checkpoint old. The test split always gets a clean pass."""
+
+    source = "train"
+
+    def __init__(self, checkpoints, data: Data, arch: str, seed: int, eval_batch: int = 256):
+        super().__init__(checkpoints, data, arch, seed, eval_batch)
+        n, device = len(data.train), data.train.x.device
+        self.values = torch.zeros(3, n, device=device)                     # correct, margin, prob
+        self.seen = torch.zeros(n, dtype=torch.long, device=device)        # step that last drew each example
+        self.last_record_step = 0
+
+    def observe(self, step: int, idx: torch.Tensor, logits: torch.Tensor) -> None:
+        correct, margin, prob = example_stats(logits, self.data.train.y[idx])
+        self.values[:, idx] = torch.stack([correct.float(), margin, prob])
+        self.seen[idx] = step
+
+    def train_split(self, model, inputs):
+        train = self.data.train
+        stale = torch.nonzero(self.seen <= self.last_record_step)[:, 0]
+        if len(stale):
+            fresh = predict(model, train.x[stale], train.y[stale], inputs, self.eval_batch)
+            self.values[:, stale] = torch.stack([t.float() for t in fresh])
+        self.last_record_step = int(self.seen.max())
+        return self.values[0] > 0.5, self.values[1], self.values[2]
+
+    def state(self) -> dict:
+        return {"values": self.values.cpu(), "seen": self.seen.cpu(), "last_record_step": self.last_record_step}
+
+    def load_state(self, state: dict) -> None:
+        self.values[...] = state["values"]
+        self.seen[...] = state["seen"]
+        self.last_record_step = int(state["last_record_step"])
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -89,7 +148,7 @@ def save_member(path: str | Path, dyn: MemberDynamics) -> Path:
             f"{prefix}indices": split.indices.astype(np.int64),
         }
     meta = {"format": FORMAT_VERSION, "arch": dyn.arch, "seed": dyn.seed, "dataset": dyn.dataset,
-            "fingerprint": dyn.fingerprint}
+            "fingerprint": dyn.fingerprint, "source": dyn.source}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -111,7 +170,7 @@ def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
                 return out
 
             dyn = MemberDynamics(z["checkpoints"], split(""), split("test_"), meta["arch"], int(meta["seed"]),
-                                 meta["dataset"], meta["fingerprint"])
+                                 meta["dataset"], meta["fingerprint"], meta.get("source", "eval"))
     except FileNotFoundError:
         raise UserError(f"dynamics file {path} does not exist") from None
     except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError, AssertionError) as err:

@@ -15,6 +15,7 @@ from torch import nn
 from .errors import UserError
 from .faults import reach
 from .progress import Progress
+from .runtime import tune_allocator
 
 SCHEDULES = ("cosine", "linear", "constant")
 
@@ -77,24 +78,28 @@ def _autocast(device: torch.device):
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
+def example_stats(logits: torch.Tensor, y: torch.Tensor):
+    """Per example of a batch: (correct bool, true-class margin, true-class probability)."""
+    logits = logits.float()
+    true = logits.gather(1, y[:, None])[:, 0]
+    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+    return logits.argmax(1) == y, true - other, torch.softmax(logits, 1).gather(1, y[:, None])[:, 0]
+
+
 @torch.inference_mode()
-def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs, batch_size: int = 1000):
+def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs, batch_size: int = 256):
     """Clean eval-mode pass: per example (correct bool, true-class margin, true-class probability),
     as tensors on the device; no host sync here."""
+    tune_allocator()
     was_training = model.training
     model.eval()
-    correct, margin, prob = [], [], []
+    parts = []
     for start in range(0, len(y), batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         with _autocast(x.device):
-            logits = model(inputs(xb)).float()
-        true = logits.gather(1, yb[:, None])[:, 0]
-        other = logits.scatter(1, yb[:, None], float("-inf")).amax(1)
-        correct.append(logits.argmax(1) == yb)
-        margin.append(true - other)
-        prob.append(torch.softmax(logits, 1).gather(1, yb[:, None])[:, 0])
+            parts.append(example_stats(model(inputs(xb)), yb))
     model.train(was_training)
-    return torch.cat(correct), torch.cat(margin), torch.cat(prob)
+    return tuple(torch.cat(column) for column in zip(*parts))
 
 
 @dataclass
@@ -117,10 +122,13 @@ def make_optimizer(model: nn.Module, optim: OptimConfig) -> torch.optim.SGD:
 def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs,
           batches: Iterable[torch.Tensor], total_steps: int, optim: OptimConfig,
           callback_steps: Iterable[int] = (), callback: Callable[[StepStats], None] | None = None,
-          progress: Progress | None = None, opt: torch.optim.Optimizer | None = None, start_step: int = 0) -> None:
+          progress: Progress | None = None, opt: torch.optim.Optimizer | None = None, start_step: int = 0,
+          observe: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> None:
     """Run SGD steps start_step..total_steps-1 on x[idx], y[idx] for idx from `batches` (index tensors on x's
     device). After each step s in `callback_steps` (counted from 1), `callback` gets the stats since the last
-    one. Pass `opt` (and `start_step`) to continue from a checkpoint."""
+    one. Pass `opt` (and `start_step`) to continue from a checkpoint. `observe(step, idx, logits)` sees each
+    batch's detached training logits (recording from the training pass)."""
+    tune_allocator()
     device = x.device
     opt = opt or make_optimizer(model, optim)
     pending = set(int(s) for s in callback_steps)
@@ -137,6 +145,8 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs,
         loss.backward()
         opt.step()
         reach("step")
+        if observe is not None:
+            observe(step + 1, idx, logits.detach())
         losses[step] = loss.detach()
         hits[step] = (logits.argmax(1) == y[idx]).float().mean()
         done = step + 1

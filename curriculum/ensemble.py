@@ -13,7 +13,7 @@ import torch
 
 from . import __version__
 from .data import Data
-from .dynamics import MemberDynamics, Recorder, checkpoint_steps, load_member
+from .dynamics import MemberDynamics, Recorder, TrainPassRecorder, checkpoint_steps, load_member
 from .engine import Inputs, OptimConfig, StepStats, make_optimizer, train
 from .errors import UserError
 from .files import atomic_write
@@ -67,7 +67,17 @@ class RecordingConfig:
     epochs: int = 4
     batch_size: int = 128
     within_first_epoch: tuple[float, ...] = (0.125, 0.25, 0.5)  # extra checkpoints, as fractions of epoch 1
-    eval_batch: int = 1000
+    eval_batch: int = 256
+    source: str = "eval"   # eval: clean passes at checkpoints | train: the training forward pass (no extra cost)
+
+    def __post_init__(self):
+        if self.source not in RECORDERS:
+            raise UserError(f"recording.source={self.source!r} must be one of {', '.join(RECORDERS)}")
+        if self.eval_batch < 1:
+            raise UserError(f"recording.eval_batch={self.eval_batch} must be at least 1")
+
+
+RECORDERS = {"eval": Recorder, "train": TrainPassRecorder}
 
 
 def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimConfig,
@@ -87,10 +97,10 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     opt = make_optimizer(model, optim)
     generator = torch_generator(member.seed, "order", device)
     inputs = Inputs(data.mean, data.std, device)
-    recorder = Recorder(epochs, data, member.arch, member.seed, rec.eval_batch)
+    recorder = RECORDERS[rec.source](epochs, data, member.arch, member.seed, rec.eval_batch)
     row_of_step = {int(s): i for i, s in enumerate(steps)}
     identity = {"arch": member.arch, "seed": member.seed, "fingerprint": data.fingerprint, "total": total,
-                "checkpoints": [float(e) for e in epochs]}
+                "checkpoints": [float(e) for e in epochs], "source": rec.source}
     history, start = [], 0
     if resume_path is not None:
         start, history = resume_member(resume_path, identity, model, opt, generator, recorder)
@@ -100,14 +110,15 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
         test_acc = recorder.record(row, model, inputs)
         history.append({"step": stats.step, "epoch": float(epochs[row]), "train/loss": stats.loss,
                         "train/acc": stats.acc, "test/acc": test_acc,
-                        "train/clean_acc": float(recorder.dynamics.train.correct[row].mean())})
+                        "train/recorded_acc": float(recorder.dynamics.train.correct[row].mean()),
+                        "record/seconds": float(recorder.seconds[row])})
         if resume_path is not None and stats.step % per_epoch == 0 and stats.step < total:
             save_resume(resume_path, identity, stats.step, model, opt, generator, recorder, history)
 
     progress = Progress(label or f"[member {member.k} {member.arch} seed={member.seed}]", total, per_epoch)
     batches = shuffled_batches(n, rec.batch_size, generator)
     train(model, data.train.x, data.train.y, inputs, batches, total, optim, [s for s in steps if s > start],
-          at_checkpoint, progress, opt=opt, start_step=start)
+          at_checkpoint, progress, opt=opt, start_step=start, observe=getattr(recorder, "observe", None))
     progress.close(f"done: test acc {history[-1]['test/acc']:.4f}" + (f" (resumed at step {start})" if start else ""))
     return recorder.dynamics, history
 
@@ -117,7 +128,7 @@ def save_resume(path: Path, identity: dict, step: int, model, opt, generator, re
     (loadable with weights_only=True)."""
     dyn = recorder.dynamics
     state = {"identity": identity, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "generator": generator.get_state(), "history": history,
+             "generator": generator.get_state(), "history": history, "recorder": recorder.state(),
              "arrays": {f"{name}_{field}": torch.from_numpy(np.ascontiguousarray(getattr(split, field)))
                         for name, split in (("train", dyn.train), ("test", dyn.test))
                         for field in ("correct", "margin", "prob")}}
@@ -135,6 +146,7 @@ def resume_member(path: Path, identity: dict, model, opt, generator, recorder: R
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"].cpu())
+        recorder.load_state(state["recorder"])
         dyn = recorder.dynamics
         for name, split in (("train", dyn.train), ("test", dyn.test)):
             for field in ("correct", "margin", "prob"):
@@ -145,15 +157,16 @@ def resume_member(path: Path, identity: dict, model, opt, generator, recorder: R
         return 0, []
 
 
-def member_file_ok(path: Path, data: Data, member: Member, checkpoints: np.ndarray) -> bool:
-    """True when `path` holds this member's complete dynamics for these data and checkpoints."""
+def member_file_ok(path: Path, data: Data, member: Member, checkpoints: np.ndarray, source: str = "eval") -> bool:
+    """True when `path` holds this member's complete dynamics for these data, checkpoints and recording source."""
     if not path.is_file():
         return False
     try:
         dyn = load_member(path, data)
     except UserError:
         return False
-    return dyn.arch == member.arch and dyn.seed == member.seed and np.allclose(dyn.checkpoints, checkpoints)
+    return (dyn.arch == member.arch and dyn.seed == member.seed and dyn.source == source
+            and np.allclose(dyn.checkpoints, checkpoints))
 
 
 def scores_frame(dyn_paths: list[Path], data: Data | None, split: str, quorum: float) -> tuple[pd.DataFrame, dict]:
@@ -166,10 +179,11 @@ def scores_frame(dyn_paths: list[Path], data: Data | None, split: str, quorum: f
     def members():
         for path in dyn_paths:
             dyn = load_member(path, data)
-            if not np.allclose(dyn.checkpoints, checkpoints):
-                raise UserError(f"{path} was recorded at other checkpoints than {dyn_paths[0]}; "
-                                f"score all members with the same epochs and recording settings")
-            ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name})
+            if dyn.checkpoints.shape != checkpoints.shape or not np.allclose(dyn.checkpoints, checkpoints) \
+                    or dyn.source != first.source:
+                raise UserError(f"{path} was recorded at other checkpoints or with another recording.source than "
+                                f"{dyn_paths[0]}; score all members with the same epochs and recording settings")
+            ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name, "source": dyn.source})
             s = dyn.train if split == "train" else dyn.test
             yield s.correct, s.margin, s.prob
 

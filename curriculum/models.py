@@ -18,27 +18,46 @@ def mlp(in_shape, num_classes, width: int = 256, depth: int = 2) -> nn.Module:
     return nn.Sequential(*layers, nn.Linear(fan_in, num_classes))
 
 
+class MaxPool2x2(nn.MaxPool2d):
+    """2x2 max-pooling, stride 2. Without autograd (recording and evaluation passes) it is two elementwise
+    maxima over strided views: bitwise the same values, ~2x faster than the pooling kernel on channels-last CPU
+    tensors. Training keeps the kernel, whose backward is the fast one."""
+
+    def __init__(self):
+        super().__init__(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() or x.dim() != 4 or x.shape[-1] % 2 or x.shape[-2] % 2:
+            return super().forward(x)
+        rows = torch.maximum(x[:, :, 0::2], x[:, :, 1::2])
+        return torch.maximum(rows[:, :, :, 0::2], rows[:, :, :, 1::2])
+
+
 def cnn(in_shape, num_classes, width: int = 16, hidden: int = 128) -> nn.Module:
-    """Two conv-pool blocks and a dense head: no global pooling, so position matters."""
+    """Two conv-pool blocks and a dense head: no global pooling, so position matters.
+    Pooling comes before the ReLU: the same function (max and ReLU commute) with the ReLU and its backward on
+    a quarter of the values."""
     c, h, w = in_shape
     return nn.Sequential(
-        nn.Conv2d(c, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(2 * width * (h // 4) * (w // 4), hidden), nn.ReLU(),
+        nn.Conv2d(c, width, 3, padding=1), MaxPool2x2(), nn.ReLU(inplace=True),
+        nn.Conv2d(width, 2 * width, 3, padding=1), MaxPool2x2(), nn.ReLU(inplace=True),
+        nn.Flatten(), nn.Linear(2 * width * (h // 4) * (w // 4), hidden), nn.ReLU(inplace=True),
         nn.Linear(hidden, num_classes),
     )
 
 
-def _conv_bn(cin, cout):
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+def _conv_bn(cin, cout, pool: bool = False):
+    """conv-BN-ReLU, with an optional 2x2 max-pool placed before the ReLU (same function, less work)."""
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+            *([MaxPool2x2()] if pool else []), nn.ReLU(inplace=True)]
 
 
 def cnn_gap(in_shape, num_classes, width: int = 32) -> nn.Module:
     """Three conv-BN blocks, then global average pooling: translation-invariant head."""
     c = in_shape[0]
     return nn.Sequential(
-        *_conv_bn(c, width), nn.MaxPool2d(2),
-        *_conv_bn(width, 2 * width), nn.MaxPool2d(2),
+        *_conv_bn(c, width, pool=True),
+        *_conv_bn(width, 2 * width, pool=True),
         *_conv_bn(2 * width, 4 * width),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes),
     )
@@ -58,12 +77,14 @@ MODELS = {"mlp": mlp, "cnn": cnn, "cnn_gap": cnn_gap, "resnet18": resnet18}
 
 
 def create_model(name: str, in_shape, num_classes: int, init_seed: int, **kwargs) -> nn.Module:
-    """Build `name` with weights drawn from `init_seed` alone, leaving the global RNG untouched."""
+    """Build `name` with weights drawn from `init_seed` alone, leaving the global RNG untouched.
+    Conv weights are channels-last, as the engine's inputs are: oneDNN's fast convolution layout on CPU
+    (the default cnn trains ~1.4x faster than in NCHW) and tensor-core friendly on GPU."""
     if name not in MODELS:
         raise UserError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
-        return MODELS[name](tuple(in_shape), num_classes, **kwargs)
+        return MODELS[name](tuple(in_shape), num_classes, **kwargs).to(memory_format=torch.channels_last)
 
 
 def count_flops(model: nn.Module, in_shape) -> int:

@@ -25,7 +25,7 @@ class TargetConfig:
     epochs: int = 6               # training length in epochs of the full training set (same for every arm)
     batch_size: int = 128
     evals_per_epoch: float = 2    # validation/test evaluations per epoch (0.5 = every other epoch)
-    eval_batch: int = 1000
+    eval_batch: int = 256
     seed: int = 0                 # initialisation and sampling; the data split has its own seed
 
 

@@ -33,3 +33,45 @@ def test_mixed_ensemble_cycles_architectures_and_shards_split_members():
     assert [m.k for m in ens.my_members()] == [1, 3]
     with pytest.raises(UserError, match="unknown model 'vit'"):
         create_model("vit", (1, 28, 28), 10, init_seed=0)
+
+
+def test_inference_max_pool_is_bitwise_the_pooling_kernel():
+    from curriculum.models import MaxPool2x2
+
+    x = torch.randn(3, 5, 12, 10).contiguous(memory_format=torch.channels_last)
+    x[0, 0, :4, :4] = 1.0  # ties, as on an image's constant background
+    with torch.no_grad():
+        fast = MaxPool2x2()(x)
+    assert torch.equal(fast, torch.nn.functional.max_pool2d(x, 2))
+    odd = torch.randn(1, 2, 5, 5)
+    with torch.no_grad():
+        assert torch.equal(MaxPool2x2()(odd), torch.nn.functional.max_pool2d(odd, 2))
+
+
+def test_cnn_with_pooling_before_relu_is_the_textbook_conv_relu_pool_network():
+    """Same outputs and the same gradients as conv-ReLU-pool, so the reordering is only a speed-up."""
+    from torch import nn
+
+    model = create_model("cnn", (1, 28, 28), 10, init_seed=3)
+    conv1, conv2, fc1, fc2 = (m for m in model if isinstance(m, (nn.Conv2d, nn.Linear)))
+    textbook = nn.Sequential(conv1, nn.ReLU(), nn.MaxPool2d(2), conv2, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                             fc1, nn.ReLU(), fc2)
+    x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    grads = []
+    for net in (model, textbook):
+        net.zero_grad()
+        out = net(x)
+        torch.nn.functional.cross_entropy(out, y).backward()
+        grads.append((out.detach(), [p.grad.clone() for p in net.parameters()]))
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-6)
+    for a, b in zip(grads[0][1], grads[1][1]):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_allocator_tuning_is_idempotent_and_training_still_runs():
+    from curriculum.runtime import tune_allocator
+
+    assert tune_allocator() == tune_allocator()
+    model = create_model("cnn", (1, 28, 28), 10, init_seed=0)
+    model(torch.randn(4, 1, 28, 28)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())

@@ -54,13 +54,3 @@ def log_inputs(track: Tracker, run_id: str, cfg: DictConfig) -> None:
 def say(message: str) -> None:
     """Progress and results go to stderr, so stdout stays free for piping."""
     print(message, file=sys.stderr, flush=True)
-
-
-def set_threads(threads) -> None:
-    """torch CPU threads for this process; results are bitwise reproducible for the same count."""
-    if threads is not None:
-        import torch
-
-        if int(threads) < 1:
-            raise UserError(f"threads={threads} must be at least 1 (or null for torch's default)")
-        torch.set_num_threads(int(threads))

@@ -16,7 +16,8 @@ from ..plots import consensus_histogram
 from ..sampler import steps_per_epoch
 from ..scorefile import write_scores
 from ..tracking import Tracker
-from .common import data_config, log_inputs, optim_config, say, set_threads, tracker, writable_dir
+from ..runtime import set_threads
+from .common import data_config, log_inputs, optim_config, say, tracker, writable_dir
 
 
 def score(cfg: DictConfig) -> None:
@@ -25,7 +26,7 @@ def score(cfg: DictConfig) -> None:
                          model_kwargs={cfg.model.name: dict(cfg.model.get("kwargs") or {})})
     rec = RecordingConfig(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
                           within_first_epoch=tuple(cfg.recording.within_first_epoch),
-                          eval_batch=int(cfg.recording.eval_batch))
+                          eval_batch=int(cfg.recording.eval_batch), source=str(cfg.recording.get("source", "eval")))
     optim = optim_config(cfg)
     out_dir = writable_dir(cfg.out_dir)
     device = resolve_device(str(cfg.device))
@@ -63,7 +64,7 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
     _, checkpoints = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
     for member in ens.my_members():
         path = dyn_dir / member.filename
-        if member_file_ok(path, data, member, checkpoints):
+        if member_file_ok(path, data, member, checkpoints, rec.source):
             say(f"[member {member.k}] {path} is complete: skipped")
             continue
         tags = {"stage": "score_member", "member": member.k, "arch": member.arch, "seed": member.seed,

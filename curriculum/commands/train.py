@@ -17,7 +17,8 @@ from ..pruning import estimate_clean_fraction
 from ..score_source import resolve_scores
 from ..scores import orientation
 from ..target import TargetConfig, train_target
-from .common import data_config, log_inputs, optim_config, say, set_threads, tracker
+from ..runtime import set_threads
+from .common import data_config, log_inputs, optim_config, say, tracker
 
 
 def train(cfg: DictConfig) -> None:
