@@ -7,7 +7,8 @@ Reference: `--members` cnn members x `--reference-epochs` epochs (seeds 0..). Ca
 seeds (100..), so that agreement with the reference is not inflated by shared members:
   cnn and mlp (a cheap proxy for a cnn target) at several epoch budgets, with 1, 2, 4, 8 members,
   each also scored without its first checkpoint (1/8 epoch) and from its epoch-end checkpoints only,
-  and recording from the training forward pass (recording.source=train) instead of clean passes.
+  recording from the training forward pass (recording.source=train) instead of clean passes, with the default
+  checkpoints and with epoch ends only (no extra pass at all), and a denser epoch 1 (7 checkpoints in it).
 Each row gives the Spearman correlation of its consensus scores with the reference's and its wall time (sum of its
 members' training + recording time, measured here; a schedule that leaves checkpoints out is charged its
 members' time less the measured recording time of those checkpoints). The reference's own split-half Spearman (half of its members
@@ -37,9 +38,11 @@ class Family:
     epochs: int
     seeds: tuple[int, ...]
     source: str = "eval"   # recording.source
+    within: tuple[float, ...] = (0.125, 0.25, 0.5)   # recording.within_first_epoch
 
     def name(self, seed: int) -> str:
-        return f"{self.arch}-e{self.epochs}-{self.source}-s{seed}"
+        within = "" if self.within == Family.within else "-w" + "_".join(f"{f:g}" for f in self.within)
+        return f"{self.arch}-e{self.epochs}-{self.source}{within}-s{seed}"
 
 
 def train_family(family: Family, data, out: Path, times: dict) -> list:
@@ -48,7 +51,7 @@ def train_family(family: Family, data, out: Path, times: dict) -> list:
     for seed in family.seeds:
         path, name = out / f"{family.name(seed)}.npz", family.name(seed)
         if not (path.is_file() and name in times):
-            rec = RecordingConfig(epochs=family.epochs, source=family.source)
+            rec = RecordingConfig(epochs=family.epochs, source=family.source, within_first_epoch=family.within)
             start = time.perf_counter()
             dyn, history = train_member(Member(0, family.arch, seed), data, rec, OptimConfig(), label=f"[{name}]")
             times[name] = {"total": time.perf_counter() - start, "record": [h["record/seconds"] for h in history]}
@@ -57,6 +60,8 @@ def train_family(family: Family, data, out: Path, times: dict) -> list:
         dyns.append(load_member(path))
     return dyns
 
+
+DENSE = (0.0625, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75)   # a denser epoch 1
 
 SCHEDULES = {  # which recorded checkpoints a schedule keeps
     "all": lambda c: np.ones(len(c), bool),
@@ -87,7 +92,8 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=8)
     parser.add_argument("--cnn-epochs", default="1,2,4,10")
     parser.add_argument("--mlp-epochs", default="2,4,10")
-    parser.add_argument("--train-source-epochs", default="4", help="cnn budgets also recorded from the training pass")
+    parser.add_argument("--train-source-epochs", default="2,4", help="cnn budgets also recorded from the training pass")
+    parser.add_argument("--dense-epochs", default="2", help="cnn budgets also recorded at 7 checkpoints in epoch 1")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     times = json.loads((args.out / "times.json").read_text()) if (args.out / "times.json").is_file() else {}
@@ -107,22 +113,31 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     families = ([Family("cnn", e, candidates) for e in ints(args.cnn_epochs)]
                 + [Family("mlp", e, candidates) for e in ints(args.mlp_epochs)]
-                + [Family("cnn", e, candidates, "train") for e in ints(args.train_source_epochs)])
+                + [Family("cnn", e, candidates, "train", w) for e in ints(args.train_source_epochs)
+                   for w in (Family.within, ())]
+                + [Family("cnn", e, candidates, within=DENSE) for e in ints(args.dense_epochs)])
     rows = []
     for family in families:
         dyns = train_family(family, data, args.out, times)
         for k in (1, 2, 4, 8):
             if k > len(dyns):
                 continue
-            for schedule in (["all"] if family.source == "train" else SCHEDULES):
+            for schedule in (["all"] if family.source == "train" or family.within == DENSE else SCHEDULES):
                 kept = checkpoint_rows(dyns[0], schedule)
                 if schedule != "all" and (kept.all() or kept.sum() < 2):
                     continue  # the same as "all", or a single checkpoint that says nothing about "how early"
                 rho = spearman(consensus_of(dyns[:k], schedule), ref)
                 seconds = wall(times, [family.name(s) for s in family.seeds[:k]], kept)
                 rows.append((family, k, schedule, seconds, rho))
-                print(f"| {family.arch} | {family.epochs} | {k} | {family.source} | {int(kept.sum())} ({schedule}) | "
+                recording = family.source + {Family.within: "", (): ", epoch ends", DENSE: ", dense epoch 1"}[family.within]
+                print(f"| {family.arch} | {family.epochs} | {k} | {recording} | {int(kept.sum())} ({schedule}) | "
                       f"{seconds:.0f} | {rho:.3f} |", flush=True)
+    for family in families:  # same seeds, so the same training: the two recordings differ only in how they look
+        if family.source == "train" and family.within == Family.within:
+            clean = train_family(Family(family.arch, family.epochs, family.seeds), data, args.out, times)
+            free = train_family(family, data, args.out, times)
+            print(f"training-pass vs clean-pass recording, cnn {family.epochs} epochs, {len(free)} members: Spearman "
+                  f"{spearman(consensus_of(free), consensus_of(clean)):.3f}")
     good = [r for r in rows if r[4] >= 0.9]
     if good:
         family, k, label, seconds, rho = min(good, key=lambda r: r[3])
