@@ -43,6 +43,7 @@ class EnsembleConfig:
     num_shards: int = 1
     seed: int = 0                       # member k gets seed + k
     model_kwargs: dict = field(default_factory=dict)  # {arch: {kwarg: value}}
+    batched: bool = False               # train this shard's members together (curriculum/batched.py)
 
     def __post_init__(self):
         if self.size < 1:

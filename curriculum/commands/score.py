@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from ..batched import train_members_batched
 from ..data import Data, load_data
 from ..dynamics import checkpoint_steps, load_member, save_member
 from ..engine import resolve_device
@@ -23,6 +24,7 @@ from .common import data_config, log_inputs, optim_config, say, tracker, writabl
 def score(cfg: DictConfig) -> None:
     ens = EnsembleConfig(size=int(cfg.ensemble.size), models=tuple(cfg.ensemble.models),
                          shard=int(cfg.ensemble.shard), num_shards=int(cfg.ensemble.num_shards), seed=int(cfg.seed),
+                         batched=bool(cfg.ensemble.get("batched", False)),
                          model_kwargs={cfg.model.name: dict(cfg.model.get("kwargs") or {})})
     rec = RecordingConfig(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
                           within_first_epoch=tuple(cfg.recording.within_first_epoch),
@@ -62,22 +64,40 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
     """Train this shard's members whose dynamics file is absent or incomplete; each is a nested MLflow run."""
     per_epoch = steps_per_epoch(len(data.train), rec.batch_size)
     _, checkpoints = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
+    missing = []
     for member in ens.my_members():
         path = dyn_dir / member.filename
         if member_file_ok(path, data, member, checkpoints, rec.source):
             say(f"[member {member.k}] {path} is complete: skipped")
-            continue
-        tags = {"stage": "score_member", "member": member.k, "arch": member.arch, "seed": member.seed,
-                "dataset": data.name}
-        with track.run(f"member-{member.k}", tags, parent_id=parent_id) as run_id:
+        else:
+            missing.append(member)
+    if ens.batched and missing:
+        kwargs = ens.model_kwargs.get(missing[0].arch)
+        trained = train_members_batched(missing, data, rec, optim, kwargs, f"[members {len(missing)} batched]")
+        for member, (dyn, history) in zip(missing, trained):
+            with track.run(f"member-{member.k}", member_tags(member, data), parent_id=parent_id) as run_id:
+                save_member(dyn_dir / member.filename, dyn)
+                log_history(track, run_id, history)
+        return
+    for member in missing:
+        with track.run(f"member-{member.k}", member_tags(member, data), parent_id=parent_id) as run_id:
             label = f"[member {member.k + 1}/{ens.size} {member.arch} seed={member.seed}]"
             resume = dyn_dir / f".member-{member.k}.resume.pt"
             dyn, history = train_member(member, data, rec, optim, ens.model_kwargs.get(member.arch), label, resume)
-            save_member(path, dyn)
+            save_member(dyn_dir / member.filename, dyn)
             resume.unlink(missing_ok=True)
-            names = [k for k in history[0] if k not in ("step",)]
-            track.log_metrics(run_id, {name: [(h["step"], h[name]) for h in history] for name in names})
-            track.log_metrics(run_id, {"test/acc_final": [(history[-1]["step"], history[-1]["test/acc"])]})
+            log_history(track, run_id, history)
+
+
+def member_tags(member, data: Data) -> dict:
+    return {"stage": "score_member", "member": member.k, "arch": member.arch, "seed": member.seed,
+            "dataset": data.name}
+
+
+def log_history(track: Tracker, run_id: str, history: list[dict]) -> None:
+    names = [k for k in history[0] if k not in ("step",)]
+    track.log_metrics(run_id, {name: [(h["step"], h[name]) for h in history] for name in names})
+    track.log_metrics(run_id, {"test/acc_final": [(history[-1]["step"], history[-1]["test/acc"])]})
 
 
 def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path], quorum: float,

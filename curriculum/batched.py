@@ -1,0 +1,127 @@
+"""Training an ensemble's members together as one batched computation (ensemble.batched=true).
+
+Why: on a GPU, small members leave the device mostly idle; stacking K members' weights and running them with
+`torch.func.vmap` turns K small kernels into one wide one. Each member keeps its own initialisation, data order and
+learning-rate schedule, and SGD (momentum, weight decay) is elementwise, so plain SGD over the stacked weights is K
+independent SGDs: the result equals training the members one by one up to floating-point summation order
+(tests/test_batched.py). Models with BatchNorm are refused (their running statistics are not vmap-safe here)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from .data import Data
+from .dynamics import MemberDynamics, Recorder, checkpoint_steps
+from .engine import Inputs, OptimConfig, _autocast, example_stats, lr_factor
+from .errors import UserError
+from .models import create_model
+from .progress import Progress
+from .runtime import tune_allocator
+from .sampler import shuffled_batches, steps_per_epoch
+from .seeding import stream_seed, torch_generator
+
+
+class StackedMembers:
+    """K same-architecture models as one functional model over stacked parameters (leading dim K)."""
+
+    def __init__(self, models: list[nn.Module]):
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in models[0].modules()):
+            raise UserError("ensemble.batched=true does not support models with BatchNorm (e.g. cnn_gap, resnet18); "
+                            "use ensemble.batched=false")
+        self.params, self.buffers = stack_module_state(models)
+        self.base = copy.deepcopy(models[0]).to("meta")
+
+        def one(params, buffers, x):
+            return functional_call(self.base, (params, buffers), (x,))
+
+        self.each_own_batch = vmap(one)                            # x: (K, B, ...)
+        self.all_same_batch = vmap(one, in_dims=(0, 0, None))      # x: (B, ...) shared by all members
+
+    def __call__(self, x: torch.Tensor, shared: bool = False) -> torch.Tensor:
+        return (self.all_same_batch if shared else self.each_own_batch)(self.params, self.buffers, x)
+
+
+@torch.inference_mode()
+def predict_stacked(stacked: StackedMembers, x, y, inputs: Inputs, batch_size: int = 256):
+    """predict() for all members at once: (correct, margin, prob), each (K, N), on the device."""
+    parts = []
+    for start in range(0, len(y), batch_size):
+        with _autocast(x.device):
+            logits = stacked(inputs(x[start:start + batch_size]), shared=True)          # (K, B, classes)
+        yb = y[start:start + batch_size]
+        parts.append([torch.stack(t) for t in zip(*(example_stats(lk, yb) for lk in logits))])
+    return tuple(torch.cat(column, dim=1) for column in zip(*parts))
+
+
+def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kwargs: dict | None = None,
+                          label: str = "[batched]") -> list[tuple[MemberDynamics, list[dict]]]:
+    """Train `members` (same architecture) together with clean-pass recording; returns each member's
+    (dynamics, history) as train_member would. No per-epoch resume: a killed batched run starts again."""
+    if len({m.arch for m in members}) != 1:
+        raise UserError("ensemble.batched=true needs one architecture for all members (ensemble.models)")
+    if rec.source != "eval":
+        raise UserError("ensemble.batched=true records with clean passes only; set recording.source=eval")
+    tune_allocator()
+    device = data.train.x.device
+    n, k = len(data.train), len(members)
+    per_epoch = steps_per_epoch(n, rec.batch_size)
+    total = rec.epochs * per_epoch
+    steps, epochs = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
+    models = [create_model(m.arch, data.input_shape, data.num_classes, stream_seed(m.seed, "init"),
+                           **(model_kwargs or {})).to(device) for m in members]
+    stacked = StackedMembers(models)
+    weights = list(stacked.params.values())
+    for w in weights:
+        w.requires_grad_(True)
+    opt = torch.optim.SGD(weights, lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov,
+                          weight_decay=optim.weight_decay)
+    orders = [shuffled_batches(n, rec.batch_size, torch_generator(m.seed, "order", device)) for m in members]
+    inputs = Inputs(data.mean, data.std, device)
+    recorders = [Recorder(epochs, data, m.arch, m.seed, rec.eval_batch) for m in members]
+    histories = [[] for _ in members]
+    losses = torch.zeros(total, k, device=device)
+    hits = torch.zeros(total, k, device=device)
+    row_of_step, last = {int(s): i for i, s in enumerate(steps)}, 0
+    progress = Progress(label, total, per_epoch)
+    x, y = data.train.x, data.train.y
+    for step in range(total):
+        idx = torch.stack([next(order) for order in orders])                      # (K, B)
+        for group in opt.param_groups:
+            group["lr"] = optim.lr * lr_factor(step, total, optim.schedule, optim.warmup)
+        xb = inputs(x[idx.flatten()]).unflatten(0, idx.shape)                      # (K, B, C, H, W)
+        with _autocast(device):
+            logits = stacked(xb).float()                                           # (K, B, classes)
+        per_member = F.cross_entropy(logits.flatten(0, 1), y[idx.flatten()], reduction="none").view(k, -1).mean(1)
+        opt.zero_grad(set_to_none=True)
+        per_member.sum().backward()   # member j's weights get exactly the gradient of member j's mean loss
+        opt.step()
+        losses[step] = per_member.detach()
+        hits[step] = (logits.argmax(2) == y[idx]).float().mean(1)
+        done = step + 1
+        if progress.due() or done == total:
+            progress.update(done, losses[max(0, done - 50):done].mean().item(), hits[max(0, done - 50):done].mean().item())
+        if done in row_of_step:
+            row = row_of_step[done]
+            stats = {name: predict_stacked(stacked, s.x, s.y, inputs, rec.eval_batch)
+                     for name, s in (("train", data.train), ("test", data.test))}
+            for j, recorder in enumerate(recorders):
+                for name in ("train", "test"):
+                    split = getattr(recorder.dynamics, name)
+                    arr = torch.stack([t[j].float() for t in stats[name]]).cpu().numpy()
+                    split.correct[row], split.margin[row], split.prob[row] = arr[0] > 0.5, arr[1], arr[2]
+                histories[j].append({"step": done, "epoch": float(epochs[row]),
+                                     "train/loss": losses[last:done, j].mean().item(),
+                                     "train/acc": hits[last:done, j].mean().item(),
+                                     "test/acc": float(recorder.dynamics.test.correct[row].mean()),
+                                     "train/recorded_acc": float(recorder.dynamics.train.correct[row].mean())})
+            last = done
+    if not torch.isfinite(losses).all():
+        raise UserError(f"a member's training loss became non-finite; lower the learning rate (lr={optim.lr})")
+    final = ", ".join(f"{h[-1]['test/acc']:.4f}" for h in histories)
+    progress.close(f"done: test acc {final}")
+    return [(r.dynamics, h) for r, h in zip(recorders, histories)]

@@ -1,0 +1,56 @@
+"""Batched members (ensemble.batched=true) compute what training the members one by one computes."""
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from curriculum.batched import train_members_batched
+from curriculum.data import DataConfig, load_data
+from curriculum.engine import OptimConfig
+from curriculum.ensemble import Member, RecordingConfig, train_member
+from curriculum.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_data(DataConfig(name="synthetic", train_size=600, val_size=50))
+
+
+@pytest.mark.parametrize("arch", ["cnn", "mlp"])
+def test_batched_members_match_members_trained_one_by_one(data, arch):
+    rec = RecordingConfig(epochs=2, batch_size=64, within_first_epoch=(0.5,))
+    members = [Member(0, arch, 11), Member(1, arch, 12), Member(2, arch, 13)]
+    together = train_members_batched(members, data, rec, OptimConfig())
+    for member, (dyn, history) in zip(members, together):
+        alone, alone_history = train_member(member, data, rec, OptimConfig())
+        for split in ("train", "test"):
+            a, b = getattr(dyn, split), getattr(alone, split)
+            assert (a.correct == b.correct).mean() > 0.995   # an example on the decision boundary may flip
+            np.testing.assert_allclose(a.margin.astype(float), b.margin.astype(float), atol=1e-3)  # measured: 1.5e-5
+        assert [h["step"] for h in history] == [h["step"] for h in alone_history]
+        assert history[-1]["train/loss"] == pytest.approx(alone_history[-1]["train/loss"], rel=1e-3)
+
+
+def test_batched_members_refuse_batchnorm_and_mixed_architectures(data):
+    rec = RecordingConfig(epochs=1, batch_size=64, within_first_epoch=())
+    with pytest.raises(UserError, match="BatchNorm"):
+        train_members_batched([Member(0, "cnn_gap", 0)], data, rec, OptimConfig())
+    with pytest.raises(UserError, match="one architecture"):
+        train_members_batched([Member(0, "cnn", 0), Member(1, "mlp", 1)], data, rec, OptimConfig())
+
+
+@pytest.mark.slow
+def test_score_with_batched_members_matches_the_sequential_run_and_logs_each_member(tmp_path, store):
+    import mlflow
+    import pandas as pd
+
+
+    args = ["score", "data=synthetic", "epochs=2", "ensemble.size=3", "device=cpu", f"mlflow.tracking_uri={store}"]
+    run_cli(*args, f"out_dir={tmp_path / 'seq'}", cwd=tmp_path)
+    run_cli(*args, "ensemble.batched=true", f"out_dir={tmp_path / 'batched'}", cwd=tmp_path)
+    seq, bat = (pd.read_parquet(tmp_path / name / "scores.parquet") for name in ("seq", "batched"))
+    assert (seq["consensus"] == bat["consensus"]).mean() > 0.99
+    np.testing.assert_allclose(bat["margin"], seq["margin"], atol=1e-2)
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.stage = 'score_member'")
+    assert len(runs) == 6 and runs["metrics.test/acc_final"].notna().all()
