@@ -17,7 +17,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .data import Data
 from .dynamics import MemberDynamics, Recorder, checkpoint_steps
-from .engine import Inputs, OptimConfig, _autocast, example_stats, lr_factor
+from .engine import Inputs, OptimConfig, _autocast, example_stats, lr_factor, make_optimizer
 from .errors import UserError
 from .models import create_model
 from .progress import Progress
@@ -78,8 +78,7 @@ def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kw
     weights = list(stacked.params.values())
     for w in weights:
         w.requires_grad_(True)
-    opt = torch.optim.SGD(weights, lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov,
-                          weight_decay=optim.weight_decay)
+    opt = make_optimizer(weights, optim)
     orders = [shuffled_batches(n, rec.batch_size, torch_generator(m.seed, "order", device)) for m in members]
     inputs = Inputs(data.mean, data.std, device)
     recorders = [Recorder(epochs, data, m.arch, m.seed, rec.eval_batch) for m in members]
@@ -106,22 +105,22 @@ def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kw
         if progress.due() or done == total:
             progress.update(done, losses[max(0, done - 50):done].mean().item(), hits[max(0, done - 50):done].mean().item())
         if done in row_of_step:
+            if not torch.isfinite(losses[last:done]).all():
+                raise UserError(f"a member's training loss became non-finite before step {done}; "
+                                f"lower the learning rate (lr={optim.lr})")
             row = row_of_step[done]
-            stats = {name: predict_stacked(stacked, s.x, s.y, inputs, rec.eval_batch)
-                     for name, s in (("train", data.train), ("test", data.test))}
+            for name in ("train", "test"):
+                split = getattr(data, name)
+                stats = predict_stacked(stacked, split.x, split.y, inputs, rec.eval_batch)   # each (K, N)
+                for j, recorder in enumerate(recorders):
+                    recorder.store(row, name, tuple(t[j] for t in stats))
             for j, recorder in enumerate(recorders):
-                for name in ("train", "test"):
-                    split = getattr(recorder.dynamics, name)
-                    arr = torch.stack([t[j].float() for t in stats[name]]).cpu().numpy()
-                    split.correct[row], split.margin[row], split.prob[row] = arr[0] > 0.5, arr[1], arr[2]
                 histories[j].append({"step": done, "epoch": float(epochs[row]),
                                      "train/loss": losses[last:done, j].mean().item(),
                                      "train/acc": hits[last:done, j].mean().item(),
                                      "test/acc": float(recorder.dynamics.test.correct[row].mean()),
                                      "train/recorded_acc": float(recorder.dynamics.train.correct[row].mean())})
             last = done
-    if not torch.isfinite(losses).all():
-        raise UserError(f"a member's training loss became non-finite; lower the learning rate (lr={optim.lr})")
     final = ", ".join(f"{h[-1]['test/acc']:.4f}" for h in histories)
     progress.close(f"done: test acc {final}")
     return [(r.dynamics, h) for r, h in zip(recorders, histories)]

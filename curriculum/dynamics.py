@@ -72,36 +72,37 @@ class Recorder:
         self.data, self.eval_batch = data, eval_batch
         self.seconds = np.zeros(c)
 
+    observe = None   # recorders that read the training pass set this to a method (see TrainPassRecorder)
+
     def record(self, row: int, model: torch.nn.Module, inputs: Inputs) -> float:
         """Record checkpoint `row`; returns the test accuracy at it."""
         started = time.perf_counter()
-        for split, dyn in ((self.data.train, self.dynamics.train), (self.data.test, self.dynamics.test)):
-            stats = self.train_split(model, inputs) if split is self.data.train else None
-            if stats is None:
-                stats = predict(model, split.x, split.y, inputs, self.eval_batch)
-            correct, margin, prob = stats
-            stacked = torch.stack([correct.float(), margin.float(), prob.float()]).cpu().numpy()  # one sync
-            dyn.correct[row], dyn.margin[row], dyn.prob[row] = stacked[0] > 0.5, stacked[1], stacked[2]
+        for name in ("train", "test"):
+            self.store(row, name, self.split_stats(name, model, inputs))
             reach("record")
         self.seconds[row] += time.perf_counter() - started
         return float(self.dynamics.test.correct[row].mean())
 
-    def train_split(self, model, inputs):
-        """The training split's (correct, margin, prob) now, or None for a clean pass over all of it."""
-        return None
+    def split_stats(self, name: str, model, inputs: Inputs):
+        """(correct, margin, prob) of split `name` now, as device tensors: a clean pass."""
+        split = getattr(self.data, name)
+        return predict(model, split.x, split.y, inputs, self.eval_batch)
 
-    def state(self) -> dict:
-        return {}
-
-    def load_state(self, state: dict) -> None:
-        pass
+    def store(self, row: int, name: str, stats) -> None:
+        """Write one split's (correct, margin, prob) into row `row`, with one host transfer."""
+        correct, margin, prob = stats
+        stacked = torch.stack([correct.float(), margin.float(), prob.float()]).cpu().numpy()
+        dyn = getattr(self.dynamics, name)
+        dyn.correct[row], dyn.margin[row], dyn.prob[row] = stacked[0] > 0.5, stacked[1], stacked[2]
 
 
 class TrainPassRecorder(Recorder):
     """recording.source=train: each training example's values are those of the training forward pass that last
     drew it (train-mode logits, before that step's update), so recording costs no extra pass. Examples not drawn
     since the previous checkpoint (the tail an epoch drops, or most of them at a checkpoint inside epoch 1) get a
-    clean pass, so every value is at most one checkpoint old. The test split always gets a clean pass."""
+    clean pass, so every value is at most one checkpoint old. The test split always gets a clean pass.
+    Nothing here needs saving for a resume: resume points are epoch ends, which are checkpoints, and after one
+    every example not drawn again gets a clean pass either way."""
 
     source = "train"
 
@@ -117,7 +118,9 @@ class TrainPassRecorder(Recorder):
         self.values[:, idx] = torch.stack([correct.float(), margin, prob])
         self.seen[idx] = step
 
-    def train_split(self, model, inputs):
+    def split_stats(self, name: str, model, inputs: Inputs):
+        if name != "train":
+            return super().split_stats(name, model, inputs)
         train = self.data.train
         stale = torch.nonzero(self.seen <= self.last_record_step)[:, 0]
         if len(stale):
@@ -125,14 +128,6 @@ class TrainPassRecorder(Recorder):
             self.values[:, stale] = torch.stack([t.float() for t in fresh])
         self.last_record_step = int(self.seen.max())
         return self.values[0] > 0.5, self.values[1], self.values[2]
-
-    def state(self) -> dict:
-        return {"values": self.values.cpu(), "seen": self.seen.cpu(), "last_record_step": self.last_record_step}
-
-    def load_state(self, state: dict) -> None:
-        self.values[...] = state["values"]
-        self.seen[...] = state["seen"]
-        self.last_record_step = int(state["last_record_step"])
 
 
 # ------------------------------------------------------------------------------------------------ files

@@ -114,8 +114,8 @@ class NonFiniteLoss(UserError):
     pass
 
 
-def make_optimizer(model: nn.Module, optim: OptimConfig) -> torch.optim.SGD:
-    return torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum,
+def make_optimizer(params, optim: OptimConfig) -> torch.optim.SGD:
+    return torch.optim.SGD(params, lr=optim.lr, momentum=optim.momentum,
                            nesterov=optim.nesterov, weight_decay=optim.weight_decay)
 
 
@@ -130,7 +130,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs,
     batch's detached training logits (recording from the training pass)."""
     tune_allocator()
     device = x.device
-    opt = opt or make_optimizer(model, optim)
+    opt = opt or make_optimizer(model.parameters(), optim)
     pending = set(int(s) for s in callback_steps)
     losses = torch.zeros(total_steps, device=device)      # (steps,) per-step loss, read back only at callbacks
     hits = torch.zeros(total_steps, device=device)        # (steps,) per-step batch accuracy

@@ -95,7 +95,7 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     steps, epochs = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
     model = create_model(member.arch, data.input_shape, data.num_classes, stream_seed(member.seed, "init"),
                          **(model_kwargs or {})).to(device)
-    opt = make_optimizer(model, optim)
+    opt = make_optimizer(model.parameters(), optim)
     generator = torch_generator(member.seed, "order", device)
     inputs = Inputs(data.mean, data.std, device)
     recorder = RECORDERS[rec.source](epochs, data, member.arch, member.seed, rec.eval_batch)
@@ -119,7 +119,7 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     progress = Progress(label or f"[member {member.k} {member.arch} seed={member.seed}]", total, per_epoch)
     batches = shuffled_batches(n, rec.batch_size, generator)
     train(model, data.train.x, data.train.y, inputs, batches, total, optim, [s for s in steps if s > start],
-          at_checkpoint, progress, opt=opt, start_step=start, observe=getattr(recorder, "observe", None))
+          at_checkpoint, progress, opt=opt, start_step=start, observe=recorder.observe)
     progress.close(f"done: test acc {history[-1]['test/acc']:.4f}" + (f" (resumed at step {start})" if start else ""))
     return recorder.dynamics, history
 
@@ -129,7 +129,7 @@ def save_resume(path: Path, identity: dict, step: int, model, opt, generator, re
     (loadable with weights_only=True)."""
     dyn = recorder.dynamics
     state = {"identity": identity, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "generator": generator.get_state(), "history": history, "recorder": recorder.state(),
+             "generator": generator.get_state(), "history": history,
              "arrays": {f"{name}_{field}": torch.from_numpy(np.ascontiguousarray(getattr(split, field)))
                         for name, split in (("train", dyn.train), ("test", dyn.test))
                         for field in ("correct", "margin", "prob")}}
@@ -147,7 +147,6 @@ def resume_member(path: Path, identity: dict, model, opt, generator, recorder: R
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"].cpu())
-        recorder.load_state(state["recorder"])
         dyn = recorder.dynamics
         for name, split in (("train", dyn.train), ("test", dyn.test)):
             for field in ("correct", "margin", "prob"):

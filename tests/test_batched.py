@@ -54,3 +54,9 @@ def test_score_with_batched_members_matches_the_sequential_run_and_logs_each_mem
     mlflow.set_tracking_uri(store)
     runs = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.stage = 'score_member'")
     assert len(runs) == 6 and runs["metrics.test/acc_final"].notna().all()
+
+
+def test_batched_members_stop_with_one_line_when_the_loss_diverges(data):
+    rec = RecordingConfig(epochs=1, batch_size=64, within_first_epoch=())
+    with pytest.raises(UserError, match="non-finite"):
+        train_members_batched([Member(0, "mlp", 0), Member(1, "mlp", 1)], data, rec, OptimConfig(lr=1e6))

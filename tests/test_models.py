@@ -71,7 +71,11 @@ def test_cnn_with_pooling_before_relu_is_the_textbook_conv_relu_pool_network():
 def test_allocator_tuning_is_idempotent_and_training_still_runs():
     from curriculum.runtime import tune_allocator
 
+    import platform
+
     assert tune_allocator() == tune_allocator()
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert tune_allocator() is True  # in effect on glibc (this machine and CI)
     model = create_model("cnn", (1, 28, 28), 10, init_seed=0)
     model(torch.randn(4, 1, 28, 28)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
