@@ -17,13 +17,13 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .data import Data
 from .dynamics import MemberDynamics, Recorder, checkpoint_steps
-from .engine import Inputs, OptimConfig, _autocast, example_stats, lr_factor, make_optimizer
+from .ensemble import member_identity, member_model
+from .engine import Inputs, OptimConfig, example_stats, lr_factor, make_optimizer
 from .errors import UserError
-from .models import create_model
 from .progress import Progress
 from .runtime import tune_allocator
 from .sampler import shuffled_batches, steps_per_epoch
-from .seeding import stream_seed, torch_generator
+from .seeding import torch_generator
 
 
 class StackedMembers:
@@ -45,16 +45,23 @@ class StackedMembers:
     def __call__(self, x: torch.Tensor, shared: bool = False) -> torch.Tensor:
         return (self.all_same_batch if shared else self.each_own_batch)(self.params, self.buffers, x)
 
+    def train(self, mode: bool = True) -> "StackedMembers":
+        """Train or eval mode for every member (dropout and the like), as nn.Module.train does."""
+        self.base.train(mode)
+        return self
+
 
 @torch.inference_mode()
 def predict_stacked(stacked: StackedMembers, x, y, inputs: Inputs, batch_size: int = 256):
     """predict() for all members at once: (correct, margin, prob), each (K, N), on the device."""
-    parts = []
+    parts, was_training = [], stacked.base.training
+    stacked.train(False)   # a clean eval-mode pass, as predict() makes for one member
     for start in range(0, len(y), batch_size):
-        with _autocast(x.device):
+        with inputs.autocast():
             logits = stacked(inputs(x[start:start + batch_size]), shared=True)          # (K, B, classes)
         yb = y[start:start + batch_size]
         parts.append([torch.stack(t) for t in zip(*(example_stats(lk, yb) for lk in logits))])
+    stacked.train(was_training)
     return tuple(torch.cat(column, dim=1) for column in zip(*parts))
 
 
@@ -72,16 +79,17 @@ def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kw
     per_epoch = steps_per_epoch(n, rec.batch_size)
     total = rec.epochs * per_epoch
     steps, epochs = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
-    models = [create_model(m.arch, data.input_shape, data.num_classes, stream_seed(m.seed, "init"),
-                           **(model_kwargs or {})).to(device) for m in members]
+    models = [member_model(m, data, model_kwargs).to(device) for m in members]
     stacked = StackedMembers(models)
     weights = list(stacked.params.values())
     for w in weights:
         w.requires_grad_(True)
     opt = make_optimizer(weights, optim)
     orders = [shuffled_batches(n, rec.batch_size, torch_generator(m.seed, "order", device)) for m in members]
-    inputs = Inputs(data.mean, data.std, device)
+    inputs = Inputs(data.mean, data.std, device, rec.precision)
     recorders = [Recorder(epochs, data, m.arch, m.seed, rec.eval_batch) for m in members]
+    for m, recorder in zip(members, recorders):
+        recorder.dynamics.identity = member_identity(m, data, rec, optim, model_kwargs, epochs)
     histories = [[] for _ in members]
     losses = torch.zeros(total, k, device=device)
     hits = torch.zeros(total, k, device=device)
@@ -93,7 +101,7 @@ def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kw
         for group in opt.param_groups:
             group["lr"] = optim.lr * lr_factor(step, total, optim.schedule, optim.warmup)
         xb = inputs(x[idx.flatten()]).unflatten(0, idx.shape)                      # (K, B, C, H, W)
-        with _autocast(device):
+        with inputs.autocast():
             logits = stacked(xb).float()                                           # (K, B, classes)
         per_member = F.cross_entropy(logits.flatten(0, 1), y[idx.flatten()], reduction="none").view(k, -1).mean(1)
         opt.zero_grad(set_to_none=True)

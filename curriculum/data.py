@@ -53,7 +53,7 @@ class Data:
     test: Split
     true_labels: np.ndarray   # (N_train,) labels before noise
     noisy: np.ndarray         # (N_train,) bool, label flipped on purpose
-    fingerprint: str          # of name, train indices and trained labels
+    fingerprint: str          # of name, train indices, trained labels, train and test images
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -179,10 +179,14 @@ def flip_labels(labels: np.ndarray, fraction: float, num_classes: int, rng: np.r
     return noisy, flipped
 
 
-def fingerprint(name: str, index: np.ndarray, labels: np.ndarray) -> str:
+def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.ndarray) -> str:
+    """Identity of the data a run trained on: names, official indices, trained labels and the image bytes
+    (so two folders with the same file names but other pictures never pass for each other)."""
     h = hashlib.sha256(name.encode())
     h.update(np.ascontiguousarray(index, dtype=np.int64).tobytes())
     h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    for x in images:
+        h.update(np.ascontiguousarray(x).tobytes())
     return h.hexdigest()[:16]
 
 
@@ -225,5 +229,5 @@ def load_data(cfg: DataConfig) -> Data:
         val=split(xtr[val_idx], ytr[val_idx], val_idx),
         test=split(xte, yte, np.arange(len(yte), dtype=np.int64)),
         true_labels=true_labels, noisy=noisy,
-        fingerprint=fingerprint(cfg.name, train_idx, labels),
+        fingerprint=fingerprint(cfg.name, train_idx, labels, xtr[train_idx], xte),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,7 @@ class MemberDynamics:
     dataset: str
     fingerprint: str
     source: str = "eval"      # recording.source: clean eval passes or the training forward pass
+    identity: dict = field(default_factory=dict)  # everything that shaped these dynamics (ensemble.member_identity)
 
 
 class Recorder:
@@ -143,7 +144,7 @@ def save_member(path: str | Path, dyn: MemberDynamics) -> Path:
             f"{prefix}indices": split.indices.astype(np.int64),
         }
     meta = {"format": FORMAT_VERSION, "arch": dyn.arch, "seed": dyn.seed, "dataset": dyn.dataset,
-            "fingerprint": dyn.fingerprint, "source": dyn.source}
+            "fingerprint": dyn.fingerprint, "source": dyn.source, "identity": dyn.identity}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -165,7 +166,8 @@ def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
                 return out
 
             dyn = MemberDynamics(z["checkpoints"], split(""), split("test_"), meta["arch"], int(meta["seed"]),
-                                 meta["dataset"], meta["fingerprint"], meta.get("source", "eval"))
+                                 meta["dataset"], meta["fingerprint"], meta.get("source", "eval"),
+                                 meta.get("identity", {}))
     except FileNotFoundError:
         raise UserError(f"dynamics file {path} does not exist") from None
     except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError, AssertionError) as err:

@@ -61,21 +61,35 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class Inputs:
-    """uint8 images -> normalised float batches on the data's device (channels-last: faster convs on CPU)."""
+PRECISIONS = ("auto", "fp32", "bf16")
 
-    def __init__(self, mean, std, device):
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """`auto` is bf16 autocast on a GPU and fp32 on CPU (where autocast would only add casts)."""
+    if name not in PRECISIONS:
+        raise UserError(f"precision={name!r} must be one of {', '.join(PRECISIONS)}")
+    if name == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    if name == "bf16" and device.type != "cuda":
+        raise UserError(f"precision=bf16 needs a GPU but device is {device}; use precision=fp32 or auto on CPU")
+    return name
+
+
+class Inputs:
+    """uint8 images -> normalised float batches on the data's device (channels-last: faster convs on CPU),
+    and the numeric precision the forward passes run in."""
+
+    def __init__(self, mean, std, device, precision: str = "fp32"):
         self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255
         self.std = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255
+        self.precision = precision
 
     def __call__(self, x_uint8: torch.Tensor) -> torch.Tensor:
         x = (x_uint8.float() - self.mean) / self.std
         return x.contiguous(memory_format=torch.channels_last)
 
-
-def _autocast(device: torch.device):
-    # bf16 autocast on GPU; plain fp32 on CPU where autocast would only add casts.
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
 
 def example_stats(logits: torch.Tensor, y: torch.Tensor):
@@ -96,7 +110,7 @@ def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs, 
     parts = []
     for start in range(0, len(y), batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        with _autocast(x.device):
+        with inputs.autocast():
             parts.append(example_stats(model(inputs(xb)), yb))
     model.train(was_training)
     return tuple(torch.cat(column) for column in zip(*parts))
@@ -138,7 +152,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs,
     for step, idx in zip(range(start_step, total_steps), batches):
         for group in opt.param_groups:
             group["lr"] = optim.lr * lr_factor(step, total_steps, optim.schedule, optim.warmup)
-        with _autocast(device):
+        with inputs.autocast():
             logits = model(inputs(x[idx]))
             loss = F.cross_entropy(logits.float(), y[idx])
         opt.zero_grad(set_to_none=True)

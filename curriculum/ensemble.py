@@ -3,8 +3,10 @@ scores once every member's dynamics file is on disk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+import json
 import sys
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ import torch
 
 from . import __version__
 from .data import Data
-from .dynamics import MemberDynamics, Recorder, TrainPassRecorder, checkpoint_steps, load_member
+from .dynamics import FORMAT_VERSION, MemberDynamics, Recorder, TrainPassRecorder, checkpoint_steps, load_member
 from .engine import Inputs, OptimConfig, StepStats, make_optimizer, train
 from .errors import UserError
 from .files import atomic_write
@@ -70,6 +72,7 @@ class RecordingConfig:
     within_first_epoch: tuple[float, ...] = (0.125, 0.25, 0.5)  # extra checkpoints, as fractions of epoch 1
     eval_batch: int = 256
     source: str = "eval"   # eval: clean passes at checkpoints | train: the training forward pass (no extra cost)
+    precision: str = "fp32"  # resolved numeric precision of forward passes: fp32 | bf16 (GPU autocast)
 
     def __post_init__(self):
         if self.source not in RECORDERS:
@@ -79,6 +82,57 @@ class RecordingConfig:
 
 
 RECORDERS = {"eval": Recorder, "train": TrainPassRecorder}
+
+
+# Keys of a member identity that legitimately differ between the members of one ensemble.
+PER_MEMBER_KEYS = ("arch", "seed", "model_kwargs")
+
+
+def member_identity(member: Member, data: Data, rec: RecordingConfig, optim: OptimConfig,
+                    model_kwargs: dict | None, checkpoints) -> dict:
+    """Everything that shapes a member's dynamics, as plain JSON values: a member file or resume state is
+    reused only when its identity equals this exactly."""
+    identity = {"format": FORMAT_VERSION, "arch": member.arch, "model_kwargs": dict(model_kwargs or {}),
+                "seed": member.seed, "data": data.fingerprint, "optim": asdict(optim),
+                "batch_size": rec.batch_size, "epochs": rec.epochs,
+                "checkpoints": [float(e) for e in checkpoints], "source": rec.source, "precision": rec.precision}
+    return json.loads(json.dumps(identity, sort_keys=True))
+
+
+def identity_differences(found: dict, expected: dict) -> list[str]:
+    """`key: found -> expected` for every (dotted) key whose value differs."""
+    a, b = _flatten(found), _flatten(expected)
+    return [f"{k}: {a.get(k, 'missing')!r} -> {b.get(k, 'missing')!r}" for k in sorted(a.keys() | b.keys())
+            if a.get(k) != b.get(k)]
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out |= _flatten(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v}
+    return out
+
+
+def check_identity(where: Path, found: dict, expected: dict) -> None:
+    """Stop with one line when `where` was made with other settings than this run's."""
+    if not found:
+        raise UserError(f"{where} was made by an older curriculum without a member identity; "
+                        f"score into a new out_dir (or delete it to redo it)")
+    diff = identity_differences(found, expected)
+    if diff:
+        raise UserError(f"{where} was made with other settings ({'; '.join(diff[:4])}"
+                        f"{'; ...' if len(diff) > 4 else ''}); score into a new out_dir, or delete it to redo it")
+
+
+def shared_identity(identity: dict) -> dict:
+    """The part of a member identity that every member of one ensemble must share."""
+    return {k: v for k, v in identity.items() if k not in PER_MEMBER_KEYS}
+
+
+def member_model(member: Member, data: Data, model_kwargs: dict | None = None) -> torch.nn.Module:
+    """Member k's freshly initialised network, from its own seed's `init` stream."""
+    return create_model(member.arch, data.input_shape, data.num_classes, stream_seed(member.seed, "init"),
+                        **(model_kwargs or {}))
 
 
 def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimConfig,
@@ -93,15 +147,14 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     per_epoch = steps_per_epoch(n, rec.batch_size)
     total = rec.epochs * per_epoch
     steps, epochs = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
-    model = create_model(member.arch, data.input_shape, data.num_classes, stream_seed(member.seed, "init"),
-                         **(model_kwargs or {})).to(device)
+    model = member_model(member, data, model_kwargs).to(device)
     opt = make_optimizer(model.parameters(), optim)
     generator = torch_generator(member.seed, "order", device)
-    inputs = Inputs(data.mean, data.std, device)
+    inputs = Inputs(data.mean, data.std, device, rec.precision)
     recorder = RECORDERS[rec.source](epochs, data, member.arch, member.seed, rec.eval_batch)
     row_of_step = {int(s): i for i, s in enumerate(steps)}
-    identity = {"arch": member.arch, "seed": member.seed, "fingerprint": data.fingerprint, "total": total,
-                "checkpoints": [float(e) for e in epochs], "source": rec.source}
+    identity = member_identity(member, data, rec, optim, model_kwargs, epochs)
+    recorder.dynamics.identity = identity
     history, start = [], 0
     if resume_path is not None:
         start, history = resume_member(resume_path, identity, model, opt, generator, recorder)
@@ -137,36 +190,60 @@ def save_resume(path: Path, identity: dict, step: int, model, opt, generator, re
 
 
 def resume_member(path: Path, identity: dict, model, opt, generator, recorder: Recorder) -> tuple[int, list]:
-    """Restore a saved member state into the given objects; (0, []) when there is none or it does not fit."""
+    """Restore a saved member state into the given objects; (0, []) and untouched objects when there is none
+    or it does not load. A state made with other settings stops the run (check_identity)."""
     if not path.is_file():
         return 0, []
     try:
         state = torch.load(path, weights_only=True, map_location=generator.device)
-        if state["identity"] != identity:
-            return 0, []
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"].cpu())
-        dyn = recorder.dynamics
-        for name, split in (("train", dyn.train), ("test", dyn.test)):
-            for field in ("correct", "margin", "prob"):
-                getattr(split, field)[...] = state["arrays"][f"{name}_{field}"].cpu().numpy()
-        return int(state["step"]), list(state["history"])
+        found = state["identity"]
     except Exception as err:  # a truncated or foreign file: start the member again
         print(f"[resume] ignoring {path} ({type(err).__name__}); training the member from the start", file=sys.stderr)
         return 0, []
+    check_identity(path, found, identity)
+    try:
+        arrays = _checked_arrays(state, recorder)
+        probe = copy.deepcopy((model, opt))          # load into copies first: all or nothing
+        probe[0].load_state_dict(state["model"])
+        probe[1].load_state_dict(state["optimizer"])
+        torch.Generator(generator.device).set_state(state["generator"].cpu())
+        step, history = int(state["step"]), list(state["history"])
+    except Exception as err:
+        print(f"[resume] ignoring {path} ({type(err).__name__}: it does not fit this member); "
+              f"training the member from the start", file=sys.stderr)
+        return 0, []
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"].cpu())
+    for (split, field), values in arrays.items():
+        getattr(getattr(recorder.dynamics, split), field)[...] = values
+    return step, history
 
 
-def member_file_ok(path: Path, data: Data, member: Member, checkpoints: np.ndarray, source: str = "eval") -> bool:
-    """True when `path` holds this member's complete dynamics for these data, checkpoints and recording source."""
+def _checked_arrays(state: dict, recorder: Recorder) -> dict:
+    """The saved dynamics arrays as numpy, each checked against the shape of the recorder's."""
+    out = {}
+    for split in ("train", "test"):
+        for field in ("correct", "margin", "prob"):
+            values = state["arrays"][f"{split}_{field}"].cpu().numpy()
+            target = getattr(getattr(recorder.dynamics, split), field)
+            if values.shape != target.shape:
+                raise ValueError(f"{split}_{field} has shape {values.shape}, expected {target.shape}")
+            out[(split, field)] = values
+    return out
+
+
+def reusable_member(path: Path, identity: dict) -> bool:
+    """True when `path` holds a complete member file made with exactly `identity`; False when it is absent,
+    truncated or corrupt (the member is trained again). A complete file made with other settings stops the run."""
     if not path.is_file():
         return False
     try:
-        dyn = load_member(path, data)
+        dyn = load_member(path)
     except UserError:
         return False
-    return (dyn.arch == member.arch and dyn.seed == member.seed and dyn.source == source
-            and np.allclose(dyn.checkpoints, checkpoints))
+    check_identity(path, dyn.identity, identity)
+    return True
 
 
 def scores_frame(dyn_paths: list[Path], data: Data | None, split: str, quorum: float) -> tuple[pd.DataFrame, dict]:
@@ -179,10 +256,10 @@ def scores_frame(dyn_paths: list[Path], data: Data | None, split: str, quorum: f
     def members():
         for path in dyn_paths:
             dyn = load_member(path, data)
-            if dyn.checkpoints.shape != checkpoints.shape or not np.allclose(dyn.checkpoints, checkpoints) \
-                    or dyn.source != first.source:
-                raise UserError(f"{path} was recorded at other checkpoints or with another recording.source than "
-                                f"{dyn_paths[0]}; score all members with the same epochs and recording settings")
+            diff = identity_differences(shared_identity(first.identity), shared_identity(dyn.identity))
+            if diff or dyn.checkpoints.shape != checkpoints.shape or not np.allclose(dyn.checkpoints, checkpoints):
+                raise UserError(f"{path} was made with other settings than {dyn_paths[0]} ({'; '.join(diff[:4])}); "
+                                f"score all members of an ensemble with the same settings")
             ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name, "source": dyn.source})
             s = dyn.train if split == "train" else dyn.test
             yield s.correct, s.margin, s.prob

@@ -12,7 +12,7 @@ SAMPLERS = ("consensus", "anti", "random", "standard")
 
 def easy_first(oriented: np.ndarray, seed: int) -> np.ndarray:
     """Positions sorted by `oriented` score (higher = easier) descending; ties broken by a seeded shuffle."""
-    tie_break = numpy_rng(seed, "order").permutation(len(oriented))
+    tie_break = numpy_rng(seed, "ordering").permutation(len(oriented))
     return np.lexsort((tie_break, -np.asarray(oriented, dtype=np.float64)))
 
 
@@ -36,7 +36,7 @@ def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray,
     if sampler == "standard":
         return None
     if sampler == "random":
-        order = numpy_rng(seed, "order").permutation(len(labels))
+        order = numpy_rng(seed, "ordering").permutation(len(labels))
     else:
         if oriented is None:
             raise UserError(f"sampler={sampler} needs scores; run `python -m curriculum score` or set scores=")

@@ -6,7 +6,10 @@ import zlib
 import numpy as np
 import torch
 
-STREAMS = ("init", "order", "subset", "noise", "synthetic", "sampler")
+# Scoring members draw from "init" and "order" (seed + k for member k); the target from "target_init" and
+# "target_batches"; orderings (random order, tie shuffles) from "ordering". A target never shares a stream with
+# a member, whatever the seed numbers of the score and train runs.
+STREAMS = ("init", "order", "subset", "noise", "synthetic", "target_init", "target_batches", "ordering")
 
 
 def stream_seed(seed: int, stream: str) -> int:

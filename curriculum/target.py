@@ -27,6 +27,14 @@ class TargetConfig:
     evals_per_epoch: float = 2    # validation/test evaluations per epoch (0.5 = every other epoch)
     eval_batch: int = 256
     seed: int = 0                 # initialisation and sampling; the data split has its own seed
+    precision: str = "fp32"       # resolved numeric precision of forward passes: fp32 | bf16 (GPU autocast)
+
+
+def target_model(cfg: TargetConfig, data: Data) -> torch.nn.Module:
+    """The target's freshly initialised network, from the `target_init` stream: never a scoring member's
+    weights, whatever the seeds of the score and train runs."""
+    return create_model(cfg.arch, data.input_shape, data.num_classes, stream_seed(cfg.seed, "target_init"),
+                        **cfg.model_kwargs)
 
 
 def _marking(batches, seen: torch.Tensor) -> Iterator[torch.Tensor]:
@@ -43,16 +51,15 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
     n = len(data.train)
     per_epoch = steps_per_epoch(n, cfg.batch_size)
     total = cfg.epochs * per_epoch
-    gen = torch_generator(cfg.seed, "sampler", device)
+    gen = torch_generator(cfg.seed, "target_batches", device)
     if ordering is None:
         sampler, batches = None, shuffled_batches(n, cfg.batch_size, gen)
     else:
         sampler = PacedSampler(ordering, pacing, total, cfg.batch_size, end, gen)
         batches = iter(sampler)
     seen = torch.zeros(n, dtype=torch.bool, device=device)
-    model = create_model(cfg.arch, data.input_shape, data.num_classes, stream_seed(cfg.seed, "init"),
-                         **cfg.model_kwargs).to(device)
-    inputs = Inputs(data.mean, data.std, device)
+    model = target_model(cfg, data).to(device)
+    inputs = Inputs(data.mean, data.std, device, cfg.precision)
     if not cfg.evals_per_epoch > 0:
         raise UserError(f"eval.per_epoch={cfg.evals_per_epoch} must be positive")
     every = max(1, round(per_epoch / cfg.evals_per_epoch))

@@ -60,3 +60,22 @@ def test_batched_members_stop_with_one_line_when_the_loss_diverges(data):
     rec = RecordingConfig(epochs=1, batch_size=64, within_first_epoch=())
     with pytest.raises(UserError, match="non-finite"):
         train_members_batched([Member(0, "mlp", 0), Member(1, "mlp", 1)], data, rec, OptimConfig(lr=1e6))
+
+
+def test_batched_recording_runs_in_eval_mode_like_the_one_by_one_path(data):
+    """A member with dropout: the recording pass must be the clean eval-mode pass that predict() makes."""
+    import torch
+    from torch import nn
+
+    from curriculum.batched import StackedMembers, predict_stacked
+    from curriculum.engine import Inputs, predict
+
+    torch.manual_seed(0)
+    models = [nn.Sequential(nn.Flatten(), nn.Linear(144, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 4))
+              for _ in range(2)]
+    inputs = Inputs(data.mean, data.std, "cpu")
+    stacked = StackedMembers(models)
+    correct, margin, prob = predict_stacked(stacked, data.test.x, data.test.y, inputs)
+    for j, model in enumerate(models):
+        alone = predict(model.train(), data.test.x, data.test.y, inputs)
+        torch.testing.assert_close(margin[j], alone[1], atol=1e-5, rtol=1e-5)

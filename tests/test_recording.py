@@ -9,7 +9,7 @@ import torch
 from curriculum.data import DataConfig, load_data
 from curriculum.dynamics import save_member
 from curriculum.engine import OptimConfig
-from curriculum.ensemble import Member, RecordingConfig, member_file_ok, scores_frame, train_member
+from curriculum.ensemble import Member, RecordingConfig, member_identity, reusable_member, scores_frame, train_member
 from curriculum.errors import UserError
 
 
@@ -45,14 +45,16 @@ def test_training_pass_recording_differs_from_clean_when_the_model_learns(data):
     np.testing.assert_array_equal(free.test.margin, clean.test.margin)  # the test split is always a clean pass
 
 
-def test_member_recorded_with_another_source_is_retrained_and_never_mixed(tmp_path, data):
+def test_member_recorded_with_another_source_is_refused_and_never_mixed(tmp_path, data):
     rec = RecordingConfig(epochs=1, batch_size=128, within_first_epoch=())
     dyn, _ = train_member(Member(0, "mlp", 0), data, rec, OptimConfig())
     other, _ = train_member(Member(1, "mlp", 1), data, dataclasses.replace(rec, source="train"), OptimConfig())
     a, b = save_member(tmp_path / "member-0.npz", dyn), save_member(tmp_path / "member-1.npz", other)
-    assert member_file_ok(a, data, Member(0, "mlp", 0), dyn.checkpoints, "eval")
-    assert not member_file_ok(a, data, Member(0, "mlp", 0), dyn.checkpoints, "train")
-    with pytest.raises(UserError, match="another recording.source"):
+    assert reusable_member(a, member_identity(Member(0, "mlp", 0), data, rec, OptimConfig(), {}, dyn.checkpoints))
+    train_rec = dataclasses.replace(rec, source="train")
+    with pytest.raises(UserError, match="source: 'eval' -> 'train'.*new out_dir"):
+        reusable_member(a, member_identity(Member(0, "mlp", 0), data, train_rec, OptimConfig(), {}, dyn.checkpoints))
+    with pytest.raises(UserError, match="other settings.*source: 'eval' -> 'train'"):
         scores_frame([a, b], data, "train", 1.0)
 
 

@@ -11,8 +11,8 @@ from omegaconf import DictConfig
 from ..batched import train_members_batched
 from ..data import Data, load_data
 from ..dynamics import checkpoint_steps, load_member, save_member
-from ..engine import resolve_device
-from ..ensemble import EnsembleConfig, RecordingConfig, member_file_ok, scores_frame, train_member
+from ..engine import resolve_device, resolve_precision
+from ..ensemble import EnsembleConfig, RecordingConfig, member_identity, reusable_member, scores_frame, train_member
 from ..plots import consensus_histogram
 from ..sampler import steps_per_epoch
 from ..scorefile import write_scores
@@ -26,12 +26,13 @@ def score(cfg: DictConfig) -> None:
                          shard=int(cfg.ensemble.shard), num_shards=int(cfg.ensemble.num_shards), seed=int(cfg.seed),
                          batched=bool(cfg.ensemble.get("batched", False)),
                          model_kwargs={cfg.model.name: dict(cfg.model.get("kwargs") or {})})
+    device = resolve_device(str(cfg.device))
     rec = RecordingConfig(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
                           within_first_epoch=tuple(cfg.recording.within_first_epoch),
-                          eval_batch=int(cfg.recording.eval_batch), source=str(cfg.recording.get("source", "eval")))
+                          eval_batch=int(cfg.recording.eval_batch), source=str(cfg.recording.get("source", "eval")),
+                          precision=resolve_precision(str(cfg.get("precision", "auto")), device))
     optim = optim_config(cfg)
     out_dir = writable_dir(cfg.out_dir)
-    device = resolve_device(str(cfg.device))
     set_threads(cfg.get("threads"))
     track = tracker(cfg)
     started = time.monotonic()
@@ -67,7 +68,8 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
     missing = []
     for member in ens.my_members():
         path = dyn_dir / member.filename
-        if member_file_ok(path, data, member, checkpoints, rec.source):
+        identity = member_identity(member, data, rec, optim, ens.model_kwargs.get(member.arch), checkpoints)
+        if reusable_member(path, identity):
             say(f"[member {member.k}] {path} is complete: skipped")
         else:
             missing.append(member)

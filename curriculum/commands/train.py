@@ -9,7 +9,7 @@ import time
 from omegaconf import DictConfig, OmegaConf
 
 from ..data import load_data
-from ..engine import resolve_device
+from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
 from ..ordering import make_ordering
 from ..pacing import make_pacing
@@ -27,7 +27,8 @@ def train(cfg: DictConfig) -> None:
     pacing = make_pacing(str(cfg.pacing.name), **pacing_params) if sampler != "standard" else None
     target = TargetConfig(arch=str(cfg.model.name), model_kwargs=dict(cfg.model.get("kwargs") or {}),
                           epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
-                          evals_per_epoch=float(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed))
+                          evals_per_epoch=float(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed),
+                          precision=resolve_precision(str(cfg.get("precision", "auto")), resolve_device(str(cfg.device))))
     optim = optim_config(cfg)
     end = _parse_end(cfg.pacing.end)
     device = resolve_device(str(cfg.device))

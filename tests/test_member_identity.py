@@ -1,0 +1,89 @@
+"""A member file or resume state is reused only when everything that shapes its dynamics is the same."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_cli
+from curriculum.data import DataConfig, load_data
+from curriculum.engine import OptimConfig, make_optimizer
+from curriculum.ensemble import EnsembleConfig, RecordingConfig, member_identity, member_model, resume_member
+from curriculum.dynamics import Recorder
+from curriculum.seeding import torch_generator
+
+TINY = ["data=synthetic", "epochs=1", "ensemble.size=2", "device=cpu", "recording.within_first_epoch=[0.5]"]
+
+
+@pytest.mark.parametrize("changed", ["lr=0.1", "batch_size=64", "optim.weight_decay=0", "model.kwargs.hidden=64",
+                                     "epochs=2", "optim.schedule=linear", "recording.source=train"])
+def test_rescoring_into_an_out_dir_with_other_settings_stops_with_one_line_naming_the_setting(tmp_path, store, changed):
+    out = tmp_path / "score"
+    run_cli("score", *TINY, f"out_dir={out}", f"mlflow.tracking_uri={store}")
+    before = (out / "scores.parquet").read_bytes()
+    proc = run_cli("score", *TINY, changed, f"out_dir={out}", f"mlflow.tracking_uri={store}", check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert lines[-1].startswith("error:") and "out_dir" in lines[-1] and "Traceback" not in proc.stderr
+    key = changed.split("=")[0].split(".")[-1]
+    assert key in lines[-1] or (key == "epochs" and "checkpoints" in lines[-1])
+    assert (out / "scores.parquet").read_bytes() == before
+
+
+def test_rescoring_with_the_same_settings_skips_every_member(tmp_path, store):
+    out = tmp_path / "score"
+    run_cli("score", *TINY, f"out_dir={out}", f"mlflow.tracking_uri={store}")
+    again = run_cli("score", *TINY, f"out_dir={out}", f"mlflow.tracking_uri={store}")
+    assert again.stderr.count("is complete: skipped") == 2
+
+
+def _member_objects(data):
+    member = EnsembleConfig(size=1).members()[0]
+    model = member_model(member, data)
+    opt = make_optimizer(model.parameters(), OptimConfig())
+    gen = torch_generator(0, "order")
+    recorder = Recorder(np.array([1.0]), data, member.arch, member.seed)
+    return member, model, opt, gen, recorder
+
+
+def test_a_resume_state_that_fails_to_load_midway_leaves_the_fresh_objects_untouched(tmp_path):
+    data = load_data(DataConfig(name="synthetic"))
+    member, model, opt, gen, recorder = _member_objects(data)
+    identity = member_identity(member, data, RecordingConfig(epochs=1), OptimConfig(), {}, [1.0])
+    # a state whose model and optimizer load but whose dynamics arrays have the wrong shape
+    trained = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(1.0)
+    state = {"identity": identity, "step": 5, "model": trained.state_dict(), "optimizer": opt.state_dict(),
+             "generator": gen.get_state(), "history": [],
+             "arrays": {f"{s}_{f}": torch.zeros(3, 3) for s in ("train", "test") for f in ("correct", "margin", "prob")}}
+    path = tmp_path / "state.pt"
+    torch.save(state, path)
+    fresh = copy.deepcopy(model.state_dict())
+    assert resume_member(path, identity, model, opt, gen, recorder) == (0, [])
+    assert all(torch.equal(fresh[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_resume_state_made_with_other_settings_stops_with_the_differing_keys(tmp_path):
+    data = load_data(DataConfig(name="synthetic"))
+    member, model, opt, gen, recorder = _member_objects(data)
+    old = member_identity(member, data, RecordingConfig(epochs=1), OptimConfig(lr=0.05), {}, [1.0])
+    new = member_identity(member, data, RecordingConfig(epochs=1), OptimConfig(lr=0.1), {}, [1.0])
+    path = tmp_path / "state.pt"
+    torch.save({"identity": old, "step": 1}, path)
+    with pytest.raises(ValueError, match=r"optim\.lr.*0\.05.*0\.1.*new out_dir"):
+        resume_member(path, new, model, opt, gen, recorder)
+
+
+def test_the_data_fingerprint_changes_with_image_content_alone():
+    a = load_data(DataConfig(name="synthetic"))
+    b = load_data(DataConfig(name="synthetic"))
+    assert a.fingerprint == b.fingerprint
+    from curriculum.data import fingerprint
+    x = a.train.x.numpy().copy()
+    idx, y = a.train.index.numpy(), a.train.y.numpy()
+    before = fingerprint("synthetic", idx, y, x)
+    x[0, 0, 0, 0] ^= 1
+    assert fingerprint("synthetic", idx, y, x) != before
