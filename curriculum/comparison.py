@@ -1,27 +1,35 @@
-"""The comparison table of a study: one row per arm (sampler, pacing, end) over seeds, with paired
-differences against the `standard` and `random` controls. Pure functions over a runs frame."""
+"""The comparison table of a study: one row per arm over seeds, with paired differences against the
+`standard` and `random` controls trained with the same settings. An arm is every setting the study varies
+(sampler, pacing and its parameters, end, score column, balance, tie-break, scores); runs whose other
+training settings differ are split into distinct arms. Pure functions over a runs frame."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pandas as pd
 
-# Two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..30; beyond, the normal 1.96.
-T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+from .errors import UserError
+from .stats import t975
+
 METRICS = {  # column of the runs frame -> short name in the table
     "test/acc_at_best_val": "test@best_val",
     "test/acc_final": "test_final",
     "test/acc_best": "test_best",
-    "test/auc": "test_auc",
+    "test/acc_curve_mean": "curve_mean",  # mean test accuracy along the learning curve (not an AUROC)
+}
+MEANING = {
+    "test/acc_at_best_val": "test accuracy at the best validation point",
+    "test/acc_final": "test accuracy at the end of training",
+    "test/acc_best": "best test accuracy over training (optimistic: selected on the test set)",
+    "test/acc_curve_mean": "mean test accuracy over training, from the first evaluation to the last",
 }
 MIN_SEEDS = 3
-
-
-def t975(df: int) -> float:
-    return T975[df - 1] if 1 <= df <= len(T975) else 1.96
+DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",)}  # not shown in arm names
+SHOWN = {"function": "pacing.name", "end": "pacing.end", "score": "sampler.score", "balanced": "sampler.balanced",
+         "ties": "sampler.ties", "scores": "scores"}  # arm setting -> the override a reader knows it by
 
 
 def mean_std(values) -> tuple[float, float]:
@@ -42,42 +50,170 @@ def paired_difference(a: pd.Series, b: pd.Series) -> tuple[float, float, float, 
     return mean, mean - half, mean + half, len(d)
 
 
-def area_under_curve(steps, accs, total_steps: int) -> float:
-    """Mean test accuracy over training, as the trapezoid area from step 0 (accuracy taken as the first
-    evaluation's) to the last step, divided by the steps: a learning-speed figure in [0, 1]."""
-    s = np.concatenate([[0], np.asarray(steps, dtype=np.float64)])
-    a = np.concatenate([[accs[0]], np.asarray(accs, dtype=np.float64)])
-    return float(np.sum((s[1:] - s[:-1]) * (a[1:] + a[:-1]) / 2) / max(total_steps, 1))
+def curve_mean(steps, accs) -> float:
+    """Mean test accuracy over training: the trapezoid area under the learning curve from the first
+    evaluation to the last, over the steps it spans. Nothing is assumed before the first evaluation."""
+    s, a = np.asarray(steps, dtype=np.float64), np.asarray(accs, dtype=np.float64)  # (evaluations,)
+    if s[-1] == s[0]:
+        return float(a.mean())
+    return float(np.sum(np.diff(s) * (a[1:] + a[:-1]) / 2) / (s[-1] - s[0]))
 
 
-def arm_name(sampler: str, pacing: str, end: float) -> str:
-    name = sampler if sampler == "standard" else f"{sampler}/{pacing}"
-    return name + (f"@end={end:.3g}" if end < 0.9999 else "")
+def arm_definition(raw: dict) -> dict:
+    """The settings that make runs one arm, from a run's `arm` tag, keeping only what its sampler uses:
+    `standard` uses none (not even pacing.end); `random` ignores the score column and the tie-break, and
+    the scores themselves unless pacing.end=auto estimates its end from them."""
+    if raw["sampler"] == "standard":
+        return {"sampler": "standard"}
+    arm = dict(raw)
+    if "end" in arm:
+        arm["end"] = "auto" if str(arm["end"]) == "auto" else f"{float(arm['end']):.4g}"
+    if arm["sampler"] == "random":
+        unused = {"score", "ties"} | ({"scores"} if arm.get("end") != "auto" else set())
+        arm = {k: v for k, v in arm.items() if k not in unused}
+    return arm
+
+
+def arm_key(raw: dict) -> str:
+    return json.dumps(arm_definition(raw), sort_keys=True)
+
+
+def arm_name(raw: dict) -> str:
+    """`standard`, `consensus/linear`, `consensus/linear@end=0.7`, `consensus/steep`; sampler settings off
+    their defaults follow in brackets, as in `consensus/linear[sampler.score=margin]`."""
+    arm = arm_definition(raw)
+    if arm["sampler"] == "standard":
+        return "standard"
+    end = arm.get("end", "1")
+    name = f"{arm['sampler']}/{arm['pacing']}" + ("" if end == "1" else "@end=" + (
+        end if end == "auto" else f"{float(end):.3g}"))
+    return with_settings(name, [f"{SHOWN[k]}={show(arm[k])}" for k, defaults in DEFAULTS.items()
+                                if k in arm and arm[k] not in defaults])
+
+
+def study_names(arms: list[dict], trainings: list[dict]) -> list[str]:
+    """Distinct names for the (arm definition, training settings) pairs of one study: the arm_name, then in
+    brackets the settings that tell apart arms of the same arm_name, and the training settings that differ
+    within the study (arms trained differently are never compared with each other)."""
+    base = [arm_name(a) for a in arms]
+    shown = [shown_settings(a) for a in arms]
+    trained = [{k: show(v) for k, v in flatten(t).items()} for t in trainings]
+    across = differing(trained)
+    names = []
+    for i in range(len(arms)):
+        alike = differing([shown[j] for j in range(len(arms)) if base[j] == base[i]])
+        names.append(with_settings(base[i], [f"{k}={shown[i].get(k, '?')}" for k in alike]
+                                   + [f"{k}={trained[i].get(k, '?')}" for k in across]))
+    assert len(set(names)) == len(names), names
+    return names
+
+
+def shown_settings(arm: dict) -> dict:
+    """An arm's settings under the overrides a reader knows them by (the scores by a checksum prefix)."""
+    shown = {f"pacing.{k}": v for k, v in arm.get("params", {}).items()}
+    shown |= {SHOWN[k]: v[:8] if k == "scores" else v for k, v in arm.items() if k in SHOWN}
+    return {k: show(v) for k, v in shown.items()}
+
+
+def differing(settings: list[dict]) -> list[str]:
+    """Keys, in order of appearance, whose value is not the same in every dict (a missing key counts as '?')."""
+    keys = list(dict.fromkeys(k for s in settings for k in s))
+    return [k for k in keys if len({s.get(k, "?") for s in settings}) > 1]
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """{"model": {"kwargs": {"width": 16}}} -> {"model.kwargs.width": 16}: the override names."""
+    flat = {}
+    for k, v in tree.items():
+        flat |= flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}
+    return flat
+
+
+def show(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def with_settings(name: str, settings: list[str]) -> str:
+    if not settings:
+        return name
+    return f"{name[:-1]}, {', '.join(settings)}]" if name.endswith("]") else f"{name}[{', '.join(settings)}]"
 
 
 def compare(runs: pd.DataFrame, rank_by: str = "test/acc_at_best_val") -> pd.DataFrame:
-    """`runs`: one row per run with columns sampler, pacing, end, seed and the METRICS columns.
-    Returns one row per arm: n, mean and std of each metric, and paired differences of `rank_by`."""
-    runs = runs.assign(arm=[arm_name(s, p, e) for s, p, e in zip(runs["sampler"], runs["pacing"], runs["end"])])
-    by_arm = {arm: g.set_index("seed") for arm, g in runs.groupby("arm", sort=False)}
-    standard = next((g for arm, g in by_arm.items() if arm == "standard"), None)
+    """`runs`: one row per train run of a study, finished or not, with columns run_id, status, start_time,
+    seed, arm and training (the runs' JSON tags), pacing_end and the METRICS columns. Returns one row per arm
+    (definition and training settings): n, mean and std of each metric, paired differences of `rank_by`
+    against the `standard` and `random` arms trained alike, and notes."""
+    runs = runs.assign(key=[arm_key(json.loads(a)) for a in runs["arm"]])
+    kept = newest_finished(runs)
+    check_metric(kept, rank_by)
+    groups = {k: g.set_index("seed").sort_index() for k, g in kept.groupby(["key", "training"], sort=False)}
+    names = study_names([json.loads(key) for key, _ in groups], [json.loads(training) for _, training in groups])
     rows = []
-    for arm, g in by_arm.items():
-        row = {"arm": arm, "sampler": g["sampler"].iloc[0], "pacing": g["pacing"].iloc[0], "end": g["end"].iloc[0],
-               "n": len(g), "seeds": ",".join(str(s) for s in sorted(g.index))}
-        for column, short in METRICS.items():
-            if column in g:
-                row[f"{short}_mean"], row[f"{short}_std"] = mean_std(g[column])
-        random_arm = by_arm.get(arm_name("random", row["pacing"], row["end"]))
-        for control_name, control in (("standard", standard), ("random", random_arm)):
-            if control is not None and control is not g:
-                mean, low, high, pairs = paired_difference(g[rank_by], control[rank_by])
-                row |= {f"vs_{control_name}": mean, f"vs_{control_name}_lo": low, f"vs_{control_name}_hi": high,
-                        f"vs_{control_name}_pairs": pairs}
-        row["note"] = f"only {len(g)} seed{'s' if len(g) != 1 else ''} (< {MIN_SEEDS})" if len(g) < MIN_SEEDS else ""
-        rows.append(row)
-    key = f"{METRICS[rank_by]}_mean"
-    return pd.DataFrame(rows).sort_values(key, ascending=False, kind="stable").reset_index(drop=True)
+    for ((key, training), g), name in zip(groups.items(), names):
+        arm = json.loads(key)
+        random_key = arm_key(arm | {"sampler": "random"}) if arm["sampler"] != "standard" else None
+        controls = {"standard": groups.get((arm_key({"sampler": "standard"}), training)),
+                    "random": groups.get((random_key, training))}
+        row = {"arm": name, "sampler": arm["sampler"], "pacing": arm.get("pacing", "none"),
+               "end": float(g["pacing_end"].mean()), "n": len(g), "seeds": ",".join(map(str, g.index))}
+        row |= summary(g, {c: control for c, control in controls.items() if control is not None and control is not g},
+                       rank_by)
+        row["note"] = "; ".join(arm_notes(arm, runs[(runs["key"] == key) & (runs["training"] == training)], g))
+        rows.append(row | {"run_ids": ",".join(g["run_id"]), "definition": key, "training": training})
+    return pd.DataFrame(rows).sort_values(f"{METRICS[rank_by]}_mean", ascending=False, kind="stable").reset_index(
+        drop=True)
+
+
+def newest_finished(runs: pd.DataFrame) -> pd.DataFrame:
+    """Finished runs only, one per arm, training settings and seed: the newest (latest start)."""
+    finished = runs[runs["status"] == "FINISHED"].sort_values("start_time", kind="stable")
+    return finished.drop_duplicates(["key", "training", "seed"], keep="last")
+
+
+def check_metric(runs: pd.DataFrame, rank_by: str) -> None:
+    """Every counted run must have logged the metric the table ranks and pairs by."""
+    missing = int(runs[rank_by].isna().sum()) if rank_by in runs else len(runs)
+    if not missing:
+        return
+    have = [m for m in METRICS if m in runs and runs[m].notna().all()]
+    why = " (it needs a validation set: data.val_size > 0)" if rank_by == "test/acc_at_best_val" else ""
+    fix = f"rank by one they all have: {', '.join(have)} (e.g. rank_by={have[0]})" if have else \
+        f"none of {', '.join(METRICS)} is logged by all of them"
+    raise UserError(f"rank_by={rank_by}: {missing} of {len(runs)} runs of the study did not log it{why}; {fix}")
+
+
+def summary(g: pd.DataFrame, controls: dict[str, pd.DataFrame], rank_by: str) -> dict:
+    """Mean and std of each metric over an arm's seeds (rows of g), and the paired difference of `rank_by`
+    against each control over the seeds both have."""
+    row = {}
+    for column, short in METRICS.items():
+        if column in g:
+            row[f"{short}_mean"], row[f"{short}_std"] = mean_std(g[column])
+    for name, control in controls.items():
+        mean, low, high, pairs = paired_difference(g[rank_by], control[rank_by])
+        row |= {f"vs_{name}": mean, f"vs_{name}_lo": low, f"vs_{name}_hi": high, f"vs_{name}_pairs": pairs}
+    return row
+
+
+def arm_notes(arm: dict, runs: pd.DataFrame, kept: pd.DataFrame) -> list[str]:
+    """What a reader must know about an arm's figures: few seeds, seeds run more than once (all of the arm's
+    runs are in `runs`, the counted ones in `kept`), runs left out, the end that pacing.end=auto estimated."""
+    notes = [f"only {len(kept)} seed{'s' * (len(kept) != 1)} (< {MIN_SEEDS})"] if len(kept) < MIN_SEEDS else []
+    finished = runs.loc[runs["status"] == "FINISHED", "seed"]
+    repeated = sorted(finished[finished.duplicated()].unique())
+    if repeated:
+        many = len(repeated) > 1
+        notes.append(f"seed{'s' * many} {', '.join(map(str, repeated))} ran more than once; "
+                     f"the newest run{' of each' * many} counts")
+    left = runs.loc[runs["status"] != "FINISHED", "status"].value_counts().sort_index()
+    if len(left):
+        notes.append(f"{left.sum()} unfinished run{'s' * (int(left.sum()) != 1)} left out "
+                     f"({', '.join(f'{count} {status}' for status, count in left.items())})")
+    if arm.get("end") == "auto":
+        low, high = f"{kept['pacing_end'].min():.3g}", f"{kept['pacing_end'].max():.3g}"
+        notes.append(f"pacing.end=auto estimated {low}" + (f"–{high}" if high != low else ""))
+    return notes
 
 
 def to_markdown(table: pd.DataFrame, rank_by: str = "test/acc_at_best_val") -> str:
@@ -94,10 +230,10 @@ def to_markdown(table: pd.DataFrame, rank_by: str = "test/acc_at_best_val") -> s
         ci = f" [{100 * lo:+.2f}, {100 * hi:+.2f}]" if not pd.isna(lo) else ""
         return f"{100 * m:+.2f}{ci}"
 
-    lines = [f"| arm | n | {METRICS[rank_by]} | final | best | AUC | vs standard (95% CI) | vs random (95% CI) | note |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"| arm | n | {METRICS[rank_by]} | final | best | mean acc over training | vs standard (95% CI) | "
+             f"vs random (95% CI) | note |", "|---|---|---|---|---|---|---|---|---|"]
     for _, row in table.iterrows():
         lines.append(f"| {row['arm']} | {row['n']} | {pm(row, METRICS[rank_by])} | {pm(row, 'test_final')} | "
-                     f"{pm(row, 'test_best')} | {pm(row, 'test_auc')} | {diff(row, 'standard')} | "
+                     f"{pm(row, 'test_best')} | {pm(row, 'curve_mean')} | {diff(row, 'standard')} | "
                      f"{diff(row, 'random')} | {row['note']} |")
     return "\n".join(lines) + "\n"

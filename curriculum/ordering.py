@@ -10,10 +10,12 @@ from .seeding import numpy_rng
 SAMPLERS = ("consensus", "anti", "random", "standard")
 
 
-def easy_first(oriented: np.ndarray, seed: int) -> np.ndarray:
-    """Positions sorted by `oriented` score (higher = easier) descending; ties broken by a seeded shuffle."""
-    tie_break = numpy_rng(seed, "ordering").permutation(len(oriented))
-    return np.lexsort((tie_break, -np.asarray(oriented, dtype=np.float64)))
+def easy_first(oriented: np.ndarray, seed: int, tie_break: np.ndarray | None = None) -> np.ndarray:
+    """Positions sorted by `oriented` score (higher = easier) descending; ties broken by the larger `tie_break`
+    (the margin, as in the `rank` column), and what is still tied by a seeded shuffle."""
+    shuffle = numpy_rng(seed, "ordering").permutation(len(oriented))
+    second = np.zeros(len(oriented)) if tie_break is None else -np.asarray(tie_break, dtype=np.float64)
+    return np.lexsort((shuffle, second, -np.asarray(oriented, dtype=np.float64)))
 
 
 def class_balanced(order: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -28,7 +30,7 @@ def class_balanced(order: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray, seed: int,
-                  balanced: bool = True) -> np.ndarray | None:
+                  balanced: bool = True, tie_break: np.ndarray | None = None) -> np.ndarray | None:
     """Ordering of train positions for `sampler`; None for `standard` (plain iid training).
     `anti` is exactly the reverse of `consensus`; `random` depends only on `seed` and the labels."""
     if sampler not in SAMPLERS:
@@ -40,7 +42,7 @@ def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray,
     else:
         if oriented is None:
             raise UserError(f"sampler={sampler} needs scores; run `python -m curriculum score` or set scores=")
-        order = easy_first(oriented, seed)
+        order = easy_first(oriented, seed, tie_break)
     if balanced:
         order = class_balanced(order, labels)
     return order[::-1].copy() if sampler == "anti" else order

@@ -1,8 +1,13 @@
-"""Pacing functions g(t, T) -> fraction of the ordering available at step t of T, in (0, 1].
+"""Pacing functions g(t, T) -> fraction of the ordering available once t of T steps are done, in (0, 1].
+
+t counts completed steps: g(0, T) is the fraction at the start of training, g(T, T) at its end. The sampler
+draws the batch of step s (0-based) from g(s + 1, T), the prefix reached once that step is done, so the last
+step sees g(T, T) and a family that reaches 1 at t = T gives all data to the last step.
 
 `exponential` is Hacohen & Weinshall's fixed exponential pacing (ICML 2019). The (a, b) families are
-Wu, Dyer & Neyshabur's ("When do curricula work?", ICLR 2021): b is the starting fraction and a the
-fraction of training after which all data is available."""
+Wu, Dyer & Neyshabur's ("When do curricula work?", ICLR 2021, Table 2): b is the fraction at t = 0 and all
+data is in from t = aT on. Their grid has a in {0.01, 0.1, 0.2, 0.4, 0.8, 1.6}: with a > 1 not all data is
+in by the end (step with a > 1 trains on the easiest b only)."""
 
 from __future__ import annotations
 
@@ -11,35 +16,51 @@ import math
 from .errors import UserError
 
 
+def _stage(t: int, total: int, length: float) -> int:
+    """Whole stages of `length` x total steps done by step t. The 1e-9 (in stages) keeps a boundary that
+    floating point puts a hair early in its stage ((12 / 24) / 0.1 = 4.999...); it is less than one step
+    for any total below 1e9 steps."""
+    return math.floor(t / total / length + 1e-9)
+
+
+def _progress(t: int, total: int, a: float) -> float:
+    """r = t / (aT), the share of the way to all data, capped at 1 where every (a, b) family is 1: the cap
+    keeps e^(10 r) finite when aT is short (a=0.01). t / total first, so t / total == a gives exactly 1."""
+    return min(1.0, t / total / a)
+
+
 def exponential(t: int, total: int, start: float = 0.04, inc: float = 1.9, step: float = 0.1) -> float:
     """start * inc^k after k stages of `step` x total steps each, capped at 1."""
-    stage = math.floor(t / (step * total))
-    return min(1.0, start * inc ** stage)
+    try:
+        return min(1.0, start * inc ** _stage(t, total, step))
+    except OverflowError:  # inc^k beyond floats: long past 1
+        return 1.0
 
 
 def linear(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
-    return min(1.0, b + (1 - b) * t / (a * total))
+    return b + (1 - b) * _progress(t, total, a)
 
 
 def quad(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
-    return min(1.0, b + (1 - b) * (t / (a * total)) ** 2)
+    return b + (1 - b) * _progress(t, total, a) ** 2
 
 
 def root(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
-    return min(1.0, b + (1 - b) * math.sqrt(t / (a * total)))
+    return b + (1 - b) * math.sqrt(_progress(t, total, a))
 
 
 def step(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
-    """b until a x total steps, then everything."""
-    return min(1.0, b + math.floor(t / (a * total)))
+    """b until t = aT, then everything (never, if a > 1)."""
+    return min(1.0, b + math.floor(_progress(t, total, a)))
 
 
 def exp(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
-    return min(1.0, b + (1 - b) * (math.exp(10 * t / (a * total)) - 1) / (math.exp(10) - 1))
+    return b + (1 - b) * ((math.exp(10 * _progress(t, total, a)) - 1) / (math.exp(10) - 1))  # ratio first: 1 at r = 1
 
 
 def log(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
-    return min(1.0, max(b, b + (1 - b) * (1 + 0.1 * math.log(t / (a * total) + math.exp(-10)))))
+    """Reaches 1 a hair before r = 1 (at r = 1 - e^-10), hence the cap."""
+    return min(1.0, max(b, b + (1 - b) * (1 + 0.1 * math.log(_progress(t, total, a) + math.exp(-10)))))
 
 
 PACINGS = {"exponential": exponential, "linear": linear, "quad": quad, "root": root, "step": step,
@@ -47,7 +68,7 @@ PACINGS = {"exponential": exponential, "linear": linear, "quad": quad, "root": r
 
 # name -> (lowest, highest, lowest included, highest included)
 PARAM_RANGES = {
-    "a": (0.0, 1.0, False, True),      # fraction of training until all data is in
+    "a": (0.0, math.inf, False, False),  # fraction of training until all data is in; > 1: never all (grid: 1.6)
     "b": (0.0, 1.0, False, True),      # starting fraction
     "start": (0.0, 1.0, False, True),  # starting fraction
     "inc": (1.0, math.inf, False, False),  # growth factor per stage
@@ -64,7 +85,9 @@ def _describe(lo, hi, lo_in, hi_in) -> str:
 
 
 def make_pacing(name: str, **params):
-    """Validated pacing: returns g(t, total) with the parameters bound. Every family reaches 1 by t = total."""
+    """Validated pacing: returns g(t, total) with the parameters bound. The (a, b) families reach 1 at
+    t = a x total, so by the last step only if a <= 1 (Wu et al. use a > 1 on purpose); `exponential` must
+    reach 1 by t = total, the last step's t, or this refuses it."""
     if name not in PACINGS:
         raise UserError(f"unknown pacing {name!r}; choose one of {', '.join(PACINGS)}")
     fn = PACINGS[name]
@@ -74,11 +97,10 @@ def make_pacing(name: str, **params):
             raise UserError(f"pacing {name} has no parameter {key!r}; its parameters are {', '.join(allowed)}")
         if not _in_range(float(value), *PARAM_RANGES[key]):
             raise UserError(f"pacing.{key}={value} is out of range for {name}: allowed {_describe(*PARAM_RANGES[key])}")
-    if name == "exponential":
+    if name == "exponential" and fn(1, 1, **params) < 1:  # g(T, T) depends on t / T only
         start, inc, stage = (params.get(k, fn.__defaults__[i]) for i, k in enumerate(("start", "inc", "step")))
-        if start * inc ** math.floor((1 - 1e-9) / stage) < 1:
-            raise UserError(f"exponential pacing with start={start}, inc={inc}, step={stage} never reaches all data "
-                            f"before the end of training; raise pacing.inc or lower pacing.step")
+        raise UserError(f"exponential pacing with start={start}, inc={inc}, step={stage} never reaches all data "
+                        f"by the last step of training; raise pacing.inc or lower pacing.step")
 
     def pacing(t: int, total: int) -> float:
         return fn(t, total, **params)

@@ -9,13 +9,14 @@ import numpy as np
 
 from .errors import UserError
 
-# +1: higher is easier; -1: lower is easier. The only place the direction of a score is written down.
+# +1: higher is easier; -1: lower is easier; 0: no easy-to-hard direction (refused as an ordering).
+# The only place the direction of a score is written down.
 DIRECTIONS = {
     "consensus": +1,      # mean agreement over checkpoints
     "learned_epoch": -1,  # learned earlier = easier; NaN (never learned) counts as hardest
-    "forgetting": -1,     # mean number of 1->0 transitions per member
+    "forgetting": -1,     # mean number of 1->0 transitions per member; inf (never learned by a member) = hardest
     "confidence": +1,     # mean probability of the label
-    "variability": -1,    # std of that probability: stable examples first
+    "variability": 0,     # std of that probability: low for always-right (easy) AND always-wrong (hard) examples
     "margin": +1,         # mean true-class margin (area under the margin)
     "rank": -1,           # 0 = easiest by consensus
     "score": +1,          # an imported score (C-score, cartography confidence, a CSV column): higher = easier
@@ -39,8 +40,10 @@ def learned_epoch(agreement: np.ndarray, checkpoints: np.ndarray, quorum: float 
 
 
 def forgetting_events(correct: np.ndarray) -> np.ndarray:
-    """(C, N) bool of one member -> (N,) number of correct-to-wrong transitions between checkpoints."""
-    return (correct[:-1] & ~correct[1:]).sum(axis=0)
+    """(C, N) bool of one member -> (N,) number of correct-to-wrong transitions between checkpoints;
+    inf for an example the member never classifies correctly (Toneva et al. 2019: never learned = most forgettable)."""
+    events = (correct[:-1] & ~correct[1:]).sum(axis=0).astype(np.float64)
+    return np.where(correct.any(axis=0), events, np.inf)
 
 
 def rank(consensus_score: np.ndarray, margin: np.ndarray) -> np.ndarray:
@@ -62,7 +65,7 @@ class ScoreAccumulator:
         if self.correct_sum is None:
             c, n = correct.shape
             self.correct_sum = np.zeros((c, n), np.int32)
-            self.forgetting = np.zeros(n)
+            self.forgetting = np.zeros(n)                            # (N,) sum over members, inf if never right
             self.prob_sum, self.prob_sq, self.margin_sum = np.zeros(n), np.zeros(n), np.zeros(n)
         if correct.shape != self.correct_sum.shape:
             raise ValueError(f"member dynamics of shape {correct.shape} do not match {self.correct_sum.shape}; "
@@ -106,7 +109,17 @@ def derive_scores(members: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], 
 def orientation(values: np.ndarray, column: str) -> np.ndarray:
     """`values` of score `column` turned so that higher = easier, NaN (never learned) as hardest."""
     if column not in DIRECTIONS:
-        raise UserError(f"sampler.score={column!r} has no known direction; choose one of {', '.join(DIRECTIONS)} "
+        raise UserError(f"sampler.score={column!r} has no known direction; choose one of "
+                        f"{', '.join(c for c, d in DIRECTIONS.items() if d)} "
                         f"(an imported file's first score column is available as 'score', higher = easier)")
-    oriented = DIRECTIONS[column] * np.asarray(values, dtype=np.float64)
-    return np.where(np.isnan(oriented), -np.inf, oriented)
+    if DIRECTIONS[column] == 0:
+        raise UserError(f"sampler.score={column!r} has no easy-to-hard direction (low values are both always-right "
+                        f"and never-right examples); order by confidence, margin or consensus instead")
+    values = np.asarray(values, dtype=np.float64)
+    missing = np.isnan(values)
+    if missing.any() and column != "learned_epoch":   # NaN learned_epoch means never learned: the hardest
+        raise UserError(f"sampler.score={column!r} has {int(missing.sum())} of {len(values)} values missing (NaN), "
+                        f"first at position {int(np.argmax(missing))}; the ordering would be partly random. "
+                        f"Fix the scores file or choose another sampler.score")
+    oriented = DIRECTIONS[column] * values
+    return np.where(missing, -np.inf, oriented)

@@ -40,14 +40,15 @@ def settings(seeds: int, quick: bool) -> list[dict]:
     main = [(["sampler=consensus"], seeds), (["sampler=random"], seeds), (["sampler=anti"], seeds),
             (["sampler=standard"], seeds)]
     pacings = [(["sampler=consensus", "pacing=steep"], few), (["sampler=consensus", "pacing=gentle"], few)]
+    random_ties = [(["sampler=consensus", "sampler.ties=random"], few)]   # what breaking ties by margin changes
     pruning = [(["sampler=consensus", "pacing.end=auto"], few), (["sampler=random", "pacing.end=auto"], few)] + [
         (["sampler=consensus", f"pacing.end={f}"], few) for f in (0.5, 0.7)]
     return [
         {"study": "repro-clean", "scores": "clean", "train": ["epochs=2" if quick else "epochs=4", "eval.per_epoch=1"],
-         "arms": main + pacings},
+         "arms": main + pacings + random_ties},
         {"study": "repro-limited", "scores": "clean", "train": ["epochs=1", "eval.per_epoch=4"], "arms": main},
         {"study": "repro-noisy", "scores": "noisy", "train": NOISY_DATA + NOISY_TARGET + ["epochs=4" if quick else "epochs=20"],
-         "arms": main + pacings + pruning},
+         "arms": main + pacings + random_ties + pruning},
     ]
 
 
@@ -63,19 +64,36 @@ def cli(*args: str, store: str) -> str:
 
 
 def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:
-    """Seeds of this arm that already have a finished run (so an interrupted study resumes)."""
+    """Seeds of this arm that already have a finished run (so an interrupted study resumes): runs whose `arm`
+    tag, read as compare reads it, is the arm that `train` with these overrides would tag (whatever scores)."""
+    import json
+
     import mlflow
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from curriculum.cli import CONF_DIR
+    from curriculum.comparison import arm_definition
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    sampler, pacing = str(cfg.sampler.name), OmegaConf.to_container(cfg.pacing, resolve=True)
+    want = {"sampler": sampler} if sampler == "standard" else {  # as curriculum/commands/train.py tags it
+        "sampler": sampler, "pacing": str(pacing.get("preset") or pacing["name"]), "function": pacing["name"],
+        "params": {k: v for k, v in pacing.items() if k not in ("name", "end", "preset")}, "end": str(pacing["end"]),
+        "score": str(cfg.sampler.score), "balanced": bool(cfg.sampler.balanced),
+        "ties": str(cfg.sampler.get("ties", "margin"))}
+
+    def without_scores(arm: dict) -> dict:
+        return {k: v for k, v in arm_definition(arm).items() if k != "scores"}
 
     mlflow.set_tracking_uri(store)
     runs = mlflow.search_runs(experiment_names=["curriculum"],
                               filter_string=f"tags.study = '{study}' and attributes.status = 'FINISHED'")
-    if runs.empty:
+    if runs.empty or "tags.arm" not in runs:
         return set()
-    want = dict(o.split("=", 1) for o in overrides)
-    mask = runs["tags.sampler"] == want.get("sampler.name", want.get("sampler"))
-    if want.get("sampler") != "standard":
-        mask &= runs["tags.pacing"] == want.get("pacing", "linear")
-    mask &= runs["tags.pacing_end_spec"] == want.get("pacing.end", "1.0")
+    mask = runs["tags.arm"].map(lambda tag: isinstance(tag, str)
+                                and without_scores(json.loads(tag)) == without_scores(want))
     return set(runs.loc[mask, "tags.seed"].astype(int))
 
 

@@ -67,13 +67,14 @@ def test_sampler_draws_only_from_the_available_prefix(end):
     position = np.empty(1000, dtype=np.int64)
     position[ordering] = np.arange(1000)
     steps = 0
-    for t, batch in enumerate(sampler):
-        allowed = max(32, int(np.ceil(end * pacing(t, 200) * 1000)))
+    for s, batch in enumerate(sampler):
+        allowed = max(32, int(np.ceil(end * pacing(s + 1, 200) * 1000)))   # step s draws from g(s + 1, T)
         assert len(batch) == 32 and len(set(batch.tolist())) == 32  # no repeats within a batch
         assert position[batch.numpy()].max() < min(allowed, int(np.ceil(end * 1000)))
         steps += 1
     assert steps == 200
-    assert sampler.prefix_size(0) == max(32, int(np.ceil(end * 100))) and sampler.prefix_size(199) == int(end * 1000)
+    # the first batch comes from g(1, 200) = 0.1 + 0.9 * (1 / 200) / 0.5 = 0.109 of the ordering
+    assert sampler.prefix_size(0) == max(32, int(np.ceil(end * 109))) and sampler.prefix_size(199) == int(end * 1000)
 
 
 def test_prefix_never_drops_below_one_batch():
@@ -85,3 +86,13 @@ def test_prefix_never_drops_below_one_batch():
 def test_pruning_below_one_batch_is_refused():
     with pytest.raises(ValueError, match="fewer than batch_size=64"):
         PacedSampler(np.arange(100), make_pacing("linear"), 10, 64, 0.5, torch.Generator())
+
+
+def test_consensus_ties_are_broken_by_the_larger_margin_and_anti_is_the_exact_reverse():
+    # examples 0, 1, 2 share the top consensus; their margins 0.1, 3, 2 order them 1, 2, 0; example 3 is last.
+    oriented, margin = np.array([1.0, 1.0, 1.0, 0.5]), np.array([0.1, 3.0, 2.0, 9.0])
+    for seed in range(5):
+        order = make_ordering("consensus", oriented, np.zeros(4), seed, balanced=False, tie_break=margin)
+        assert order.tolist() == [1, 2, 0, 3]
+        anti = make_ordering("anti", oriented, np.zeros(4), seed, balanced=False, tie_break=margin)
+        assert anti.tolist() == [3, 0, 2, 1]

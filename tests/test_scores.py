@@ -37,8 +37,8 @@ def test_learned_epoch_ignores_an_early_success_that_is_later_lost():
 
 
 def test_forgetting_counts_correct_to_wrong_transitions_per_member():
-    assert forgetting_events(CORRECT[0]).tolist() == [0, 0, 1, 0]
-    np.testing.assert_allclose(scores()["forgetting"], [0, 0, 0.5, 0])
+    assert forgetting_events(CORRECT[0]).tolist() == [0, 0, 1, np.inf]  # example 3: never right in member 0
+    np.testing.assert_allclose(scores()["forgetting"], [0, 0, 0.5, np.inf])
 
 
 def test_confidence_and_variability_pool_members_and_checkpoints():
@@ -71,7 +71,7 @@ def test_members_with_other_checkpoints_are_rejected():
         acc.add(CORRECT[1][:2], MARGIN[1][:2], PROB[1][:2])
 
 
-@pytest.mark.parametrize("column", list(DIRECTIONS))
+@pytest.mark.parametrize("column", [c for c, d in DIRECTIONS.items() if d])
 def test_orientation_follows_each_scores_direction(column):
     easiest = 1 if DIRECTIONS[column] > 0 else 0
     assert np.argmax(orientation(np.array([1.0, 2.0]), column)) == easiest
@@ -91,3 +91,30 @@ def test_unknown_score_column_lists_the_valid_ones():
 
 def test_orientation_puts_never_learned_last():
     assert orientation(np.array([1.0, np.nan, 3.0]), "learned_epoch").tolist() == [-1.0, -np.inf, -3.0]
+
+
+def test_a_never_learned_example_is_the_most_forgettable_and_orders_hardest_by_forgetting():
+    # one member, 3 checkpoints: example 0 always right (0 events), example 1 right-wrong-right (1 event),
+    # example 2 never right: Toneva et al. count it as forgotten infinitely often, so it is the hardest.
+    correct = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 0]], dtype=bool)
+    zeros = np.zeros((3, 3), np.float16)
+    s = derive_scores([(correct, zeros, zeros)], CHECKPOINTS)
+    assert s["forgetting"].tolist() == [0, 1, np.inf]
+    oriented = orientation(s["forgetting"], "forgetting")
+    assert np.argsort(-oriented, kind="stable").tolist() == [0, 1, 2]
+
+
+def test_variability_has_no_easy_to_hard_direction_and_is_refused_as_an_ordering():
+    # low variability is both "always right" (easy) and "always wrong" (hard or mislabelled)
+    with pytest.raises(ValueError, match="variability.*no easy-to-hard direction.*confidence"):
+        orientation(np.array([0.1, 0.2]), "variability")
+
+
+@pytest.mark.parametrize("column", ["consensus", "margin", "confidence", "score", "forgetting"])
+def test_a_score_column_with_nan_is_refused_naming_how_many(column):
+    with pytest.raises(ValueError, match=rf"sampler.score={column!r} has 2 of 3 values missing \(NaN\)"):
+        orientation(np.array([0.5, np.nan, np.nan]), column)
+
+
+def test_never_learned_examples_may_have_nan_learned_epoch_and_order_hardest():
+    assert orientation(np.array([1.0, np.nan, 0.5]), "learned_epoch").tolist() == [-1.0, -np.inf, -0.5]

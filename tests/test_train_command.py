@@ -71,7 +71,7 @@ def test_pruning_curriculum_with_auto_end_logs_its_estimate(scored):
     store, score_dir, _ = scored
     proc = run_cli("train", *COMMON, "pacing.end=auto", f"scores={score_dir}", "study=auto",
                    f"mlflow.tracking_uri={store}")
-    assert "pacing.end=auto: the consensus scores suggest" in proc.stderr
+    assert "pacing.end=auto: the consensus histogram suggests" in proc.stderr
     mlflow.set_tracking_uri(store)
     run = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.study = 'auto'").iloc[0]
     assert 0.5 < run["metrics.curriculum/pacing_end"] < 1.0

@@ -17,7 +17,7 @@ from ..files import atomic_write
 from ..plots import agreement_figure
 from ..score_source import RUN_ID
 from ..scorefile import read_scores
-from ..scores import SCORE_COLUMNS, orientation
+from ..scores import DIRECTIONS, SCORE_COLUMNS, orientation
 from ..stats import auroc, spearman
 from ..tracking import Tracker
 from .common import say, tracker, writable_dir
@@ -94,8 +94,10 @@ def stream_members(paths: list[Path]) -> dict:
 
 
 def order_stability(speed: np.ndarray, arch: list[str]) -> pd.DataFrame:
-    """Spearman correlations of per-example learning speed: between members (same and different
-    architectures), split-half, and each growing prefix of the ensemble against the whole."""
+    """Spearman correlations of per-example learning speed (speed: (members, N)) between disjoint sets of
+    members, never a part against a whole that contains it: member pairs (same and different
+    architectures), split-half (even vs odd members), and two disjoint m-member ensembles (the first m vs
+    the last m members, m = 1 .. members // 2): how reproducible the order of an m-member ensemble is."""
     rows = []
     for i, j in combinations(range(len(arch)), 2):
         kind = "same_arch" if arch[i] == arch[j] else "cross_arch"
@@ -103,10 +105,13 @@ def order_stability(speed: np.ndarray, arch: list[str]) -> pd.DataFrame:
     if len(arch) >= 2:
         rows.append({"kind": "split_half", "a": "even members", "b": "odd members",
                      "spearman": spearman(speed[0::2].mean(0), speed[1::2].mean(0))})
-    whole = speed.mean(0)
-    for m in range(1, len(arch)):
-        rows.append({"kind": "prefix_vs_all", "a": f"first {m}", "b": f"all {len(arch)}",
-                     "spearman": spearman(speed[:m].mean(0), whole)})
+    def span(first: int, m: int) -> str:
+        return f"member {first}" if m == 1 else f"members {first}-{first + m - 1}"
+
+    k = len(arch)
+    for m in range(1, k // 2 + 1):
+        rows.append({"kind": "first_m_vs_last_m", "a": span(0, m), "b": span(k - m, m),
+                     "spearman": spearman(speed[:m].mean(0), speed[k - m:].mean(0))})
     return pd.DataFrame(rows)
 
 
@@ -115,7 +120,7 @@ def noise_auroc(scores: pd.DataFrame) -> pd.DataFrame | None:
     if "noisy" not in scores or not scores["noisy"].any():
         return None
     return pd.DataFrame([{"score": c, "auroc": auroc(-orientation(scores[c].to_numpy(), c), scores["noisy"].to_numpy())}
-                         for c in SCORE_COLUMNS if c in scores])
+                         for c in SCORE_COLUMNS if c in scores and DIRECTIONS[c]])
 
 
 def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFrame, order: pd.DataFrame,

@@ -3,11 +3,13 @@ with paired differences against the controls and learning curves; logged as a `s
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from ..comparison import METRICS, area_under_curve, arm_name, compare as compare_table, to_markdown
+from ..comparison import MEANING, METRICS, compare as compare_table, curve_mean, to_markdown
 from ..errors import UserError
 from ..files import atomic_write
 from ..plots import learning_curves
@@ -20,12 +22,18 @@ def compare(cfg: DictConfig) -> None:
     if rank_by not in METRICS:
         raise UserError(f"rank_by={rank_by!r}; choose one of {', '.join(METRICS)}")
     track = tracker(cfg)
-    runs, curves = gather(track, study)
+    runs, run_curves = gather(track, study)
     table = compare_table(runs, rank_by)
+    curves = {row.arm: [run_curves[r] for r in row.run_ids.split(",")] for row in table.itertuples()}
     out_dir = writable_dir(cfg.out_dir)
-    header = (f"# Study `{study}`\n\n{len(runs)} finished train runs on {', '.join(sorted(runs['dataset'].unique()))}; "
-              f"ranked by {rank_by} (test accuracy at the best validation point). Accuracies in %, mean ± std over "
-              f"seeds; differences are paired over matching seeds, with a 95% t-interval.\n\n")
+    finished = runs[runs["status"] == "FINISHED"]
+    left_out = len(runs) - int(table["n"].sum())
+    header = (f"# Study `{study}`\n\n{int(table['n'].sum())} finished train runs on "
+              f"{', '.join(sorted(finished['dataset'].unique()))}"
+              + (f" ({left_out} more left out: unfinished or repeated seeds, see the notes)" if left_out else "")
+              + f"; ranked by {rank_by} ({MEANING[rank_by]}). Accuracies in %, mean ± std over seeds; differences "
+              f"are paired over matching seeds against the control trained with the same settings, with a 95% "
+              f"t-interval.\n\n")
     markdown = header + to_markdown(table, rank_by)
     short = table[table["n"] < 3]
     if len(short):
@@ -41,23 +49,34 @@ def compare(cfg: DictConfig) -> None:
 
 
 def gather(track: Tracker, study: str) -> tuple[pd.DataFrame, dict]:
-    """One row per finished train run of `study`, and each arm's test-accuracy curves."""
-    found = track.client.search_runs(
-        [track.experiment_id], max_results=10000,
-        filter_string=f"tags.stage = 'train' and tags.study = '{study}' and attributes.status = 'FINISHED'")
-    if not found:
-        raise UserError(f"no finished train runs with study={study!r} in {track.uri}; "
+    """One row per train run of `study`, finished or not (compare counts the ones it leaves out), and each
+    finished run's test-accuracy curve by run id: (steps, accuracies)."""
+    found = track.client.search_runs([track.experiment_id], max_results=10000,
+                                     filter_string=f"tags.stage = 'train' and tags.study = '{study}'")
+    if not any(run.info.status == "FINISHED" for run in found):
+        left = pd.Series([run.info.status for run in found], dtype=object).value_counts().sort_index()
+        unfinished = f" (only unfinished ones: {', '.join(f'{n} {s}' for s, n in left.items())})" if len(left) else ""
+        raise UserError(f"no finished train runs with study={study!r} in {track.uri}{unfinished}; "
                         f"run `python -m curriculum train study={study} ...` first")
     rows, curves = [], {}
     for run in found:
-        tags, metrics = run.data.tags, run.data.metrics
-        history = sorted(track.client.get_metric_history(run.info.run_id, "test/acc"), key=lambda m: m.step)
-        steps = np.array([m.step for m in history])
-        accs = np.array([m.value for m in history])
-        row = {"run_id": run.info.run_id, "sampler": tags["sampler"], "pacing": tags["pacing"],
-               "end": float(tags.get("pacing_end", 1.0)), "seed": int(tags["seed"]), "dataset": tags["dataset"],
-               "test/auc": area_under_curve(steps, accs, int(metrics.get("steps", steps[-1])))}
-        row |= {name: metrics[name] for name in METRICS if name in metrics}
+        tags, metrics, run_id = run.data.tags, run.data.metrics, run.info.run_id
+        row = {"run_id": run_id, "status": run.info.status, "start_time": run.info.start_time,
+               "seed": int(tags["seed"]), "dataset": tags.get("dataset", "?"),
+               "arm": tags.get("arm") or legacy_arm(tags), "training": tags.get("training", "{}"),
+               "pacing_end": float(tags.get("pacing_end", "nan"))}
+        if run.info.status == "FINISHED":
+            history = sorted(track.client.get_metric_history(run_id, "test/acc"), key=lambda m: m.step)
+            curves[run_id] = (np.array([m.step for m in history]), np.array([m.value for m in history]))
+            row["test/acc_curve_mean"] = curve_mean(*curves[run_id]) if history else float("nan")
+            row |= {name: metrics[name] for name in METRICS if name in metrics}
         rows.append(row)
-        curves.setdefault(arm_name(row["sampler"], row["pacing"], row["end"]), []).append((steps, accs))
     return pd.DataFrame(rows), curves
+
+
+def legacy_arm(tags: dict) -> str:
+    """The arm of a run made before runs were tagged with `arm`: sampler, pacing and end only."""
+    if tags["sampler"] == "standard":
+        return json.dumps({"sampler": "standard"})
+    return json.dumps({"sampler": tags["sampler"], "pacing": tags.get("pacing", "?"),
+                       "end": tags.get("pacing_end", "1")})

@@ -12,6 +12,7 @@ from ..batched import train_members_batched
 from ..data import Data, load_data
 from ..dynamics import checkpoint_steps, load_member, save_member
 from ..engine import resolve_device, resolve_precision
+from ..errors import UserError
 from ..ensemble import EnsembleConfig, RecordingConfig, member_identity, reusable_member, scores_frame, train_member
 from ..plots import consensus_histogram
 from ..sampler import steps_per_epoch
@@ -26,17 +27,23 @@ def score(cfg: DictConfig) -> None:
                          shard=int(cfg.ensemble.shard), num_shards=int(cfg.ensemble.num_shards), seed=int(cfg.seed),
                          batched=bool(cfg.ensemble.get("batched", False)),
                          model_kwargs={cfg.model.name: dict(cfg.model.get("kwargs") or {})})
+    if ens.seed < 0:
+        raise UserError(f"seed={ens.seed} must be a non-negative integer")
     device = resolve_device(str(cfg.device))
     rec = RecordingConfig(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
                           within_first_epoch=tuple(cfg.recording.within_first_epoch),
                           eval_batch=int(cfg.recording.eval_batch), source=str(cfg.recording.get("source", "eval")),
-                          precision=resolve_precision(str(cfg.get("precision", "auto")), device))
+                          precision=resolve_precision(str(cfg.get("precision", "auto")), device),
+                          quorum=float(cfg.recording.quorum))
     optim = optim_config(cfg)
     out_dir = writable_dir(cfg.out_dir)
     set_threads(cfg.get("threads"))
     track = tracker(cfg)
     started = time.monotonic()
     data = load_data(data_config(cfg)).to(device)
+    if rec.batch_size > len(data.train):
+        raise UserError(f"batch_size={rec.batch_size} is larger than the {len(data.train)} training examples; "
+                        f"lower batch_size")
     say(f"data {data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples, "
         f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")
 
@@ -51,7 +58,7 @@ def score(cfg: DictConfig) -> None:
             say(f"{len(missing)} of {ens.size} members still missing ({', '.join(missing[:4])}...): "
                 f"scores will be derived by the run that completes the ensemble")
             return
-        summary = write_score_files(track, run_id, data, paths, float(cfg.recording.quorum), out_dir)
+        summary = write_score_files(track, run_id, data, paths, rec.quorum, out_dir)
         summary["wall_seconds"] = time.monotonic() - started
         track.log_metrics(run_id, {k: [(0, v)] for k, v in summary.items()})
         track.set_tags(run_id, {"scores": "complete", "scores_path": (out_dir / "scores.parquet").resolve()})

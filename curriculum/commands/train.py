@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 
 from omegaconf import DictConfig, OmegaConf
@@ -47,16 +48,35 @@ def train(cfg: DictConfig) -> None:
                         f"choose one of {', '.join(c for c in source.frame if c not in ('index', 'label'))}")
     oriented = orientation(source.frame[column].to_numpy(), column) if source is not None else None
     if end == "auto":
-        end = estimate_clean_fraction(source.frame["consensus"].to_numpy())
-        say(f"pacing.end=auto: the consensus scores suggest {end:.3f} of the examples are cleanly labelled")
-    ordering = make_ordering(sampler, oriented, labels, int(cfg.seed), balanced)
+        if column != "consensus":
+            raise UserError(f"pacing.end=auto estimates the clean share from consensus scores, but the ordering uses "
+                            f"{column!r} from {source.path}; use scores from `python -m curriculum score` with "
+                            f"sampler.score=consensus, or set pacing.end to a fraction")
+        end = estimate_clean_fraction(source.frame["consensus"].to_numpy(), source.meta)
+        say(f"pacing.end=auto: the consensus histogram suggests {1 - end:.3f} of the labels are wrong; keeping "
+            f"the easiest {end:.3f}")
+    ordering = make_ordering(sampler, oriented, labels, int(cfg.seed), balanced, tie_break(source, column, cfg))
+    _check_batches(len(data.train), target.batch_size, end if sampler != "standard" else None)
 
     pacing_name = str(cfg.pacing.get("preset") or cfg.pacing.name) if sampler != "standard" else "none"
     tags = {"stage": "train", "sampler": sampler, "pacing": pacing_name, "seed": int(cfg.seed),
             "study": str(cfg.study), "dataset": data.name, "fingerprint": data.fingerprint,
-            "scores_run_id": source.run_id if source else "none", "pacing_end": f"{end:.4g}",
-            "pacing_end_spec": str(cfg.pacing.end),
-            "sampler_score": column, "arch": target.arch}
+            "scores_run_id": source.run_id if source else "none", "sampler_score": column, "arch": target.arch,
+            # what defines the arm, as JSON (compare's key): standard has no pacing, so no pacing.end either
+            "arm": json.dumps({"sampler": sampler} if sampler == "standard" else {
+                "sampler": sampler, "pacing": pacing_name, "function": str(cfg.pacing.name), "params": pacing_params,
+                "end": str(cfg.pacing.end), "score": column, "balanced": balanced,
+                "ties": str(cfg.sampler.get("ties", "margin")), "scores": source.sha256 if source else "none"},
+                sort_keys=True),
+            # the settings every arm of a study shares, as JSON: compare splits arms whose settings differ
+            "training": json.dumps({
+                "model": OmegaConf.to_container(cfg.model, resolve=True), "epochs": int(cfg.epochs),
+                "batch_size": int(cfg.batch_size), "lr": float(cfg.lr), "precision": target.precision,
+                "optim": OmegaConf.to_container(cfg.optim, resolve=True),
+                "eval": {"per_epoch": float(cfg.eval.per_epoch)},
+                "data": {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
+                         if k not in ("root", "download")}}, sort_keys=True)} | (
+        {} if sampler == "standard" else {"pacing_end": f"{end:.4g}", "pacing_end_spec": str(cfg.pacing.end)})
     say(f"train {sampler}/{pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples, "
         f"end={end:.3f}) with scores {source.path if source else 'none'}")
     started = time.monotonic()
@@ -76,6 +96,31 @@ def train(cfg: DictConfig) -> None:
     say(f"{label} test acc final {summary['test/acc_final']:.4f}, best {summary['test/acc_best']:.4f}"
         + (f", at best val {summary['test/acc_at_best_val']:.4f}" if "test/acc_at_best_val" in summary else "")
         + f"; distinct examples seen {summary['curriculum/distinct_seen']}/{len(data.train)}; MLflow run {run_id}")
+
+
+def tie_break(source, column: str, cfg: DictConfig):
+    """The margin column that breaks ties of the ordering score (sampler.ties=margin, as the `rank` column does),
+    or None for a seeded shuffle (sampler.ties=random, or scores without a margin)."""
+    ties = str(cfg.sampler.get("ties", "margin"))
+    if ties not in ("margin", "random"):
+        raise UserError(f"sampler.ties={ties!r} must be margin or random")
+    if source is None or ties == "random" or column == "margin":
+        return None
+    if "margin" not in source.frame:
+        say(f"sampler.ties=margin: {source.path} has no margin column; ties are broken by a seeded shuffle")
+        return None
+    return source.frame["margin"].to_numpy()
+
+
+def _check_batches(n: int, batch_size: int, end: float | None) -> None:
+    """The sampler draws full batches from the first ceil(end * n) examples of the ordering (all n for
+    `standard`, end=None): at least one batch must fit, said before any MLflow run exists."""
+    if batch_size > n:
+        raise UserError(f"batch_size={batch_size} is larger than the {n} training examples; lower batch_size")
+    if end is not None and end * n < batch_size:
+        least = math.ceil(batch_size / n * 1000) / 1000  # rounded up to 3 decimals
+        raise UserError(f"pacing.end={end:g} keeps {int(end * n)} of the {n} training examples, fewer than one batch "
+                        f"(batch_size={batch_size}); raise pacing.end to at least {least:g} or lower batch_size")
 
 
 def _parse_end(end) -> float | str:
