@@ -1,5 +1,6 @@
 """`python -m curriculum <command> [hydra overrides]`: one Hydra app per command over one conf/ directory.
-User errors become one line on stderr and exit code 2; CURRICULUM_DEBUG=1 shows the traceback instead."""
+User errors, Hydra's included, become one line on stderr and exit code 2; Ctrl-C one line and exit code 130;
+CURRICULUM_DEBUG=1 shows the traceback instead."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import importlib
 import os
 import sys
 from pathlib import Path
+
+from .overrides import check_overrides
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 COMMANDS = {
@@ -30,9 +33,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: no config {CONF_DIR / (name + '.yaml')}; is the package installed from its checkout "
               f"(pip install -e .)?", file=sys.stderr)
         sys.exit(2)
-    module, func, _ = COMMANDS[name]
-    task = getattr(importlib.import_module(module), func)
-    run_hydra(name, task, overrides)
+    try:
+        guarded(check_overrides, CONF_DIR, name, overrides)  # before the command's imports: feedback in a second
+        module, func, _ = COMMANDS[name]
+        task = getattr(importlib.import_module(module), func)
+        run_hydra(name, task, overrides)
+    except KeyboardInterrupt:  # runs in progress are marked KILLED and every file is written whole or not at all
+        if os.environ.get("CURRICULUM_DEBUG"):
+            raise
+        print("interrupted", file=sys.stderr, flush=True)
+        sys.exit(130)
 
 
 def run_hydra(name, task, overrides):
@@ -42,15 +52,17 @@ def run_hydra(name, task, overrides):
     def app(cfg):
         return guarded(task, cfg)
 
-    sys.argv = [f"curriculum-{name}", *overrides]
+    multirun = [a for a in overrides if a in ("-m", "--multirun")]  # Hydra's argparse wants it before the overrides
+    sys.argv = [f"curriculum-{name}", *multirun, *[a for a in overrides if a not in multirun]]
     app()
 
 
-def guarded(task, cfg):
+def guarded(task, *args):
+    """task(*args), with a UserError turned into one line on stderr and exit code 2."""
     from .errors import UserError
 
     try:
-        return task(cfg)
+        return task(*args)
     except UserError as err:
         if os.environ.get("CURRICULUM_DEBUG"):
             raise

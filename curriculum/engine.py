@@ -36,6 +36,13 @@ class OptimConfig:
             raise UserError(f"lr={self.lr} must be positive")
         if not 0 <= self.warmup < 1:
             raise UserError(f"warmup={self.warmup} must be a fraction in [0, 1)")
+        # torch.optim.SGD would reject these only once the run exists
+        if not 0 <= self.momentum < 1:
+            raise UserError(f"optim.momentum={self.momentum:g} must be in [0, 1)")
+        if not self.weight_decay >= 0:
+            raise UserError(f"optim.weight_decay={self.weight_decay:g} must be at least 0")
+        if self.nesterov and self.momentum == 0:
+            raise UserError("optim.nesterov=true needs optim.momentum > 0; set optim.nesterov=false for plain SGD")
 
 
 def lr_factor(step: int, total: int, schedule: str, warmup: float) -> float:

@@ -73,12 +73,22 @@ class RecordingConfig:
     eval_batch: int = 256
     source: str = "eval"   # eval: clean passes at checkpoints | train: the training forward pass (no extra cost)
     precision: str = "fp32"  # resolved numeric precision of forward passes: fp32 | bf16 (GPU autocast)
+    quorum: float = 1.0    # share of members right at every later checkpoint for learned_epoch (scores only)
 
     def __post_init__(self):
         if self.source not in RECORDERS:
             raise UserError(f"recording.source={self.source!r} must be one of {', '.join(RECORDERS)}")
-        if self.eval_batch < 1:
-            raise UserError(f"recording.eval_batch={self.eval_batch} must be at least 1")
+        for key, value in (("epochs", self.epochs), ("batch_size", self.batch_size),
+                           ("recording.eval_batch", self.eval_batch)):
+            if value < 1:
+                raise UserError(f"{key}={value} must be at least 1")
+        outside = [f for f in self.within_first_epoch if not 0 < f < 1]
+        if outside:
+            given = ",".join(f"{f:g}" for f in self.within_first_epoch)
+            raise UserError(f"recording.within_first_epoch=[{given}] holds {outside[0]:g}: give fractions of the "
+                            f"first epoch in (0, 1), like [0.125,0.25,0.5] (every epoch end is a checkpoint anyway)")
+        if not 0 < self.quorum <= 1:
+            raise UserError(f"recording.quorum={self.quorum:g} must be a share of the members in (0, 1]")
 
 
 RECORDERS = {"eval": Recorder, "train": TrainPassRecorder}

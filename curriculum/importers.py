@@ -35,6 +35,9 @@ def _cscore(path: Path) -> pd.DataFrame:
             scores, labels = z["scores"], z["labels"]
     except (KeyError, ValueError, OSError) as err:
         raise UserError(f"{path} is not a C-score file with 'labels' and 'scores' arrays ({err})") from None
+    if scores.ndim != 1 or labels.ndim != 1 or len(labels) != len(scores):
+        raise UserError(f"{path} has {labels.size} labels but {scores.size} scores (shapes {labels.shape} and "
+                        f"{scores.shape}); a C-score file holds one label and one score per training example")
     return pd.DataFrame({"index": np.arange(len(scores)), "label": labels.astype(np.int64),
                          "cscore": scores.astype(np.float64), "score": scores.astype(np.float64)})
 
@@ -48,6 +51,19 @@ def _csv(path: Path) -> pd.DataFrame:
         raise UserError(f"{path} has no numeric score column besides index and label")
     if "score" not in frame:  # the first score column orders by default; higher = easier
         frame["score"] = frame[numeric[0]]
+    return _unique_rows(frame, path)
+
+
+def _unique_rows(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """One row per index: exact repeats are read once; an index with two different rows (another score or
+    label) has no single value to use, so it is refused rather than letting the first row win."""
+    frame = frame.drop_duplicates(ignore_index=True)
+    repeated = frame["index"][frame["index"].duplicated()]
+    if len(repeated):
+        first = repeated.iloc[0]
+        rows = int((frame["index"] == first).sum())
+        raise UserError(f"{path} has {rows} different rows for index {first} ({len(repeated.unique())} indices repeat "
+                        f"with other values); keep one row per example")
     return frame
 
 

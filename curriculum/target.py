@@ -29,6 +29,15 @@ class TargetConfig:
     seed: int = 0                 # initialisation and sampling; the data split has its own seed
     precision: str = "fp32"       # resolved numeric precision of forward passes: fp32 | bf16 (GPU autocast)
 
+    def __post_init__(self):
+        for key, value in (("epochs", self.epochs), ("batch_size", self.batch_size), ("eval.batch", self.eval_batch)):
+            if value < 1:
+                raise UserError(f"{key}={value} must be at least 1")
+        if not self.evals_per_epoch > 0:
+            raise UserError(f"eval.per_epoch={self.evals_per_epoch:g} must be positive (0.5: every other epoch)")
+        if self.seed < 0:
+            raise UserError(f"seed={self.seed} must be a non-negative integer")
+
 
 def target_model(cfg: TargetConfig, data: Data) -> torch.nn.Module:
     """The target's freshly initialised network, from the `target_init` stream: never a scoring member's

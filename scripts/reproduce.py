@@ -44,6 +44,8 @@ def settings(seeds: int, quick: bool) -> list[dict]:
     pruning = [(["sampler=consensus", "pacing.end=auto"], few), (["sampler=random", "pacing.end=auto"], few)] + [
         (["sampler=consensus", f"pacing.end={f}"], few) for f in (0.5, 0.7)]
     return [
+        # the README's first comparison: default train settings (6 epochs), 3 seeds
+        {"study": "fmnist-default", "scores": "clean", "train": [], "arms": [(o, few) for o, _ in main]},
         {"study": "repro-clean", "scores": "clean", "train": ["epochs=2" if quick else "epochs=4", "eval.per_epoch=1"],
          "arms": main + pacings + random_ties},
         {"study": "repro-limited", "scores": "clean", "train": ["epochs=1", "eval.per_epoch=4"], "arms": main},

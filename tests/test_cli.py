@@ -28,7 +28,7 @@ def test_unknown_command_is_named():
     (["score", "data=cifar10", "data.root=/nonexistent", "data.download=false"], "CIFAR10 is not in /nonexistent/"),
     (["score", "data=synthetic", "device=tpu"], "device='tpu' is not one of auto, cpu, cuda"),
     (["score", "data=synthetic", "recording.source=logits"], "recording.source='logits' must be one of eval, train"),
-    (["train", "data=synthetic", "pacing.a=1.5"], "pacing.a=1.5 is out of range for linear: allowed (0, 1]"),
+    (["train", "data=synthetic", "pacing.a=0"], "pacing.a=0 is out of range for linear: allowed (0, inf)"),
     (["train", "data=synthetic", "sampler.name=easy"], "unknown sampler 'easy'; choose one of consensus"),
     (["train", "data=synthetic", "scores=/nonexistent/scores.parquet"], "scores file /nonexistent/scores.parquet does not exist"),
     (["train", "data=synthetic", "scores=0123456789abcdef0123456789abcdef"], "no such MLflow run"),

@@ -83,3 +83,23 @@ def test_train_orders_by_an_imported_cscore_file(tmp_path, all_labels):
     mlflow.set_tracking_uri(store)
     run = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.study = 'imported'").iloc[0]
     assert run["tags.sampler_score"] == "score" and run["tags.scores_path"].endswith("cscores.npz")
+
+
+def test_cscore_file_whose_labels_and_scores_differ_in_length_is_refused(tmp_path):
+    np.savez(tmp_path / "c.npz", labels=np.array([0, 1, 2]), scores=np.array([0.5, 0.25]))
+    with pytest.raises(UserError, match=r"c.npz has 3 labels but 2 scores"):
+        load_external(tmp_path / "c.npz")
+
+
+def test_csv_rows_repeated_exactly_are_read_once(tmp_path):
+    pd.DataFrame({"index": [0, 1, 1, 2], "s": [0.5, 0.25, 0.25, 1.0]}).to_csv(tmp_path / "s.csv", index=False)
+    frame = load_external(tmp_path / "s.csv")
+    assert frame["index"].tolist() == [0, 1, 2] and frame["s"].tolist() == [0.5, 0.25, 1.0]
+
+
+@pytest.mark.parametrize("columns", [{"s": [0.5, 0.25, 0.75]}, {"s": [0.5, 0.25, 0.25], "label": [0, 2, 3]}],
+                         ids=["another score", "another label"])
+def test_csv_repeating_an_index_with_other_values_is_refused_naming_the_index(tmp_path, columns):
+    pd.DataFrame({"index": [0, 1, 1], **columns}).to_csv(tmp_path / "s.csv", index=False)
+    with pytest.raises(UserError, match=r"s.csv has 2 different rows for index 1"):
+        load_external(tmp_path / "s.csv")

@@ -9,7 +9,8 @@ import torch
 from conftest import run_cli
 from curriculum.data import DataConfig, load_data
 from curriculum.engine import OptimConfig, make_optimizer
-from curriculum.ensemble import EnsembleConfig, RecordingConfig, member_identity, member_model, resume_member
+from curriculum.ensemble import (EnsembleConfig, RecordingConfig, identity_differences, member_identity, member_model,
+                                 resume_member)
 from curriculum.dynamics import Recorder
 from curriculum.seeding import torch_generator
 
@@ -87,3 +88,22 @@ def test_the_data_fingerprint_changes_with_image_content_alone():
     before = fingerprint("synthetic", idx, y, x)
     x[0, 0, 0, 0] ^= 1
     assert fingerprint("synthetic", idx, y, x) != before
+
+
+def test_precision_is_a_setting_resolved_per_device_and_part_of_the_member_identity():
+    from dataclasses import replace
+
+    from curriculum.engine import resolve_precision
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert resolve_precision("auto", cpu) == "fp32" and resolve_precision("auto", gpu) == "bf16"
+    assert resolve_precision("fp32", gpu) == "fp32"
+    with pytest.raises(ValueError, match="precision=bf16 needs a GPU"):
+        resolve_precision("bf16", cpu)
+    with pytest.raises(ValueError, match="precision='fp16' must be one of auto, fp32, bf16"):
+        resolve_precision("fp16", cpu)
+    data = load_data(DataConfig(name="synthetic"))
+    member, rec = EnsembleConfig(size=1).members()[0], RecordingConfig(epochs=1)
+    fp32 = member_identity(member, data, rec, OptimConfig(), {}, [1.0])
+    bf16 = member_identity(member, data, replace(rec, precision="bf16"), OptimConfig(), {}, [1.0])
+    assert [d.split(":")[0] for d in identity_differences(fp32, bf16)] == ["precision"]
