@@ -13,6 +13,7 @@ import pandas as pd
 
 from .errors import UserError
 from .stats import t975
+from .dicts import flatten
 
 METRICS = {  # column of the runs frame -> short name in the table
     "test/acc_at_best_val": "test@best_val",
@@ -57,6 +58,16 @@ def curve_mean(steps, accs) -> float:
     if s[-1] == s[0]:
         return float(a.mean())
     return float(np.sum(np.diff(s) * (a[1:] + a[:-1]) / 2) / (s[-1] - s[0]))
+
+
+def arm_tag(sampler: str, pacing: dict, score: str, balanced: bool, ties: str, scores: str) -> dict:
+    """What defines an arm, as `train` tags it and compare keys it: standard has no pacing, so no pacing.end
+    either. `pacing` is the resolved pacing config (name, preset, end and the family's parameters)."""
+    if sampler == "standard":
+        return {"sampler": "standard"}
+    return {"sampler": sampler, "pacing": str(pacing.get("preset") or pacing["name"]), "function": str(pacing["name"]),
+            "params": {k: v for k, v in pacing.items() if k not in ("name", "end", "preset")},
+            "end": str(pacing["end"]), "score": score, "balanced": balanced, "ties": ties, "scores": scores}
 
 
 def arm_definition(raw: dict) -> dict:
@@ -119,14 +130,6 @@ def differing(settings: list[dict]) -> list[str]:
     """Keys, in order of appearance, whose value is not the same in every dict (a missing key counts as '?')."""
     keys = list(dict.fromkeys(k for s in settings for k in s))
     return [k for k in keys if len({s.get(k, "?") for s in settings}) > 1]
-
-
-def flatten(tree: dict, prefix: str = "") -> dict:
-    """{"model": {"kwargs": {"width": 16}}} -> {"model.kwargs.width": 16}: the override names."""
-    flat = {}
-    for k, v in tree.items():
-        flat |= flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}
-    return flat
 
 
 def show(value) -> str:

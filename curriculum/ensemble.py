@@ -15,6 +15,7 @@ import torch
 
 from . import __version__
 from .data import Data
+from .dicts import flatten
 from .dynamics import FORMAT_VERSION, MemberDynamics, Recorder, TrainPassRecorder, checkpoint_steps, load_member
 from .engine import Inputs, OptimConfig, StepStats, make_optimizer, train
 from .errors import UserError
@@ -111,16 +112,9 @@ def member_identity(member: Member, data: Data, rec: RecordingConfig, optim: Opt
 
 def identity_differences(found: dict, expected: dict) -> list[str]:
     """`key: found -> expected` for every (dotted) key whose value differs."""
-    a, b = _flatten(found), _flatten(expected)
+    a, b = flatten(found), flatten(expected)
     return [f"{k}: {a.get(k, 'missing')!r} -> {b.get(k, 'missing')!r}" for k in sorted(a.keys() | b.keys())
             if a.get(k) != b.get(k)]
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        out |= _flatten(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v}
-    return out
 
 
 def check_identity(where: Path, found: dict, expected: dict) -> None:

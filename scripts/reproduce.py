@@ -75,16 +75,12 @@ def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:
     from omegaconf import OmegaConf
 
     from curriculum.cli import CONF_DIR
-    from curriculum.comparison import arm_definition
+    from curriculum.comparison import arm_definition, arm_tag
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
-    sampler, pacing = str(cfg.sampler.name), OmegaConf.to_container(cfg.pacing, resolve=True)
-    want = {"sampler": sampler} if sampler == "standard" else {  # as curriculum/commands/train.py tags it
-        "sampler": sampler, "pacing": str(pacing.get("preset") or pacing["name"]), "function": pacing["name"],
-        "params": {k: v for k, v in pacing.items() if k not in ("name", "end", "preset")}, "end": str(pacing["end"]),
-        "score": str(cfg.sampler.score), "balanced": bool(cfg.sampler.balanced),
-        "ties": str(cfg.sampler.get("ties", "margin"))}
+    want = arm_tag(str(cfg.sampler.name), OmegaConf.to_container(cfg.pacing, resolve=True), str(cfg.sampler.score),
+                   bool(cfg.sampler.balanced), str(cfg.sampler.get("ties", "margin")), "")
 
     def without_scores(arm: dict) -> dict:
         return {k: v for k, v in arm_definition(arm).items() if k != "scores"}

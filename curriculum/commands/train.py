@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..data import load_data
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
+from ..comparison import arm_tag
 from ..ordering import make_ordering
 from ..pacing import make_pacing
 from ..pruning import estimate_clean_fraction
@@ -23,62 +24,40 @@ from .common import data_config, log_inputs, optim_config, say, tracker
 
 
 def train(cfg: DictConfig) -> None:
-    sampler, column, balanced = str(cfg.sampler.name), str(cfg.sampler.score), bool(cfg.sampler.balanced)
-    pacing_params = {k: v for k, v in OmegaConf.to_container(cfg.pacing).items() if k not in ("name", "end", "preset")}
+    sampler, column = str(cfg.sampler.name), str(cfg.sampler.score)
+    pacing_cfg = OmegaConf.to_container(cfg.pacing, resolve=True)
+    pacing_params = {k: v for k, v in pacing_cfg.items() if k not in ("name", "end", "preset")}
     pacing = make_pacing(str(cfg.pacing.name), **pacing_params) if sampler != "standard" else None
-    target = TargetConfig(arch=str(cfg.model.name), model_kwargs=dict(cfg.model.get("kwargs") or {}),
-                          epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
-                          evals_per_epoch=float(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed),
-                          precision=resolve_precision(str(cfg.get("precision", "auto")), resolve_device(str(cfg.device))))
-    optim = optim_config(cfg)
-    end = _parse_end(cfg.pacing.end)
     device = resolve_device(str(cfg.device))
+    target = target_config(cfg, device)
+    optim = optim_config(cfg)
+    end = _parse_end(cfg.pacing.end) if sampler != "standard" else 1.0   # standard has no pacing, so no end
     set_threads(cfg.get("threads"))
     track = tracker(cfg)
     data = load_data(data_config(cfg)).to(device)
-    labels = data.train.y.cpu().numpy()
 
     source = None
     if sampler in ("consensus", "anti") or str(cfg.scores) != "latest" or end == "auto":
         source = resolve_scores(str(cfg.scores), track, data)
-    if source is not None and column == "consensus" and column not in source.frame and "score" in source.frame:
-        column = "score"  # imported scores: order by the file's own score
-    if source is not None and column not in source.frame:
-        raise UserError(f"sampler.score={column!r} is not a column of {source.path}; "
-                        f"choose one of {', '.join(c for c in source.frame if c not in ('index', 'label'))}")
+    column = score_column(source, column)
     oriented = orientation(source.frame[column].to_numpy(), column) if source is not None else None
     if end == "auto":
-        if column != "consensus":
-            raise UserError(f"pacing.end=auto estimates the clean share from consensus scores, but the ordering uses "
-                            f"{column!r} from {source.path}; use scores from `python -m curriculum score` with "
-                            f"sampler.score=consensus, or set pacing.end to a fraction")
-        end = estimate_clean_fraction(source.frame["consensus"].to_numpy(), source.meta)
-        say(f"pacing.end=auto: the consensus histogram suggests {1 - end:.3f} of the labels are wrong; keeping "
-            f"the easiest {end:.3f}")
-    ordering = make_ordering(sampler, oriented, labels, int(cfg.seed), balanced, tie_break(source, column, cfg))
+        end = auto_end(source, column)
+    ordering = make_ordering(sampler, oriented, data.train.y.cpu().numpy(), int(cfg.seed),
+                             bool(cfg.sampler.balanced), tie_break(source, column, cfg))
     _check_batches(len(data.train), target.batch_size, end if sampler != "standard" else None)
 
-    pacing_name = str(cfg.pacing.get("preset") or cfg.pacing.name) if sampler != "standard" else "none"
+    arm = arm_tag(sampler, pacing_cfg, column, bool(cfg.sampler.balanced), str(cfg.sampler.get("ties", "margin")),
+                  source.sha256 if source else "none")
+    pacing_name = arm.get("pacing", "none")
     tags = {"stage": "train", "sampler": sampler, "pacing": pacing_name, "seed": int(cfg.seed),
             "study": str(cfg.study), "dataset": data.name, "fingerprint": data.fingerprint,
             "scores_run_id": source.run_id if source else "none", "sampler_score": column, "arch": target.arch,
-            # what defines the arm, as JSON (compare's key): standard has no pacing, so no pacing.end either
-            "arm": json.dumps({"sampler": sampler} if sampler == "standard" else {
-                "sampler": sampler, "pacing": pacing_name, "function": str(cfg.pacing.name), "params": pacing_params,
-                "end": str(cfg.pacing.end), "score": column, "balanced": balanced,
-                "ties": str(cfg.sampler.get("ties", "margin")), "scores": source.sha256 if source else "none"},
-                sort_keys=True),
-            # the settings every arm of a study shares, as JSON: compare splits arms whose settings differ
-            "training": json.dumps({
-                "model": OmegaConf.to_container(cfg.model, resolve=True), "epochs": int(cfg.epochs),
-                "batch_size": int(cfg.batch_size), "lr": float(cfg.lr), "precision": target.precision,
-                "optim": OmegaConf.to_container(cfg.optim, resolve=True),
-                "eval": {"per_epoch": float(cfg.eval.per_epoch)},
-                "data": {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
-                         if k not in ("root", "download")}}, sort_keys=True)} | (
-        {} if sampler == "standard" else {"pacing_end": f"{end:.4g}", "pacing_end_spec": str(cfg.pacing.end)})
-    say(f"train {sampler}/{pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples, "
-        f"end={end:.3f}) with scores {source.path if source else 'none'}")
+            "arm": json.dumps(arm, sort_keys=True), "training": json.dumps(training_tag(cfg, target), sort_keys=True)}
+    if sampler != "standard":
+        tags |= {"pacing_end": f"{end:.4g}", "pacing_end_spec": str(cfg.pacing.end)}
+    say(f"train {sampler}/{pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples"
+        + (f", end={end:.3f}" if sampler != "standard" else "") + f") with scores {source.path if source else 'none'}")
     started = time.monotonic()
     with track.run(f"{sampler}-{pacing_name}-s{cfg.seed}", tags) as run_id:
         log_inputs(track, run_id, cfg)
@@ -86,16 +65,62 @@ def train(cfg: DictConfig) -> None:
             track.set_tags(run_id, {"scores_sha256": source.sha256, "scores_path": source.path.resolve()})
         label = f"[{sampler}/{pacing_name} seed={cfg.seed}]"
         history, summary = train_target(data, target, optim, ordering, pacing, end, label)
-        names = [k for k in history[0] if k != "step"]
-        series = {name: [(h["step"], h[name]) for h in history] for name in names}
-        series |= {k: [(summary["steps"], float(v))] for k, v in summary.items()}
-        series["curriculum/pacing_end"] = [(0, end)]
-        series["wall_seconds"] = [(summary["steps"], time.monotonic() - started)]
-        track.log_metrics(run_id, series)
-        track.client.log_text(run_id, json.dumps(history, indent=1), "history.json")
+        log_run(track, run_id, history, summary, end if sampler != "standard" else None, time.monotonic() - started)
     say(f"{label} test acc final {summary['test/acc_final']:.4f}, best {summary['test/acc_best']:.4f}"
         + (f", at best val {summary['test/acc_at_best_val']:.4f}" if "test/acc_at_best_val" in summary else "")
         + f"; distinct examples seen {summary['curriculum/distinct_seen']}/{len(data.train)}; MLflow run {run_id}")
+
+
+def target_config(cfg: DictConfig, device) -> TargetConfig:
+    return TargetConfig(arch=str(cfg.model.name), model_kwargs=dict(cfg.model.get("kwargs") or {}),
+                        epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
+                        evals_per_epoch=float(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed),
+                        precision=resolve_precision(str(cfg.get("precision", "auto")), device))
+
+
+def training_tag(cfg: DictConfig, target: TargetConfig) -> dict:
+    """The settings every arm of a study shares: compare splits arms whose settings differ."""
+    data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in ("root", "download")}
+    return {"model": OmegaConf.to_container(cfg.model, resolve=True), "epochs": int(cfg.epochs),
+            "batch_size": int(cfg.batch_size), "lr": float(cfg.lr), "precision": target.precision,
+            "optim": OmegaConf.to_container(cfg.optim, resolve=True), "eval": {"per_epoch": float(cfg.eval.per_epoch)},
+            "data": data}
+
+
+def score_column(source, column: str) -> str:
+    """The scores column that orders the examples: imported files order by their own `score` by default."""
+    if source is None:
+        return column
+    if column == "consensus" and column not in source.frame and "score" in source.frame:
+        column = "score"
+    if column not in source.frame:
+        raise UserError(f"sampler.score={column!r} is not a column of {source.path}; "
+                        f"choose one of {', '.join(c for c in source.frame if c not in ('index', 'label'))}")
+    return column
+
+
+def auto_end(source, column: str) -> float:
+    """pacing.end=auto: keep the share of examples that the consensus histogram says are correctly labelled."""
+    if column != "consensus":
+        raise UserError(f"pacing.end=auto estimates the clean share from consensus scores, but the ordering uses "
+                        f"{column!r} from {source.path}; use scores from `python -m curriculum score` with "
+                        f"sampler.score=consensus, or set pacing.end to a fraction")
+    end = estimate_clean_fraction(source.frame["consensus"].to_numpy(), source.meta)
+    say(f"pacing.end=auto: the consensus histogram suggests {1 - end:.3f} of the labels are wrong; keeping "
+        f"the easiest {end:.3f}")
+    return end
+
+
+def log_run(track, run_id: str, history: list[dict], summary: dict, end: float | None, seconds: float) -> None:
+    """The evaluation history, the summary figures and the history as JSON, in one batch each."""
+    names = [k for k in history[0] if k != "step"]
+    series = {name: [(h["step"], h[name]) for h in history] for name in names}
+    series |= {k: [(summary["steps"], float(v))] for k, v in summary.items()}
+    if end is not None:
+        series["curriculum/pacing_end"] = [(0, end)]
+    series["wall_seconds"] = [(summary["steps"], seconds)]
+    track.log_metrics(run_id, series)
+    track.client.log_text(run_id, json.dumps(history, indent=1), "history.json")
 
 
 def tie_break(source, column: str, cfg: DictConfig):
