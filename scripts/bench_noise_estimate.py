@@ -2,6 +2,7 @@
 (20k examples, 4 cnn x 2 epochs), with 0%, 10%, 20%, 40% and 60% of the labels flipped symmetrically:
 
     .venv/bin/python scripts/bench_noise_estimate.py --out outputs/noise-estimate [--noise 0,0.1,0.2,0.4,0.6]
+        [--score-args "data=synthetic epochs=6 ensemble.size=3"]   # other data or ensembles
 
 For each noise level it runs `python -m curriculum score data.label_noise=<p>` (skipped when its scores exist,
 so a rerun resumes) and prints the true mislabelled share, the estimate of curriculum.pruning (what auto
@@ -35,10 +36,10 @@ def gmm_baseline(consensus: np.ndarray, iterations: int = 200) -> float:
     return float(1 - w[np.argmax(mu)])
 
 
-def score(out: Path, noise: float, store: str) -> Path:
+def score(out: Path, noise: float, store: str, extra: list[str]) -> Path:
     run_dir = out / f"noise-{noise:g}"
     if not (run_dir / "scores.parquet").is_file():
-        cmd = [sys.executable, "-m", "curriculum", "score", f"data.label_noise={noise}", f"out_dir={run_dir}",
+        cmd = [sys.executable, "-m", "curriculum", "score", *extra, f"data.label_noise={noise}", f"out_dir={run_dir}",
                f"mlflow.tracking_uri={store}"]
         print("$", " ".join(cmd[1:]), flush=True)
         subprocess.run(cmd, check=True, env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"),
@@ -61,12 +62,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="outputs/noise-estimate")
     parser.add_argument("--noise", default="0,0.1,0.2,0.4,0.6")
+    parser.add_argument("--score-args", default="", help="extra score overrides, e.g. 'data=synthetic'")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     store = f"sqlite:///{out / 'mlflow.db'}"
-    rows = [row(score(out, float(p), store)) for p in args.noise.split(",")]
-    print(f"\n`python scripts/bench_noise_estimate.py --out {args.out} --noise {args.noise}`\n")
+    rows = [row(score(out, float(p), store, args.score_args.split())) for p in args.noise.split(",")]
+    extra = f' --score-args "{args.score_args}"' if args.score_args else ""
+    print(f"\n`python scripts/bench_noise_estimate.py --out {args.out} --noise {args.noise}{extra}`\n")
     print("| flipped | estimate (auto) | error | two-Gaussian baseline | precision of pruning | recall |")
     print("|---|---|---|---|---|---|")
     for r in rows:
