@@ -171,3 +171,21 @@ def test_ctrl_c_during_scoring_is_one_line_exit_130_and_leaves_no_half_file(tmp_
     load_member(out / "dynamics" / "member-0.npz")  # the file under a final name is complete
     assert not (out / "scores.parquet").exists()
     assert {r.info.status for r in runs_in(db)} == {"KILLED", "FINISHED"}  # score and member 2 killed, member 1 done
+
+
+def test_every_override_of_the_reproduction_study_passes_the_check():
+    """The study's own settings (e.g. eval.per_epoch=0.5, a fraction where the default is 2.0) are valid input."""
+    import importlib.util
+
+    from conftest import ROOT
+    from curriculum.cli import CONF_DIR
+    from curriculum.overrides import check_overrides
+
+    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
+    reproduce = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reproduce)
+    for overrides in reproduce.SCORES.values():
+        check_overrides(CONF_DIR, "score", overrides)
+    for setting in reproduce.settings(seeds=5, quick=False):
+        for arm, _ in setting["arms"]:
+            check_overrides(CONF_DIR, "train", ["-m", *setting["train"], *arm, "seed=0,1,2", "scores=x", "study=s"])
