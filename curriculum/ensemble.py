@@ -56,6 +56,8 @@ class EnsembleConfig:
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise UserError(f"unknown model {unknown[0]!r} in ensemble.models; choose from {', '.join(MODELS)}")
+        if self.seed < 0:
+            raise UserError(f"seed={self.seed} must be a non-negative integer")
         if not 0 <= self.shard < self.num_shards:
             raise UserError(f"ensemble.shard={self.shard} must be in [0, ensemble.num_shards={self.num_shards})")
 
@@ -219,21 +221,33 @@ def resume_member(path: Path, identity: dict, model, opt, generator, recorder: R
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"].cpu())
-    for (split, field), values in arrays.items():
-        getattr(getattr(recorder.dynamics, split), field)[...] = values
+    for (split, name), values in arrays.items():
+        getattr(getattr(recorder.dynamics, split), name)[...] = values
     return step, history
+
+
+def check_resume_identity(path: Path, identity: dict) -> None:
+    """Stop (check_identity) when a resume state at `path` was made with other settings; a state that does not
+    load is left for resume_member to ignore."""
+    if not path.is_file():
+        return
+    try:
+        found = torch.load(path, weights_only=True, map_location="cpu")["identity"]
+    except Exception:
+        return
+    check_identity(path, found, identity)
 
 
 def _checked_arrays(state: dict, recorder: Recorder) -> dict:
     """The saved dynamics arrays as numpy, each checked against the shape of the recorder's."""
     out = {}
     for split in ("train", "test"):
-        for field in ("correct", "margin", "prob"):
-            values = state["arrays"][f"{split}_{field}"].cpu().numpy()
-            target = getattr(getattr(recorder.dynamics, split), field)
+        for name in ("correct", "margin", "prob"):
+            values = state["arrays"][f"{split}_{name}"].cpu().numpy()
+            target = getattr(getattr(recorder.dynamics, split), name)
             if values.shape != target.shape:
-                raise ValueError(f"{split}_{field} has shape {values.shape}, expected {target.shape}")
-            out[(split, field)] = values
+                raise ValueError(f"{split}_{name} has shape {values.shape}, expected {target.shape}")
+            out[(split, name)] = values
     return out
 
 

@@ -14,17 +14,13 @@ import numpy as np
 from .errors import UserError
 
 
-def consensus_levels(consensus: np.ndarray, meta: dict) -> int:
-    """L, the number of member-checkpoint pairs behind each consensus value (values are multiples of 1/L):
-    from the scores file's metadata when it has it, else the smallest L <= 1000 that fits every value."""
-    if meta.get("ensemble") and meta.get("checkpoints"):
-        return len(meta["ensemble"]) * len(meta["checkpoints"])
-    values = np.unique(np.asarray(consensus, dtype=np.float64))
-    for levels in range(1, 1001):
-        if np.allclose(values * levels, np.round(values * levels), rtol=0, atol=1e-6):
-            return levels
-    raise UserError("pacing.end=auto needs consensus scores on a grid of members x checkpoints (as `score` writes "
-                    "them); these are not: set pacing.end to a fraction instead")
+def consensus_levels(meta: dict) -> int:
+    """L, the number of member-checkpoint pairs behind each consensus value (values are multiples of 1/L), from
+    the metadata `score` writes into scores.parquet; scores from elsewhere have none and are refused."""
+    if not (meta.get("ensemble") and meta.get("checkpoints")):
+        raise UserError("pacing.end=auto needs consensus scores written by `python -m curriculum score` (their file "
+                        "says how many members and checkpoints made them); set pacing.end to a fraction instead")
+    return len(meta["ensemble"]) * len(meta["checkpoints"])
 
 
 def estimate_mislabelled_share(consensus: np.ndarray, levels: int) -> float:
@@ -41,4 +37,12 @@ def estimate_mislabelled_share(consensus: np.ndarray, levels: int) -> float:
 
 def estimate_clean_fraction(consensus: np.ndarray, meta: dict) -> float:
     """pacing.end for `auto`: the share of examples that look correctly labelled."""
-    return 1.0 - estimate_mislabelled_share(consensus, consensus_levels(consensus, meta))
+    consensus = np.asarray(consensus, dtype=np.float64)
+    levels = consensus_levels(meta)
+    if not np.all((consensus >= 0) & (consensus <= 1)):
+        raise UserError("pacing.end=auto needs consensus scores in [0, 1]; these are not: set pacing.end to a fraction")
+    clean = 1.0 - estimate_mislabelled_share(consensus, levels)
+    if clean <= 0:
+        raise UserError("pacing.end=auto found no floor of hard clean examples in the consensus histogram (it would "
+                        "keep nothing); look at the score run's consensus_hist.png and set pacing.end to a fraction")
+    return clean

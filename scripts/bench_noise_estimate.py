@@ -50,7 +50,7 @@ def score(out: Path, noise: float, store: str, extra: list[str]) -> Path:
 def row(path: Path) -> dict:
     frame, meta = read_scores(path)
     consensus, noisy = frame["consensus"].to_numpy(), frame["noisy"].to_numpy()
-    estimate = estimate_mislabelled_share(consensus, consensus_levels(consensus, meta))
+    estimate = estimate_mislabelled_share(consensus, consensus_levels(meta))
     pruned = np.zeros(len(frame), dtype=bool)
     pruned[np.argsort(frame["rank"].to_numpy())[len(frame) - int(round(estimate * len(frame))):]] = True
     return {"true": noisy.mean(), "estimate": estimate, "error": estimate - noisy.mean(),

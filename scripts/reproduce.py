@@ -67,7 +67,8 @@ def cli(*args: str, store: str) -> str:
 
 def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:
     """Seeds of this arm that already have a finished run (so an interrupted study resumes): runs whose `arm`
-    tag, read as compare reads it, is the arm that `train` with these overrides would tag (whatever scores)."""
+    tag (read as compare reads it, whatever scores) and `training` tag are what `train` with these overrides
+    (the study's training settings and the arm's) would tag."""
     import json
 
     import mlflow
@@ -75,12 +76,15 @@ def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:
     from omegaconf import OmegaConf
 
     from curriculum.cli import CONF_DIR
+    from curriculum.commands.train import target_config, training_tag
     from curriculum.comparison import arm_definition, arm_tag
+    from curriculum.engine import resolve_device
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
+        cfg = compose("train", overrides=[*overrides, "device=auto"])
     want = arm_tag(str(cfg.sampler.name), OmegaConf.to_container(cfg.pacing, resolve=True), str(cfg.sampler.score),
                    bool(cfg.sampler.balanced), str(cfg.sampler.get("ties", "margin")), "")
+    training = json.dumps(training_tag(cfg, target_config(cfg, resolve_device("auto"))), sort_keys=True)
 
     def without_scores(arm: dict) -> dict:
         return {k: v for k, v in arm_definition(arm).items() if k != "scores"}
@@ -92,6 +96,7 @@ def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:
         return set()
     mask = runs["tags.arm"].map(lambda tag: isinstance(tag, str)
                                 and without_scores(json.loads(tag)) == without_scores(want))
+    mask &= runs["tags.training"] == training
     return set(runs.loc[mask, "tags.seed"].astype(int))
 
 
@@ -113,7 +118,7 @@ def main() -> None:
             cli("score", *overrides, *quick, f"out_dir={out / f'score-{name}'}", store=store)
     for setting in settings(args.seeds, args.quick):
         for overrides, n in setting["arms"]:
-            missing = sorted(set(range(n)) - done_seeds(store, setting["study"], overrides))
+            missing = sorted(set(range(n)) - done_seeds(store, setting["study"], [*setting["train"], *overrides]))
             if missing:
                 cli("train", "-m", *setting["train"], *overrides, f"study={setting['study']}",
                     f"scores={out / ('score-' + setting['scores'])}", "seed=" + ",".join(map(str, missing)), store=store)

@@ -61,16 +61,27 @@ SPEED = np.array([[0.0, 0.2, 0.4, 0.7], [0.8, 0.1, 0.5, 0.3], [0.1, 0.6, 0.3, 0.
 
 def test_split_half_and_growing_ensembles_correlate_disjoint_members_only():
     table = order_stability(SPEED, ["cnn"] * 4)
-    assert set(table["kind"]) == {"same_arch", "split_half", "first_m_vs_last_m"}
-    # even members 0+2 = [0.1, 0.8, 0.7, 1.6] (ranks 1,3,2,4); odd 1+3 = [0.8, 0.4, 0.7, 1.1] (ranks 3,1,2,4):
+    assert set(table["kind"]) == {"same_arch", "split_half", "m_vs_m"}
+    # halves alternate members: 0+2 = [0.1, 0.8, 0.7, 1.6] (ranks 1,3,2,4) vs 1+3 = [0.8, 0.4, 0.7, 1.1] (ranks 3,1,2,4):
     # d = [-2, 2, 0, 0], rho = 1 - 6 * 8 / (4 * 15) = 0.2
     (split,) = table[table["kind"] == "split_half"]["spearman"]
     assert split == pytest.approx(0.2)
-    grow = table[table["kind"] == "first_m_vs_last_m"]
-    # m=1: member 0 (ranks 1,2,3,4) vs member 3 (1,3,2,4): sum d^2 = 2, rho 0.8;
-    # m=2: members 0+1 = [0.8, 0.3, 0.9, 1.0] (2,1,3,4) vs 2+3 = [0.1, 0.9, 0.5, 1.7] (1,3,2,4): sum d^2 = 6, rho 0.4
-    assert grow["a"].tolist() == ["member 0", "members 0-1"] and grow["b"].tolist() == ["member 3", "members 2-3"]
-    np.testing.assert_allclose(grow["spearman"], [0.8, 0.4])
+    grow = table[table["kind"] == "m_vs_m"]
+    # m=1: member 0 (ranks 1,2,3,4) vs member 1 (4,1,3,2): d = -3, 1, 0, 2, sum d^2 = 14, rho = 1 - 84/60 = -0.4;
+    # m=2: the split halves again, 0.2
+    assert grow["a"].tolist() == ["member 0", "members 0,2"] and grow["b"].tolist() == ["member 1", "members 1,3"]
+    np.testing.assert_allclose(grow["spearman"], [-0.4, 0.2])
+
+
+def test_halves_of_a_mixed_ensemble_hold_both_architectures():
+    table = order_stability(SPEED, ["cnn", "mlp", "cnn", "mlp"])
+    split = table[table["kind"] == "split_half"].iloc[0]
+    assert (split["a"], split["b"]) == ("members 0,1", "members 2,3")
+    # 0+1 = [0.8, 0.3, 0.9, 1.0] (ranks 2,1,3,4) vs 2+3 = [0.1, 0.9, 0.5, 1.7] (1,3,2,4): sum d^2 = 6, rho = 0.4
+    assert split["spearman"] == pytest.approx(0.4)
+    # m=1 compares the two cnn members 0 and 2: ranks (1,2,3,4) vs (1,3,2,4): sum d^2 = 2, rho = 0.8
+    first = table[table["kind"] == "m_vs_m"].iloc[0]
+    assert (first["a"], first["b"], first["spearman"]) == ("member 0", "member 2", pytest.approx(0.8))
 
 
 def test_a_two_member_ensemble_still_gets_its_disjoint_figures():
@@ -78,4 +89,4 @@ def test_a_two_member_ensemble_still_gets_its_disjoint_figures():
     pair = spearman(SPEED[0], SPEED[1])  # ranks [1,2,3,4] vs [4,1,3,2]: sum d^2 = 9 + 1 + 0 + 4 = 14, rho -0.4
     assert pair == pytest.approx(-0.4)
     assert table.set_index("kind")["spearman"].to_dict() == pytest.approx(
-        {"same_arch": pair, "split_half": pair, "first_m_vs_last_m": pair})
+        {"same_arch": pair, "split_half": pair, "m_vs_m": pair})

@@ -2,6 +2,7 @@
 
 import copy
 
+import mlflow
 import numpy as np
 import pytest
 import torch
@@ -23,6 +24,8 @@ def test_rescoring_into_an_out_dir_with_other_settings_stops_with_one_line_namin
     out = tmp_path / "score"
     run_cli("score", *TINY, f"out_dir={out}", f"mlflow.tracking_uri={store}")
     before = (out / "scores.parquet").read_bytes()
+    mlflow.set_tracking_uri(store)
+    runs_before = len(mlflow.search_runs(experiment_names=["curriculum"]))
     proc = run_cli("score", *TINY, changed, f"out_dir={out}", f"mlflow.tracking_uri={store}", check=False)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -30,6 +33,7 @@ def test_rescoring_into_an_out_dir_with_other_settings_stops_with_one_line_namin
     key = changed.split("=")[0].split(".")[-1]
     assert key in lines[-1] or (key == "epochs" and "checkpoints" in lines[-1])
     assert (out / "scores.parquet").read_bytes() == before
+    assert len(mlflow.search_runs(experiment_names=["curriculum"])) == runs_before   # stopped before any run
 
 
 def test_rescoring_with_the_same_settings_skips_every_member(tmp_path, store):
@@ -78,16 +82,19 @@ def test_a_resume_state_made_with_other_settings_stops_with_the_differing_keys(t
         resume_member(path, new, model, opt, gen, recorder)
 
 
-def test_the_data_fingerprint_changes_with_image_content_alone():
+def test_the_data_fingerprint_changes_with_image_content_alone(monkeypatch):
+    from curriculum import data as data_module
+
     a = load_data(DataConfig(name="synthetic"))
-    b = load_data(DataConfig(name="synthetic"))
-    assert a.fingerprint == b.fingerprint
-    from curriculum.data import fingerprint
-    x = a.train.x.numpy().copy()
-    idx, y = a.train.index.numpy(), a.train.y.numpy()
-    before = fingerprint("synthetic", idx, y, x)
-    x[0, 0, 0, 0] ^= 1
-    assert fingerprint("synthetic", idx, y, x) != before
+    assert load_data(DataConfig(name="synthetic")).fingerprint == a.fingerprint
+
+    def one_pixel_changed(cfg):
+        xtr, ytr, xte, yte = data_module._synthetic(cfg)
+        xtr[int(a.train.index[0]), 0, 0, 0] ^= 1   # a training image the subset keeps; names, labels unchanged
+        return xtr, ytr, xte, yte
+
+    monkeypatch.setitem(data_module.LOADERS, "synthetic", one_pixel_changed)
+    assert load_data(DataConfig(name="synthetic")).fingerprint != a.fingerprint
 
 
 def test_precision_is_a_setting_resolved_per_device_and_part_of_the_member_identity():
@@ -107,3 +114,18 @@ def test_precision_is_a_setting_resolved_per_device_and_part_of_the_member_ident
     fp32 = member_identity(member, data, rec, OptimConfig(), {}, [1.0])
     bf16 = member_identity(member, data, replace(rec, precision="bf16"), OptimConfig(), {}, [1.0])
     assert [d.split(":")[0] for d in identity_differences(fp32, bf16)] == ["precision"]
+
+
+def test_a_resume_state_from_other_settings_stops_the_score_run_before_any_mlflow_run(tmp_path, store):
+    data = load_data(DataConfig(name="synthetic", train_size=1600, val_size=200))
+    member = EnsembleConfig(size=1).members()[0]
+    rec = RecordingConfig(epochs=1, within_first_epoch=(0.5,))
+    old = member_identity(member, data, rec, OptimConfig(lr=0.05), {"width": 16, "hidden": 128}, [0.5, 1.0])
+    (tmp_path / "score" / "dynamics").mkdir(parents=True)
+    torch.save({"identity": old, "step": 12}, tmp_path / "score" / "dynamics" / ".member-0.resume.pt")
+    proc = run_cli("score", *TINY, "lr=0.1", f"out_dir={tmp_path / 'score'}", f"mlflow.tracking_uri={store}",
+                   check=False)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error:")
+    assert "optim.lr: 0.05 -> 0.1" in proc.stderr and "resume.pt" in proc.stderr
+    mlflow.set_tracking_uri(store)
+    assert len(mlflow.search_runs(experiment_names=["curriculum"])) == 0

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from curriculum.errors import UserError
-from curriculum.pruning import consensus_levels, estimate_mislabelled_share
+from curriculum.pruning import consensus_levels, estimate_clean_fraction, estimate_mislabelled_share
 
 
 def _consensus(counts: list[int], levels: int) -> np.ndarray:
@@ -26,8 +26,30 @@ def test_the_excess_over_the_floor_at_low_consensus_is_the_mislabelled_share():
     assert estimate_mislabelled_share(cons, 8) == pytest.approx(0.23)
 
 
-def test_consensus_levels_come_from_the_file_or_from_the_values():
-    assert consensus_levels(np.array([0, 0.05, 1.0]), {"ensemble": [{}] * 4, "checkpoints": [1, 2, 3, 4, 5]}) == 20
-    assert consensus_levels(np.array([0, 1 / 3, 2 / 3, 1.0]), {}) == 3
-    with pytest.raises(UserError, match="pacing.end=auto"):
-        consensus_levels(np.array([np.pi / 10, 0.5]), {})
+def test_consensus_levels_come_from_the_files_members_and_checkpoints():
+    assert consensus_levels({"ensemble": [{}] * 4, "checkpoints": [1, 2, 3, 4, 5]}) == 20
+
+
+def test_auto_refuses_scores_without_the_ensemble_behind_them():
+    with pytest.raises(UserError, match="pacing.end=auto needs consensus scores written by"):
+        estimate_clean_fraction(np.array([0.0, 0.5, 1.0]), {"source": "external"})
+
+
+def test_auto_refuses_a_histogram_without_a_floor_instead_of_keeping_nothing():
+    # every example at consensus 0: floor = median(h[2..4]) = 0, excess = 1 -> nothing would be kept
+    with pytest.raises(UserError, match="no floor"):
+        estimate_clean_fraction(np.zeros(100), {"ensemble": [{}] * 2, "checkpoints": [1, 2, 3, 4]})
+
+
+def test_auto_refuses_values_outside_zero_to_one_and_too_few_levels():
+    meta8 = {"ensemble": [{}] * 2, "checkpoints": [1, 2, 3, 4]}
+    with pytest.raises(UserError, match=r"in \[0, 1\]"):
+        estimate_clean_fraction(np.array([-0.5, 1.0]), meta8)
+    with pytest.raises(UserError, match="at least 4 consensus levels"):
+        estimate_clean_fraction(np.array([0.0, 1.0]), {"ensemble": [{}], "checkpoints": [1, 2]})
+
+
+def test_a_clean_histogram_keeps_everything():
+    # the flat-floor example above, as a clean fraction: 1 - 0 = 1
+    meta8 = {"ensemble": [{}] * 2, "checkpoints": [1, 2, 3, 4]}
+    assert estimate_clean_fraction(_consensus([10, 10, 10, 10, 10, 50, 100, 200, 600], 8), meta8) == 1.0

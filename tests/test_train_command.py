@@ -102,3 +102,19 @@ def test_pruned_sampler_never_yields_the_hardest_and_never_the_validation_split(
     assert set(drawn) <= set(ordering[:700].tolist())
     official = data.train.index.numpy()[drawn]
     assert not set(official.tolist()) & set(data.val.index.tolist())
+
+
+def test_train_breaks_ties_by_the_scores_margin_unless_told_otherwise():
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from curriculum.commands.train import tie_break
+
+    source = SimpleNamespace(frame=pd.DataFrame({"consensus": [1.0, 1.0], "margin": [0.5, 2.0]}), path="scores")
+    cfg = OmegaConf.create({"sampler": {"ties": "margin"}})
+    assert tie_break(source, "consensus", cfg).tolist() == [0.5, 2.0]
+    assert tie_break(source, "consensus", OmegaConf.create({"sampler": {"ties": "random"}})) is None
+    assert tie_break(source, "margin", cfg) is None                       # margin has no ties to break by itself
+    imported = SimpleNamespace(frame=pd.DataFrame({"score": [1.0, 1.0]}), path="scores.csv")
+    assert tie_break(imported, "score", cfg) is None                      # no margin: a seeded shuffle

@@ -13,7 +13,8 @@ from ..data import Data, load_data
 from ..dynamics import checkpoint_steps, load_member, save_member
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
-from ..ensemble import EnsembleConfig, RecordingConfig, member_identity, reusable_member, scores_frame, train_member
+from ..ensemble import (EnsembleConfig, RecordingConfig, check_resume_identity, member_identity, reusable_member,
+                        scores_frame, train_member)
 from ..plots import consensus_histogram
 from ..sampler import steps_per_epoch
 from ..scorefile import write_scores
@@ -27,8 +28,6 @@ def score(cfg: DictConfig) -> None:
                          shard=int(cfg.ensemble.shard), num_shards=int(cfg.ensemble.num_shards), seed=int(cfg.seed),
                          batched=bool(cfg.ensemble.get("batched", False)),
                          model_kwargs={cfg.model.name: dict(cfg.model.get("kwargs") or {})})
-    if ens.seed < 0:
-        raise UserError(f"seed={ens.seed} must be a non-negative integer")
     device = resolve_device(str(cfg.device))
     rec = RecordingConfig(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
                           within_first_epoch=tuple(cfg.recording.within_first_epoch),
@@ -47,11 +46,12 @@ def score(cfg: DictConfig) -> None:
     say(f"data {data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples, "
         f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")
 
+    missing = members_to_train(data, ens, rec, optim, out_dir / "dynamics")
     tags = {"stage": "score", "dataset": data.name, "fingerprint": data.fingerprint, "out_dir": out_dir.resolve(),
             "shard": f"{ens.shard}/{ens.num_shards}"}
     with track.run("score", tags) as run_id:
         log_inputs(track, run_id, cfg)
-        train_missing_members(track, run_id, data, ens, rec, optim, out_dir / "dynamics")
+        train_missing_members(track, run_id, data, ens, rec, optim, out_dir / "dynamics", missing)
         paths = [out_dir / "dynamics" / m.filename for m in ens.members()]
         missing = [p.name for p in paths if not p.is_file()]
         if missing:
@@ -67,9 +67,9 @@ def score(cfg: DictConfig) -> None:
         f"wall time {summary['wall_seconds']:.0f}s")
 
 
-def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: EnsembleConfig, rec: RecordingConfig,
-                          optim, dyn_dir: Path) -> None:
-    """Train this shard's members whose dynamics file is absent or incomplete; each is a nested MLflow run."""
+def members_to_train(data: Data, ens: EnsembleConfig, rec: RecordingConfig, optim, dyn_dir: Path) -> list:
+    """This shard's members whose dynamics file is absent or incomplete. Run before any MLflow run exists: a member
+    file or resume state made with other settings stops here with one line (check_identity)."""
     per_epoch = steps_per_epoch(len(data.train), rec.batch_size)
     _, checkpoints = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
     missing = []
@@ -79,7 +79,18 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
         if reusable_member(path, identity):
             say(f"[member {member.k}] {path} is complete: skipped")
         else:
+            check_resume_identity(resume_path(dyn_dir, member), identity)
             missing.append(member)
+    return missing
+
+
+def resume_path(dyn_dir: Path, member) -> Path:
+    return dyn_dir / f".member-{member.k}.resume.pt"
+
+
+def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: EnsembleConfig, rec: RecordingConfig,
+                          optim, dyn_dir: Path, missing: list) -> None:
+    """Train the `missing` members (members_to_train); each is a nested MLflow run."""
     if ens.batched and missing:
         kwargs = ens.model_kwargs.get(missing[0].arch)
         trained = train_members_batched(missing, data, rec, optim, kwargs, f"[members {len(missing)} batched]")
@@ -91,7 +102,7 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
     for member in missing:
         with track.run(f"member-{member.k}", member_tags(member, data), parent_id=parent_id) as run_id:
             label = f"[member {member.k + 1}/{ens.size} {member.arch} seed={member.seed}]"
-            resume = dyn_dir / f".member-{member.k}.resume.pt"
+            resume = resume_path(dyn_dir, member)
             dyn, history = train_member(member, data, rec, optim, ens.model_kwargs.get(member.arch), label, resume)
             save_member(dyn_dir / member.filename, dyn)
             resume.unlink(missing_ok=True)

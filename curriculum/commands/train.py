@@ -106,8 +106,8 @@ def auto_end(source, column: str) -> float:
                         f"{column!r} from {source.path}; use scores from `python -m curriculum score` with "
                         f"sampler.score=consensus, or set pacing.end to a fraction")
     end = estimate_clean_fraction(source.frame["consensus"].to_numpy(), source.meta)
-    say(f"pacing.end=auto: the consensus histogram suggests {1 - end:.3f} of the labels are wrong; keeping "
-        f"the easiest {end:.3f}")
+    say(f"pacing.end=auto: the consensus histogram suggests {1 - end:.3f} of the labels are wrong; the ordering's "
+        f"first {end:.3f} is used")
     return end
 
 
