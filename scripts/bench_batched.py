@@ -9,10 +9,10 @@ import argparse
 import statistics
 import time
 
-from curriculum.batched import train_members_batched
-from curriculum.data import DataConfig, load_data
+from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig, resolve_device
-from curriculum.ensemble import Member, RecordingConfig, train_member
+from curriculum.scoring.batched import train_members_batched
+from curriculum.scoring.ensemble import Member, RecordingConfig, train_member
 
 
 def main() -> None:

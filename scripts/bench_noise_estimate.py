@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from curriculum.pruning import consensus_levels, estimate_mislabelled_share
-from curriculum.scorefile import read_scores
+from curriculum.io.scorefile import read_scores
+from curriculum.schedule.pruning import consensus_levels, estimate_mislabelled_share
 
 
 def gmm_baseline(consensus: np.ndarray, iterations: int = 200) -> float:

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from curriculum.data import DataConfig, load_data
-from curriculum.dynamics import load_member, save_member
+from curriculum.analysis.stats import spearman
+from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig
-from curriculum.ensemble import Member, RecordingConfig, train_member
-from curriculum.scores import derive_scores
-from curriculum.stats import spearman
+from curriculum.scoring.dynamics import load_member, save_member
+from curriculum.scoring.ensemble import Member, RecordingConfig, train_member
+from curriculum.scoring.scores import derive_scores
 
 
 @dataclass(frozen=True)

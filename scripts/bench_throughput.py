@@ -28,13 +28,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from curriculum.data import DEBIAN_FASHION_MNIST, DataConfig, load_data
-from curriculum.dynamics import checkpoint_steps
+from curriculum.batches import shuffled_batches, steps_per_epoch
+from curriculum.data.datasets import DEBIAN_FASHION_MNIST, DataConfig, load_data
 from curriculum.engine import Inputs, OptimConfig, predict, train
-from curriculum.ensemble import Member, RecordingConfig, train_member
 from curriculum.models import count_flops, create_model
 from curriculum.progress import Progress
-from curriculum.sampler import shuffled_batches, steps_per_epoch
+from curriculum.scoring.dynamics import checkpoint_steps
+from curriculum.scoring.ensemble import Member, RecordingConfig, train_member
 from curriculum.seeding import torch_generator
 
 
@@ -59,8 +59,8 @@ def torchvision_root(tmp: Path) -> Path:
 
 def recipe(arch: str, root: Path, data, epochs: int, batch: int, optim: OptimConfig, record: bool) -> float:
     """The standard recipe; returns wall seconds."""
-    from torchvision import datasets, transforms
     from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
 
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(data.mean, data.std)])
     train_set = Subset(datasets.FashionMNIST(root, train=True, transform=tf), data.train.index.tolist())

@@ -75,9 +75,9 @@ def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
+    from curriculum.analysis.comparison import arm_definition, arm_tag
     from curriculum.cli import CONF_DIR
     from curriculum.commands.train import target_config, training_tag
-    from curriculum.comparison import arm_definition, arm_tag
     from curriculum.engine import resolve_device
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

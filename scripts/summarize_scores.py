@@ -11,8 +11,8 @@ import argparse
 
 import numpy as np
 
-from curriculum.scorefile import read_scores
-from curriculum.scores import SCORE_COLUMNS
+from curriculum.io.scorefile import read_scores
+from curriculum.scoring.scores import SCORE_COLUMNS
 
 
 def summary_rows(frame) -> list[str]:

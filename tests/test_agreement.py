@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curriculum.agreement import agreement_rows, poisson_binomial, tpa, tpa_independent
+from curriculum.analysis.agreement import agreement_rows, poisson_binomial, tpa, tpa_independent
+from curriculum.analysis.stats import auroc, spearman
 from curriculum.commands.analyze import noise_auroc, order_stability
-from curriculum.stats import auroc, spearman
 
 
 def test_poisson_binomial_by_hand():

@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import run_cli
+
 from curriculum.cli import CONF_DIR
 from curriculum.overrides import check_overrides, kind_problem, unknown_key_message
 
@@ -145,7 +145,7 @@ def test_sweeps_over_configs_launchers_and_values_pass_the_check():
 
 @pytest.mark.slow
 def test_ctrl_c_during_scoring_is_one_line_exit_130_and_leaves_no_half_file(tmp_path):
-    from curriculum.dynamics import load_member
+    from curriculum.scoring.dynamics import load_member
 
     out, db = tmp_path / "out", tmp_path / "m.db"
     env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", PYTHONUNBUFFERED="1")
@@ -178,6 +178,7 @@ def test_every_override_of_the_reproduction_study_passes_the_check():
     import importlib.util
 
     from conftest import ROOT
+
     from curriculum.cli import CONF_DIR
     from curriculum.overrides import check_overrides
 

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
-from curriculum.batched import train_members_batched
-from curriculum.data import DataConfig, load_data
+
+from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig
-from curriculum.ensemble import Member, RecordingConfig, train_member
 from curriculum.errors import UserError
+from curriculum.scoring.batched import train_members_batched
+from curriculum.scoring.ensemble import Member, RecordingConfig, train_member
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,8 @@ def test_batched_recording_runs_in_eval_mode_like_the_one_by_one_path(data):
     import torch
     from torch import nn
 
-    from curriculum.batched import StackedMembers, predict_stacked
     from curriculum.engine import Inputs, predict
+    from curriculum.scoring.batched import StackedMembers, predict_stacked
 
     torch.manual_seed(0)
     models = [nn.Sequential(nn.Flatten(), nn.Linear(144, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 4))

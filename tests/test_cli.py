@@ -1,7 +1,6 @@
 """The command line: bad input ends in one line on stderr and exit code 2, never a traceback."""
 
 import pytest
-
 from conftest import run_cli
 
 

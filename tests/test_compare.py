@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT, run_cli
+
+from curriculum.analysis.comparison import arm_name, compare, curve_mean, paired_difference, to_markdown
 from curriculum.commands.compare import gather
-from curriculum.comparison import arm_name, compare, curve_mean, paired_difference, to_markdown
 from curriculum.errors import UserError
-from curriculum.tracking import Tracker
+from curriculum.io.tracking import Tracker
 
 # test/acc_at_best_val per (sampler, seed)
 ACC = {"standard": [0.80, 0.82, 0.84], "random": [0.79, 0.80, 0.81], "consensus": [0.83, 0.86, 0.86], "anti": [0.70, 0.72]}

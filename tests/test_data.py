@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
-
 from conftest import FASHION_MNIST
-from curriculum.data import DataConfig, flip_labels, load_data, stratified_order
+
+from curriculum.data.datasets import DataConfig, load_data
+from curriculum.data.noise import flip_labels
+from curriculum.data.splits import stratified_order
 from curriculum.errors import UserError
 
 

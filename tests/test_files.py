@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curriculum.data import DataConfig, load_data
-from curriculum.dynamics import MemberDynamics, SplitDynamics, load_member, save_member
+from curriculum.data.datasets import DataConfig, load_data
 from curriculum.errors import UserError
-from curriculum.scorefile import check_scores, read_scores, write_scores
+from curriculum.io.scorefile import check_scores, read_scores, write_scores
+from curriculum.scoring.dynamics import MemberDynamics, SplitDynamics, load_member, save_member
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curriculum.data import DataConfig, _synthetic, load_data
+from curriculum.data.datasets import DataConfig, load_data, synthetic
 from curriculum.errors import UserError
-from curriculum.importers import align, is_external, load_external
+from curriculum.io.importers import align, is_external, load_external
 
 CFG = DataConfig(name="synthetic", train_size=500, val_size=100)
 
@@ -20,7 +20,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def all_labels():
-    return _synthetic(CFG)[1]  # labels of all 2000 training examples, in official order
+    return synthetic(CFG)[1]  # labels of all 2000 training examples, in official order
 
 
 def aligned(path, data):
@@ -73,7 +73,6 @@ def test_csv_with_index_and_a_score_column(tmp_path, data):
 @pytest.mark.slow
 def test_train_orders_by_an_imported_cscore_file(tmp_path, all_labels):
     import mlflow
-
     from conftest import run_cli
 
     np.savez(tmp_path / "cscores.npz", labels=all_labels, scores=np.random.default_rng(0).random(len(all_labels)))

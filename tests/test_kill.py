@@ -8,7 +8,6 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import run_cli
 
 ARGS = ["score", "data=synthetic", "ensemble.size=2", "epochs=3", "device=cpu", "threads=1"]

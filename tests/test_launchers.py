@@ -3,7 +3,6 @@
 import mlflow
 import pandas as pd
 import pytest
-
 from conftest import run_cli
 
 SMALL = ["data=synthetic", "ensemble.size=3", "epochs=3", "device=cpu", "threads=1"]

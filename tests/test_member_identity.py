@@ -6,13 +6,19 @@ import mlflow
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_cli
-from curriculum.data import DataConfig, load_data
+
+from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig, make_optimizer
-from curriculum.ensemble import (EnsembleConfig, RecordingConfig, identity_differences, member_identity, member_model,
-                                 resume_member)
-from curriculum.dynamics import Recorder
+from curriculum.scoring.dynamics import Recorder
+from curriculum.scoring.ensemble import (
+    EnsembleConfig,
+    RecordingConfig,
+    identity_differences,
+    member_identity,
+    member_model,
+    resume_member,
+)
 from curriculum.seeding import torch_generator
 
 TINY = ["data=synthetic", "epochs=1", "ensemble.size=2", "device=cpu", "recording.within_first_epoch=[0.5]"]
@@ -83,13 +89,13 @@ def test_a_resume_state_made_with_other_settings_stops_with_the_differing_keys(t
 
 
 def test_the_data_fingerprint_changes_with_image_content_alone(monkeypatch):
-    from curriculum import data as data_module
+    from curriculum.data import datasets as data_module
 
     a = load_data(DataConfig(name="synthetic"))
     assert load_data(DataConfig(name="synthetic")).fingerprint == a.fingerprint
 
     def one_pixel_changed(cfg):
-        xtr, ytr, xte, yte = data_module._synthetic(cfg)
+        xtr, ytr, xte, yte = data_module.synthetic(cfg)
         xtr[int(a.train.index[0]), 0, 0, 0] ^= 1   # a training image the subset keeps; names, labels unchanged
         return xtr, ytr, xte, yte
 

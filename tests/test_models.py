@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from curriculum.ensemble import EnsembleConfig
 from curriculum.errors import UserError
 from curriculum.models import MODELS, count_flops, create_model
+from curriculum.scoring.ensemble import EnsembleConfig
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -69,9 +69,9 @@ def test_cnn_with_pooling_before_relu_is_the_textbook_conv_relu_pool_network():
 
 
 def test_allocator_tuning_is_idempotent_and_training_still_runs():
-    from curriculum.runtime import tune_allocator
-
     import platform
+
+    from curriculum.runtime import tune_allocator
 
     assert tune_allocator() == tune_allocator()
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from curriculum.errors import UserError
-from curriculum.pacing import PACINGS, make_pacing
-from curriculum.sampler import PacedSampler
+from curriculum.schedule.pacing import PACINGS, make_pacing
+from curriculum.schedule.sampler import PacedSampler
 
 T = 100
 # (name, params, [(t, expected fraction)]) computed by hand from the formulas in the module docstring

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from curriculum.errors import UserError
-from curriculum.pruning import consensus_levels, estimate_clean_fraction, estimate_mislabelled_share
+from curriculum.schedule.pruning import consensus_levels, estimate_clean_fraction, estimate_mislabelled_share
 
 
 def _consensus(counts: list[int], levels: int) -> np.ndarray:

@@ -6,11 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from curriculum.data import DataConfig, load_data
-from curriculum.dynamics import save_member
+from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig
-from curriculum.ensemble import Member, RecordingConfig, member_identity, reusable_member, scores_frame, train_member
 from curriculum.errors import UserError
+from curriculum.scoring.dynamics import save_member
+from curriculum.scoring.ensemble import (
+    Member,
+    RecordingConfig,
+    member_identity,
+    reusable_member,
+    scores_frame,
+    train_member,
+)
 
 
 @pytest.fixture(scope="module")

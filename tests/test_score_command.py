@@ -4,9 +4,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import FASHION_MNIST, run_cli
-from curriculum.stats import auroc
+
+from curriculum.analysis.stats import auroc
 
 SMALL = ["data=synthetic", "epochs=6", "ensemble.size=3", "device=cpu"]
 

@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from curriculum.scores import (DIRECTIONS, ScoreAccumulator, derive_scores, forgetting_events, learned_epoch,
-                               orientation, rank)
+from curriculum.scoring.scores import (
+    DIRECTIONS,
+    ScoreAccumulator,
+    derive_scores,
+    forgetting_events,
+    learned_epoch,
+    orientation,
+    rank,
+)
 
 CHECKPOINTS = np.array([0.5, 1.0, 2.0])
 CORRECT = np.array([

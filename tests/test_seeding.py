@@ -2,9 +2,9 @@
 
 import torch
 
-from curriculum.data import DataConfig, load_data
-from curriculum.ensemble import EnsembleConfig, member_model
-from curriculum.target import TargetConfig, target_model
+from curriculum.data.datasets import DataConfig, load_data
+from curriculum.schedule.target import TargetConfig, target_model
+from curriculum.scoring.ensemble import EnsembleConfig, member_model
 
 
 def _flat(model: torch.nn.Module) -> torch.Tensor:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from curriculum.comparison import curve_mean, paired_difference
-from curriculum.stats import t975
+from curriculum.analysis.comparison import curve_mean, paired_difference
+from curriculum.analysis.stats import t975
 
 
 @pytest.mark.parametrize("df, quantile", [(1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (40, 2.021), (200, 1.972)])

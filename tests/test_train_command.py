@@ -5,13 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import run_cli
-from curriculum.data import DataConfig, load_data
-from curriculum.ordering import make_ordering
-from curriculum.pacing import make_pacing
-from curriculum.sampler import PacedSampler
-from curriculum.scorefile import write_scores
+
+from curriculum.data.datasets import DataConfig, load_data
+from curriculum.io.scorefile import write_scores
+from curriculum.schedule.ordering import make_ordering
+from curriculum.schedule.pacing import make_pacing
+from curriculum.schedule.sampler import PacedSampler
 
 COMMON = ["data=synthetic", "device=cpu", "epochs=3"]
 

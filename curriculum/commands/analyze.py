@@ -10,17 +10,17 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from ..agreement import agreement_rows
-from ..dynamics import load_member
+from ..analysis.agreement import agreement_rows
+from ..analysis.plots import agreement_figure
+from ..analysis.stats import auroc, spearman
+from ..commands.common import say, tracker, writable_dir
 from ..errors import UserError
-from ..files import atomic_write
-from ..plots import agreement_figure
-from ..score_source import RUN_ID
-from ..scorefile import read_scores
-from ..scores import DIRECTIONS, SCORE_COLUMNS, orientation
-from ..stats import auroc, spearman
-from ..tracking import Tracker
-from .common import say, tracker, writable_dir
+from ..io.files import atomic_write
+from ..io.score_source import RUN_ID
+from ..io.scorefile import read_scores
+from ..io.tracking import Tracker
+from ..scoring.dynamics import load_member
+from ..scoring.scores import DIRECTIONS, SCORE_COLUMNS, orientation
 
 
 def analyze(cfg: DictConfig) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..data import DataConfig
+from ..data.datasets import DataConfig
 from ..engine import OptimConfig
 from ..errors import UserError
-from ..tracking import Tracker, git_commit
+from ..io.tracking import Tracker, git_commit
 
 
 def data_config(cfg: DictConfig) -> DataConfig:

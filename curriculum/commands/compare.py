@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from ..comparison import MEANING, METRICS, compare as compare_table, curve_mean, to_markdown
+from ..analysis.comparison import MEANING, METRICS, curve_mean, to_markdown
+from ..analysis.comparison import compare as compare_table
+from ..analysis.plots import learning_curves
+from ..commands.common import say, tracker, writable_dir
 from ..errors import UserError
-from ..files import atomic_write
-from ..plots import learning_curves
-from ..tracking import Tracker
-from .common import say, tracker, writable_dir
+from ..io.files import atomic_write
+from ..io.tracking import Tracker
 
 
 def compare(cfg: DictConfig) -> None:

@@ -8,19 +8,26 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from ..batched import train_members_batched
-from ..data import Data, load_data
-from ..dynamics import checkpoint_steps, load_member, save_member
+from ..analysis.plots import consensus_histogram
+from ..batches import steps_per_epoch
+from ..commands.common import data_config, log_inputs, optim_config, say, tracker, writable_dir
+from ..data.datasets import Data, load_data
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
-from ..ensemble import (EnsembleConfig, RecordingConfig, check_resume_identity, member_identity, reusable_member,
-                        scores_frame, train_member)
-from ..plots import consensus_histogram
-from ..sampler import steps_per_epoch
-from ..scorefile import write_scores
-from ..tracking import Tracker
+from ..io.scorefile import write_scores
+from ..io.tracking import Tracker
 from ..runtime import set_threads
-from .common import data_config, log_inputs, optim_config, say, tracker, writable_dir
+from ..scoring.batched import train_members_batched
+from ..scoring.dynamics import checkpoint_steps, load_member, save_member
+from ..scoring.ensemble import (
+    EnsembleConfig,
+    RecordingConfig,
+    check_resume_identity,
+    member_identity,
+    reusable_member,
+    scores_frame,
+    train_member,
+)
 
 
 def score(cfg: DictConfig) -> None:

@@ -9,18 +9,18 @@ import time
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..data import load_data
+from ..analysis.comparison import arm_tag
+from ..commands.common import data_config, log_inputs, optim_config, say, tracker
+from ..data.datasets import load_data
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
-from ..comparison import arm_tag
-from ..ordering import make_ordering
-from ..pacing import make_pacing
-from ..pruning import estimate_clean_fraction
-from ..score_source import resolve_scores
-from ..scores import orientation
-from ..target import TargetConfig, train_target
+from ..io.score_source import resolve_scores
 from ..runtime import set_threads
-from .common import data_config, log_inputs, optim_config, say, tracker
+from ..schedule.ordering import make_ordering
+from ..schedule.pacing import make_pacing
+from ..schedule.pruning import estimate_clean_fraction
+from ..schedule.target import TargetConfig, train_target
+from ..scoring.scores import orientation
 
 
 def train(cfg: DictConfig) -> None:

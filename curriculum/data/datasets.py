@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import UserError
-from .seeding import numpy_rng
+from ..errors import UserError
+from ..seeding import numpy_rng
+from .noise import flip_labels
+from .splits import stratified_order
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -131,7 +133,7 @@ def _cifar100(cfg):
     return _download_or_fail("CIFAR100", cfg, "connect to the internet once")
 
 
-def _synthetic(cfg, n_train=2000, n_test=500, classes=4, side=12):
+def synthetic(cfg, n_train=2000, n_test=500, classes=4, side=12):
     """Class prototypes plus noise, with a per-example signal strength so that some examples are
     easy and some hard: a known answer for tests, generated in well under a second."""
     rng = numpy_rng(cfg.seed, "synthetic")
@@ -151,32 +153,8 @@ LOADERS = {
     "mnist": _mnist,
     "cifar10": _cifar10,
     "cifar100": _cifar100,
-    "synthetic": _synthetic,
+    "synthetic": synthetic,
 }
-
-
-# ---------------------------------------------------------------------------------------------- pure helpers
-
-def stratified_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A permutation of positions whose every prefix holds the classes in (near) their overall proportion:
-    each class is shuffled, then the classes are interleaved by relative rank."""
-    key = np.empty(len(labels))
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        key[rng.permutation(members)] = (np.arange(len(members)) + rng.uniform(size=len(members))) / len(members)
-    return np.argsort(key, kind="stable")
-
-
-def flip_labels(labels: np.ndarray, fraction: float, num_classes: int, rng: np.random.Generator):
-    """Flip exactly round(fraction * N) labels, each to a uniformly drawn *other* class.
-    Returns (new labels, bool mask of flipped examples)."""
-    n_flip = int(round(fraction * len(labels)))
-    flipped = np.zeros(len(labels), dtype=bool)
-    flipped[rng.choice(len(labels), size=n_flip, replace=False)] = True
-    shift = rng.integers(1, num_classes, size=n_flip)
-    noisy = labels.copy()
-    noisy[flipped] = (labels[flipped] + shift) % num_classes
-    return noisy, flipped
 
 
 def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.ndarray) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .errors import UserError
+from ..errors import UserError
 
 
 def _stage(t: int, total: int, length: float) -> int:

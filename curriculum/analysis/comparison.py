@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .errors import UserError
+from ..dicts import flatten
+from ..errors import UserError
 from .stats import t975
-from .dicts import flatten
 
 METRICS = {  # column of the runs frame -> short name in the table
     "test/acc_at_best_val": "test@best_val",

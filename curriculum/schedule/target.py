@@ -9,13 +9,14 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .data import Data
-from .errors import UserError
-from .engine import Inputs, OptimConfig, StepStats, predict, train
-from .models import create_model
-from .progress import Progress
-from .sampler import PacedSampler, shuffled_batches, steps_per_epoch
-from .seeding import stream_seed, torch_generator
+from ..batches import shuffled_batches, steps_per_epoch
+from ..data.datasets import Data
+from ..engine import Inputs, OptimConfig, StepStats, predict, train
+from ..errors import UserError
+from ..models import create_model
+from ..progress import Progress
+from ..seeding import stream_seed, torch_generator
+from .sampler import PacedSampler
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import Data
-from .errors import UserError
+from ..data.datasets import Data
+from ..errors import UserError
 from .importers import align, is_external, load_external
 from .scorefile import check_scores, read_scores
 from .tracking import Tracker

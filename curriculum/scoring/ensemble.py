@@ -13,18 +13,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__
-from .data import Data
-from .dicts import flatten
+from .. import __version__
+from ..batches import shuffled_batches, steps_per_epoch
+from ..data.datasets import Data
+from ..dicts import flatten
+from ..engine import Inputs, OptimConfig, StepStats, make_optimizer, train
+from ..errors import UserError
+from ..io.files import atomic_write
+from ..models import MODELS, create_model
+from ..progress import Progress
+from ..seeding import stream_seed, torch_generator
 from .dynamics import FORMAT_VERSION, MemberDynamics, Recorder, TrainPassRecorder, checkpoint_steps, load_member
-from .engine import Inputs, OptimConfig, StepStats, make_optimizer, train
-from .errors import UserError
-from .files import atomic_write
-from .models import MODELS, create_model
-from .progress import Progress
-from .sampler import shuffled_batches, steps_per_epoch
 from .scores import derive_scores
-from .seeding import stream_seed, torch_generator
 
 
 @dataclass(frozen=True)

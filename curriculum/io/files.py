@@ -8,8 +8,8 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import UserError
-from .faults import reach
+from ..errors import UserError
+from ..faults import reach
 
 
 def atomic_write(path: str | Path, write: Callable[[object], None]) -> Path:

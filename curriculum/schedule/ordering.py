@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import UserError
-from .seeding import numpy_rng
+from ..errors import UserError
+from ..seeding import numpy_rng
 
 SAMPLERS = ("consensus", "anti", "random", "standard")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
+from ..io.files import atomic_write
 
 
 def _pyplot():

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import Data
-from .engine import Inputs, example_stats, predict
-from .errors import UserError
-from .faults import reach
-from .files import atomic_write, check_alignment
+from ..data.datasets import Data
+from ..engine import Inputs, example_stats, predict
+from ..errors import UserError
+from ..faults import reach
+from ..io.files import atomic_write, check_alignment
 
 FORMAT_VERSION = 1
 

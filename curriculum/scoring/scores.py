@@ -7,7 +7,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 # +1: higher is easier; -1: lower is easier; 0: no easy-to-hard direction (refused as an ordering).
 # The only place the direction of a score is written down.

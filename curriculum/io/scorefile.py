@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import UserError
+from ..errors import UserError
 from .files import atomic_write, check_alignment
 
 META_KEY = b"curriculum"

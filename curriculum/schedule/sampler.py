@@ -1,5 +1,5 @@
-"""Which examples each step draws: iid epochs for the ensemble and `standard`, a paced prefix of an
-ordering for the curriculum arms. Samplers yield index tensors; the engine does the rest."""
+"""Which examples each curriculum step draws: a paced prefix of an ordering (iid epochs for the ensemble and
+`standard` are in curriculum/batches.py). Samplers yield index tensors; the engine does the rest."""
 
 from __future__ import annotations
 
@@ -8,21 +8,6 @@ from typing import Iterator
 
 import numpy as np
 import torch
-
-
-def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Endless iid epochs: a fresh permutation of range(n) each epoch, cut into full batches."""
-    device = generator.device
-    while True:
-        perm = torch.randperm(n, generator=generator, device=device)
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield perm[start:start + batch_size]
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    if batch_size > n:
-        raise ValueError(f"batch_size={batch_size} is larger than the {n} training examples; lower batch_size")
-    return n // batch_size
 
 
 class PacedSampler:

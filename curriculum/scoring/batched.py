@@ -15,15 +15,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from .data import Data
+from ..batches import shuffled_batches, steps_per_epoch
+from ..data.datasets import Data
+from ..engine import Inputs, OptimConfig, example_stats, lr_factor, make_optimizer
+from ..errors import UserError
+from ..progress import Progress
+from ..runtime import tune_allocator
+from ..seeding import torch_generator
 from .dynamics import MemberDynamics, Recorder, checkpoint_steps
 from .ensemble import member_identity, member_model
-from .engine import Inputs, OptimConfig, example_stats, lr_factor, make_optimizer
-from .errors import UserError
-from .progress import Progress
-from .runtime import tune_allocator
-from .sampler import shuffled_batches, steps_per_epoch
-from .seeding import torch_generator
 
 
 class StackedMembers:
