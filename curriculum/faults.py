@@ -1,17 +1,18 @@
 """Deterministic crash points for the kill tests: with CURRICULUM_DIE_AT=<point>:<n> the process sends itself
-SIGKILL the n-th time it reaches `point` ("step", "record", "write"). Unset, this costs one string compare."""
+SIGKILL the n-th time it reaches `point` ("step", "record", "write"). Unset, this costs one environment lookup.
+The variable is read at each call, not at import, so a test can set it after importing the package."""
 
 import os
 import signal
 
-_SPEC = os.environ.get("CURRICULUM_DIE_AT", "")
-_seen: dict[str, int] = {}
+_seen: dict[str, int] = {}   # times each point was reached in this process
 
 
 def reach(point: str) -> None:
-    if not _SPEC:
+    spec = os.environ.get("CURRICULUM_DIE_AT", "")
+    if not spec:
         return
-    name, _, count = _SPEC.partition(":")
+    name, _, count = spec.partition(":")
     if name == point:
         _seen[point] = _seen.get(point, 0) + 1
         if _seen[point] == int(count or 1):

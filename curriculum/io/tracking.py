@@ -11,13 +11,12 @@ from pathlib import Path
 from ..dicts import flatten
 from ..errors import UserError
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-
 
 class Tracker:
     """One tracking store and experiment. Created once per command; cheap to pass around."""
 
     def __init__(self, tracking_uri: str, experiment: str):
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # before mlflow's first import; the user may override
         import mlflow
         from mlflow.tracking import MlflowClient
 
