@@ -41,7 +41,7 @@ def generate(folder: Path, members: int, checkpoints: int, n: int) -> list[Path]
 
 def derive(paths: list[str]) -> None:
     """Runs in a child process: derive the train scores and report time and peak memory."""
-    from curriculum.scoring.ensemble import scores_frame
+    from curriculum.scoring.derive import scores_frame
 
     start = time.perf_counter()
     frame, _ = scores_frame([Path(p) for p in paths], None, "train", 1.0)

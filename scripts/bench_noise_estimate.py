@@ -5,7 +5,7 @@
         [--score-args "data=synthetic epochs=6 ensemble.size=3"]   # other data or ensembles
 
 For each noise level it runs `python -m curriculum score data.label_noise=<p>` (skipped when its scores exist,
-so a rerun resumes) and prints the true mislabelled share, the estimate of curriculum.pruning (what auto
+so a rerun resumes) and prints the true mislabelled share, the estimate of curriculum.schedule.pruning (what auto
 uses), the two-Gaussian mixture that auto used before (the baseline), and the precision and recall of pruning
 the estimated share from the bottom of the consensus ranking. Target: every estimate within 0.05 of the truth."""
 

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from curriculum.analysis.agreement import agreement_rows, poisson_binomial, tpa, tpa_independent
+from curriculum.analysis.noise_detection import noise_auroc
+from curriculum.analysis.order_stability import order_stability
 from curriculum.analysis.stats import auroc, spearman
-from curriculum.commands.analyze import noise_auroc, order_stability
 
 
 def test_poisson_binomial_by_hand():

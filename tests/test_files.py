@@ -84,3 +84,23 @@ def test_truncated_scores_file_is_reported(tmp_path):
     path.write_bytes(path.read_bytes()[:20])
     with pytest.raises(UserError, match="corrupt or truncated"):
         read_scores(path)
+
+
+def test_one_pass_over_the_member_files_gives_the_scores_and_summary_of_reading_them_per_split(tmp_path, data):
+    from curriculum.scoring.derive import derive_score_run, scores_frame
+    from curriculum.scoring.scores import derive_scores
+
+    members = [random_member(data, seed=s) for s in range(3)]
+    paths = [save_member(tmp_path / f"member-{k}.npz", m) for k, m in enumerate(members)]
+    run = derive_score_run(paths, data, 0.75)
+    for split in ("train", "test"):
+        parts = [getattr(load_member(p, data), split) for p in paths]
+        expected = derive_scores(((s.correct, s.margin, s.prob) for s in parts), members[0].checkpoints, 0.75)
+        for column, values in expected.items():
+            np.testing.assert_array_equal(run.frames[split][column].to_numpy(), values)
+        alone, meta = scores_frame(paths, data, split, 0.75)
+        pd.testing.assert_frame_equal(alone, run.frames[split])
+        assert meta == run.metas[split]
+    votes = sum(m.train.correct[-1].astype(int) for m in members)
+    assert run.member_test_acc == [float(m.test.correct[-1].mean()) for m in members]
+    assert (run.learned_by_all, run.learned_by_none) == (float((votes == 3).mean()), float((votes == 0).mean()))

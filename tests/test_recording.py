@@ -9,13 +9,13 @@ import torch
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig
 from curriculum.errors import UserError
+from curriculum.scoring.derive import scores_frame
 from curriculum.scoring.dynamics import save_member
 from curriculum.scoring.ensemble import (
     Member,
     RecordingConfig,
     member_identity,
     reusable_member,
-    scores_frame,
     train_member,
 )
 

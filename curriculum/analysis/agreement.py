@@ -1,5 +1,5 @@
 """Agreement between ensemble members, next to what independent members of the same accuracies would give.
-Pure functions over correct-counts; the analyze command feeds them one member at a time."""
+Pure functions over correct-counts, fed one member at a time by member_agreement."""
 
 from __future__ import annotations
 
@@ -40,3 +40,20 @@ def agreement_rows(count: np.ndarray, accuracy: np.ndarray, checkpoints: np.ndar
                      "none_right": float(hist[0]), "none_right_independent": float(baseline[0]),
                      "histogram": hist.round(6).tolist(), "histogram_independent": baseline.round(6).tolist()})
     return rows
+
+
+def member_agreement(members) -> dict:
+    """Per split: members-right counts (C, N) and member accuracies (K, C); per member: learning speed on the
+    training set (share of checkpoints at which it is right, (N,)). `members` yields MemberDynamics, one in memory
+    at a time (scoring.derive.member_files)."""
+    count, accuracy, speed, arch = {}, {"train": [], "test": []}, [], []
+    for dyn in members:
+        for split, part in (("train", dyn.train), ("test", dyn.test)):
+            count[split] = count.get(split, 0) + part.correct.astype(np.int32)
+            accuracy[split].append(part.correct.mean(axis=1))
+        speed.append(dyn.train.correct.mean(axis=0))
+        arch.append(dyn.arch)
+    rows = [row for split in ("train", "test")
+            for row in agreement_rows(count[split], np.array(accuracy[split]), dyn.checkpoints, split)]
+    return {"rows": rows, "speed": np.array(speed), "arch": arch, "dataset": dyn.dataset,
+            "checkpoints": dyn.checkpoints}

@@ -12,10 +12,10 @@ from omegaconf import DictConfig
 from ..analysis.comparison import MEANING, METRICS, curve_mean, to_markdown
 from ..analysis.comparison import compare as compare_table
 from ..analysis.plots import learning_curves
-from ..commands.common import say, tracker, writable_dir
 from ..errors import UserError
 from ..io.files import atomic_write
 from ..io.tracking import Tracker
+from .common import say, tracker, writable_dir
 
 
 def compare(cfg: DictConfig) -> None:

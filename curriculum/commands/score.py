@@ -10,7 +10,6 @@ from omegaconf import DictConfig
 
 from ..analysis.plots import consensus_histogram
 from ..batches import steps_per_epoch
-from ..commands.common import data_config, log_inputs, optim_config, say, tracker, writable_dir
 from ..data.datasets import Data, load_data
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
@@ -18,16 +17,17 @@ from ..io.scorefile import write_scores
 from ..io.tracking import Tracker
 from ..runtime import set_threads
 from ..scoring.batched import train_members_batched
-from ..scoring.dynamics import checkpoint_steps, load_member, save_member
+from ..scoring.derive import derive_score_run
+from ..scoring.dynamics import checkpoint_steps, save_member
 from ..scoring.ensemble import (
     EnsembleConfig,
     RecordingConfig,
     check_resume_identity,
     member_identity,
     reusable_member,
-    scores_frame,
     train_member,
 )
+from .common import data_config, log_inputs, optim_config, say, tracker, writable_dir
 
 
 def score(cfg: DictConfig) -> None:
@@ -129,31 +129,17 @@ def log_history(track: Tracker, run_id: str, history: list[dict]) -> None:
 
 def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path], quorum: float,
                       out_dir: Path) -> dict:
-    """scores.parquet, test_scores.parquet and the consensus histogram, logged as artifacts; returns a summary."""
-    frames, frames_meta = {}, {}
+    """scores.parquet, test_scores.parquet and the consensus histogram, logged as artifacts; returns a summary.
+    Reads each member file once."""
+    run = derive_score_run(paths, data, quorum)
     for split, name in (("train", "scores.parquet"), ("test", "test_scores.parquet")):
-        frame, meta = scores_frame(paths, data, split, quorum)
-        track.log_artifact(run_id, write_scores(out_dir / name, frame, meta))
-        frames[split], frames_meta[split] = frame, meta
-    train_frame = frames["train"]
-    meta = frames_meta["train"]
+        track.log_artifact(run_id, write_scores(out_dir / name, run.frames[split], run.metas[split]))
+    train_frame, meta = run.frames["train"], run.metas["train"]
     hist = consensus_histogram(out_dir / "consensus_hist.png", train_frame["consensus"].to_numpy(),
                                len(meta["ensemble"]) * len(meta["checkpoints"]), train_frame["noisy"].to_numpy(),
                                f"{data.name}: {len(paths)} members, {len(train_frame)} examples")
     track.log_artifact(run_id, hist)
-    final = final_checkpoint_summary(paths)
-    say("members' test accuracy at the last checkpoint: " + ", ".join(f"{a:.4f}" for a in final["acc"]))
-    return {"learned_by_all": final["all"], "learned_by_none": final["none"],
-            "member_test_acc_mean": float(np.mean(final["acc"])),
+    say("members' test accuracy at the last checkpoint: " + ", ".join(f"{a:.4f}" for a in run.member_test_acc))
+    return {"learned_by_all": run.learned_by_all, "learned_by_none": run.learned_by_none,
+            "member_test_acc_mean": float(np.mean(run.member_test_acc)),
             "consensus_mean": float(train_frame["consensus"].mean())}
-
-
-def final_checkpoint_summary(paths: list[Path]) -> dict:
-    """Members' test accuracy and the shares of training examples right in all / no member, at the last
-    checkpoint; one member in memory at a time."""
-    accs, votes = [], 0
-    for path in paths:
-        dyn = load_member(path)
-        accs.append(float(dyn.test.correct[-1].mean()))
-        votes = votes + dyn.train.correct[-1].astype(np.int32)
-    return {"acc": accs, "all": float((votes == len(paths)).mean()), "none": float((votes == 0).mean())}

@@ -10,7 +10,6 @@ import time
 from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.comparison import arm_tag
-from ..commands.common import data_config, log_inputs, optim_config, say, tracker
 from ..data.datasets import load_data
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
@@ -21,6 +20,7 @@ from ..schedule.pacing import make_pacing
 from ..schedule.pruning import estimate_clean_fraction
 from ..schedule.target import TargetConfig, train_target
 from ..scoring.scores import orientation
+from .common import data_config, log_inputs, optim_config, say, tracker
 
 
 def train(cfg: DictConfig) -> None:

@@ -1,5 +1,6 @@
-"""Find the scores a train run uses: a scores.parquet path, a score run directory, an MLflow run id, or
-`latest` (the newest complete score run in the experiment for exactly these training data)."""
+"""Find scores: for a train run, a scores.parquet path, a score run directory, an MLflow run id, an imported file,
+or `latest` (the newest complete score run in the experiment for exactly these training data); for analyze, the
+score run directory with its member files. One lookup of the latest score run serves both."""
 
 from __future__ import annotations
 
@@ -47,24 +48,58 @@ def resolve_scores(spec: str, track: Tracker, data: Data) -> ScoreSource:
     return ScoreSource(frame.reset_index(drop=True), meta, path, run_id, _sha256(path))
 
 
+def latest_score_run(track: Tracker, fingerprint: str | None = None):
+    """The newest finished score run whose scores are complete (for the training data with this fingerprint, when
+    given), or None: the one lookup behind scores=latest of train and analyze."""
+    wanted = "tags.stage = 'score' and tags.scores = 'complete' and attributes.status = 'FINISHED'"
+    if fingerprint is not None:
+        wanted += f" and tags.fingerprint = '{fingerprint}'"
+    runs = track.client.search_runs([track.experiment_id], filter_string=wanted,
+                                    order_by=["attributes.start_time DESC"], max_results=1)
+    return runs[0] if runs else None
+
+
+def get_run(track: Tracker, run_id: str):
+    try:
+        return track.client.get_run(run_id)
+    except Exception:  # mlflow raises MlflowException (and others on some stores) for unknown ids
+        raise UserError(f"scores={run_id}: no such MLflow run in {track.uri}") from None
+
+
+def score_run_dir(spec: str, track: Tracker) -> Path:
+    """A score run directory (dynamics/ and scores.parquet) from a directory, a scores.parquet path, an MLflow run
+    id, or `latest` (the newest finished score run, whatever its data)."""
+    if spec == "latest":
+        run = latest_score_run(track)
+        if run is None:
+            raise UserError(f"scores=latest: no complete score run in {track.uri}; run `python -m curriculum score`")
+        spec = run.data.tags.get("out_dir", "")
+    elif RUN_ID.match(spec):
+        spec = get_run(track, spec).data.tags.get("out_dir", "")
+    path = Path(spec).expanduser()
+    path = path.parent if path.suffix == ".parquet" else path
+    if not (path / "dynamics").is_dir() or not (path / "scores.parquet").is_file():
+        raise UserError(f"{path} is not a finished score run directory (no dynamics/ and scores.parquet); "
+                        f"give scores=<score out_dir>, an MLflow score run id, or latest")
+    return path
+
+
+def member_paths(score_dir: Path) -> list[Path]:
+    """The member files of a score run directory, in member order."""
+    return sorted((score_dir / "dynamics").glob("member-*.npz"), key=lambda p: int(p.stem.split("-")[1]))
+
+
 def _latest(track: Tracker, data: Data) -> tuple[str, Path]:
-    runs = track.client.search_runs(
-        [track.experiment_id],
-        filter_string=(f"tags.stage = 'score' and tags.scores = 'complete' and attributes.status = 'FINISHED' "
-                       f"and tags.fingerprint = '{data.fingerprint}'"),
-        order_by=["attributes.start_time DESC"], max_results=1)
-    if not runs:
+    run = latest_score_run(track, data.fingerprint)
+    if run is None:
         raise UserError(f"scores=latest: no finished score run for these training data ({data.name}, fingerprint "
                         f"{data.fingerprint}) in MLflow experiment {track.experiment_id} at {track.uri}; run "
                         f"`python -m curriculum score` with the same data settings first, or set scores=<path>")
-    return runs[0].info.run_id, _from_run(track, runs[0].info.run_id)
+    return run.info.run_id, _from_run(track, run.info.run_id)
 
 
 def _from_run(track: Tracker, run_id: str) -> Path:
-    try:
-        run = track.client.get_run(run_id)
-    except Exception:  # mlflow raises MlflowException (and others on some stores) for unknown ids
-        raise UserError(f"scores={run_id}: no such MLflow run in {track.uri}") from None
+    run = get_run(track, run_id)
     local = run.data.tags.get("scores_path")
     if local and Path(local).is_file():
         return Path(local)

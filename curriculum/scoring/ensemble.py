@@ -10,10 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
-from .. import __version__
 from ..batches import shuffled_batches, steps_per_epoch
 from ..data.datasets import Data
 from ..dicts import flatten
@@ -24,7 +22,6 @@ from ..models import MODELS, create_model
 from ..progress import Progress
 from ..seeding import stream_seed, torch_generator
 from .dynamics import FORMAT_VERSION, MemberDynamics, Recorder, TrainPassRecorder, checkpoint_steps, load_member
-from .scores import derive_scores
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ class EnsembleConfig:
     num_shards: int = 1
     seed: int = 0                       # member k gets seed + k
     model_kwargs: dict = field(default_factory=dict)  # {arch: {kwarg: value}}
-    batched: bool = False               # train this shard's members together (curriculum/batched.py)
+    batched: bool = False               # train this shard's members together (curriculum/scoring/batched.py)
 
     def __post_init__(self):
         if self.size < 1:
@@ -262,36 +259,3 @@ def reusable_member(path: Path, identity: dict) -> bool:
         return False
     check_identity(path, dyn.identity, identity)
     return True
-
-
-def scores_frame(dyn_paths: list[Path], data: Data | None, split: str, quorum: float) -> tuple[pd.DataFrame, dict]:
-    """Derive one split's scores from member files, loading one member at a time.
-    Returns the frame (index, label, true_label, noisy, scores...) and the file metadata."""
-    first = load_member(dyn_paths[0], data)
-    checkpoints = first.checkpoints
-    ensemble = []
-
-    def members():
-        for path in dyn_paths:
-            dyn = load_member(path, data)
-            diff = identity_differences(shared_identity(first.identity), shared_identity(dyn.identity))
-            if diff or dyn.checkpoints.shape != checkpoints.shape or not np.allclose(dyn.checkpoints, checkpoints):
-                raise UserError(f"{path} was made with other settings than {dyn_paths[0]} ({'; '.join(diff[:4])}); "
-                                f"score all members of an ensemble with the same settings")
-            ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name, "source": dyn.source})
-            s = dyn.train if split == "train" else dyn.test
-            yield s.correct, s.margin, s.prob
-
-    scores = derive_scores(members(), checkpoints, quorum)
-    part = first.train if split == "train" else first.test
-    if split == "train" and data is not None:
-        true_labels, noisy = data.true_labels, data.noisy
-    else:
-        true_labels, noisy = part.labels, np.zeros(len(part.labels), dtype=bool)
-    frame = pd.DataFrame({"index": part.indices, "label": part.labels, "true_label": true_labels,
-                          "noisy": noisy, **scores})
-    meta = {"dataset": first.dataset, "split": split, "size": int(len(frame)),
-            "fingerprint": first.fingerprint if split == "train" else "",
-            "ensemble": ensemble, "checkpoints": checkpoints.tolist(), "quorum": quorum,
-            "curriculum_version": __version__}
-    return frame, meta

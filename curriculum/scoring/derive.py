@@ -1,0 +1,88 @@
+"""From the member files of a score run to everything derived from them, reading each file once: the scores of
+both splits and the last checkpoint's summary (`derive_score_run`), or any other per-member fold over
+`member_files`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..data.datasets import Data
+from ..errors import UserError
+from .dynamics import MemberDynamics, load_member
+from .ensemble import identity_differences, shared_identity
+from .scores import ScoreAccumulator
+
+SPLITS = ("train", "test")
+
+
+def member_files(paths: list[Path], data: Data | None = None) -> Iterator[MemberDynamics]:
+    """The members of one ensemble, one file in memory at a time, each checked to share the first one's settings
+    and checkpoints; with `data`, each checked to be recorded on exactly these training examples."""
+    first = None
+    for path in paths:
+        dyn = load_member(path, data)
+        first = first or dyn
+        diff = identity_differences(shared_identity(first.identity), shared_identity(dyn.identity))
+        same_checkpoints = (dyn.checkpoints.shape == first.checkpoints.shape
+                            and np.allclose(dyn.checkpoints, first.checkpoints))
+        if diff or not same_checkpoints:
+            raise UserError(f"{path} was made with other settings than {paths[0]} ({'; '.join(diff[:4])}); "
+                            f"score all members of an ensemble with the same settings")
+        yield dyn
+
+
+@dataclass
+class ScoreRun:
+    frames: dict[str, pd.DataFrame]   # per split: index, label, true_label, noisy, scores...
+    metas: dict[str, dict]            # per split: the score file's metadata
+    member_test_acc: list[float]      # each member's test accuracy at the last checkpoint
+    learned_by_all: float             # share of training examples right in every member at the last checkpoint
+    learned_by_none: float            # ... in no member
+
+
+def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits=SPLITS) -> ScoreRun:
+    """Scores of `splits` and the last-checkpoint summary, from one pass over the member files."""
+    accumulators = {split: ScoreAccumulator() for split in splits}
+    ensemble, test_acc, votes, first = [], [], 0, None
+    for path, dyn in zip(paths, member_files(paths, data)):
+        first = first or dyn
+        ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name, "source": dyn.source})
+        for split, acc in accumulators.items():
+            part = getattr(dyn, split)
+            acc.add(part.correct, part.margin, part.prob)
+        test_acc.append(float(dyn.test.correct[-1].mean()))
+        votes = votes + dyn.train.correct[-1].astype(np.int32)   # (N,) members right at the last checkpoint
+    frames, metas = {}, {}
+    for split, acc in accumulators.items():
+        scores = acc.finalize(first.checkpoints, quorum)
+        frames[split], metas[split] = split_frame(first, data, split, scores, ensemble, quorum)
+    return ScoreRun(frames, metas, test_acc, float((votes == len(paths)).mean()), float((votes == 0).mean()))
+
+
+def split_frame(first: MemberDynamics, data: Data | None, split: str, scores: dict, ensemble: list[dict],
+                quorum: float) -> tuple[pd.DataFrame, dict]:
+    """One split's score frame (rows in the member files' order) and its file metadata."""
+    part = getattr(first, split)
+    if split == "train" and data is not None:
+        true_labels, noisy = data.true_labels, data.noisy
+    else:
+        true_labels, noisy = part.labels, np.zeros(len(part.labels), dtype=bool)
+    frame = pd.DataFrame({"index": part.indices, "label": part.labels, "true_label": true_labels,
+                          "noisy": noisy, **scores})
+    meta = {"dataset": first.dataset, "split": split, "size": int(len(frame)),
+            "fingerprint": first.fingerprint if split == "train" else "",
+            "ensemble": ensemble, "checkpoints": first.checkpoints.tolist(), "quorum": quorum,
+            "curriculum_version": __version__}
+    return frame, meta
+
+
+def scores_frame(dyn_paths: list[Path], data: Data | None, split: str, quorum: float) -> tuple[pd.DataFrame, dict]:
+    """One split's scores from member files (frame and file metadata); see derive_score_run for both splits."""
+    run = derive_score_run(dyn_paths, data, quorum, (split,))
+    return run.frames[split], run.metas[split]
