@@ -3,8 +3,6 @@ how stable the per-example learning order is; and, with injected noise, how well
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 from omegaconf import DictConfig
 
@@ -12,6 +10,7 @@ from ..analysis.agreement import member_agreement
 from ..analysis.noise_detection import noise_auroc
 from ..analysis.order_stability import order_stability
 from ..analysis.plots import agreement_figure
+from ..analysis.report import write_report
 from ..errors import UserError
 from ..io.files import atomic_write
 from ..io.score_source import member_paths, score_run_dir
@@ -48,29 +47,3 @@ def analyze(cfg: DictConfig) -> None:
             track.log_artifact(run_id, out_dir / name)
     print(report)
     say(f"wrote {out_dir}/report.md, agreement.csv, order_stability.csv, agreement.png (MLflow run {run_id})")
-
-
-def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFrame, order: pd.DataFrame,
-                 noise: pd.DataFrame | None) -> str:
-    members = len(stats["arch"])
-    lines = [f"# Agreement analysis of {score_dir}", "",
-             f"{stats['dataset']}, {members} members ({', '.join(sorted(set(stats['arch'])))}), "
-             f"{len(stats['checkpoints'])} checkpoints. Independence = members with the same accuracies erring "
-             f"independently.", "",
-             "| split | epoch | mean acc | TPA | TPA indep. | right in all | indep. | right in none | indep. |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for _, r in agreement.iterrows():
-        lines.append(f"| {r['split']} | {r['epoch']:.3g} | {r['mean_acc']:.4f} | {r['tpa']:.4f} | "
-                     f"{r['tpa_independent']:.4f} | {r['all_right']:.4f} | {r['all_right_independent']:.4f} | "
-                     f"{r['none_right']:.4f} | {r['none_right_independent']:.4f} |")
-    lines += ["", "Spearman correlation of per-example learning speed (share of checkpoints right):", "",
-              "| comparison | n | mean | min | max |", "|---|---|---|---|---|"]
-    for kind, g in order.groupby("kind", sort=False):
-        lines.append(f"| {kind} | {len(g)} | {g['spearman'].mean():.4f} | {g['spearman'].min():.4f} | "
-                     f"{g['spearman'].max():.4f} |")
-    if noise is not None:
-        lines += ["", "AUROC of each score (hardness) for finding the flipped labels:", "",
-                  "| score | AUROC |", "|---|---|"] + [f"| {r.score} | {r.auroc:.4f} |" for r in noise.itertuples()]
-    text = "\n".join(lines) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode()))
-    return text
