@@ -138,6 +138,29 @@ def study_wall_minutes(store: str) -> float:
     return (runs["end_time"].max() - runs["start_time"].min()).total_seconds() / 60
 
 
+def arm_metric(out: Path, store: str, study: str, arm: str, metric: str = "test/acc_at_best_val") -> pd.Series:
+    """`metric` of each run (by seed) that compare counted in `arm` of `study`."""
+    import mlflow
+
+    table = pd.read_csv(out / f"compare-{study}" / "comparison.csv").set_index("arm")
+    ids = table.loc[arm, "run_ids"].split(",")
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(experiment_names=["curriculum"], filter_string=f"tags.study = '{study}'")
+    runs = runs[runs["run_id"].isin(ids)]
+    return pd.Series(runs[f"metrics.{metric}"].to_numpy(), index=runs["tags.seed"].astype(int).to_numpy())
+
+
+def tie_effect(out: Path, store: str, study: str) -> str:
+    """Consensus ties broken by margin against a seeded shuffle, paired over the seeds both arms have."""
+    from curriculum.comparison import paired_difference
+
+    margin = arm_metric(out, store, study, "consensus/linear")
+    shuffle = arm_metric(out, store, study, "consensus/linear[sampler.ties=random]")
+    mean, low, high, pairs = paired_difference(margin, shuffle)
+    return (f"- {study}: margin − random ties {100 * mean:+.2f} points [{100 * low:+.2f}, {100 * high:+.2f}] "
+            f"(test accuracy at best validation, paired over {pairs} seeds)")
+
+
 def write_results(out: Path, store: str, args) -> None:
     """docs/results.md, every number taken from the compare and analyze outputs."""
     tables = {s["study"]: (out / f"compare-{s['study']}" / "comparison.md").read_text()
@@ -167,6 +190,9 @@ def write_results(out: Path, store: str, args) -> None:
     noise = pd.read_csv(out / "analyze-noisy" / "noise_auroc.csv")
     lines += ["", "AUROC of each score for finding the 40% flipped labels (noisy ensemble):", "",
               "| score | AUROC |", "|---|---|"] + [f"| {r.score} | {r.auroc:.4f} |" for r in noise.itertuples()]
+    lines += ["", "Breaking consensus ties by margin (`sampler.ties=margin`, the default) against a seeded shuffle "
+              "(`sampler.ties=random`):", ""]
+    lines += [tie_effect(out, store, study) for study in ("repro-clean", "repro-noisy")]
     for study, table in tables.items():
         lines += ["", f"## {study}", "", table.strip().split("\n", 2)[2].strip()]
         figure = ROOT / "docs" / f"results-{study}.png"

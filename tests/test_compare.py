@@ -265,9 +265,14 @@ def test_train_tags_define_the_arm_and_reproduce_finds_finished_seeds_by_them(st
     assert json.loads(runs["random"]["training"]) == json.loads(runs["standard"]["training"])
     table = table_of(track, "tags")
     assert sorted(table.index) == ["random/steep@end=0.7", "standard"]
-    done_seeds = load_reproduce().done_seeds
-    assert done_seeds(store, "tags", ["sampler=standard"]) == {0}
-    assert done_seeds(store, "tags", ["sampler=random", "pacing=steep", "pacing.end=0.7"]) == {0}
-    assert done_seeds(store, "tags", ["sampler=random", "pacing=steep"]) == set()     # end 1: not run
-    assert done_seeds(store, "tags", ["sampler=random", "pacing.end=0.7"]) == set()   # linear pacing: not run
-    assert done_seeds(store, "tags", ["sampler=consensus", "pacing=steep", "pacing.end=0.7"]) == set()
+    reproduce = load_reproduce()
+
+    def done_seeds(arm, training=("data=synthetic", "epochs=1")):
+        return reproduce.done_seeds(store, "tags", [*training, *arm])
+
+    assert done_seeds(["sampler=standard"]) == {0}
+    assert done_seeds(["sampler=random", "pacing=steep", "pacing.end=0.7"]) == {0}
+    assert done_seeds(["sampler=random", "pacing=steep"]) == set()     # end 1: not run
+    assert done_seeds(["sampler=random", "pacing.end=0.7"]) == set()   # linear pacing: not run
+    assert done_seeds(["sampler=consensus", "pacing=steep", "pacing.end=0.7"]) == set()
+    assert done_seeds(["sampler=standard"], ("data=synthetic", "epochs=2")) == set()   # other training settings
