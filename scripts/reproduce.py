@@ -152,7 +152,7 @@ def arm_metric(out: Path, store: str, study: str, arm: str, metric: str = "test/
 
 def tie_effect(out: Path, store: str, study: str) -> str:
     """Consensus ties broken by margin against a seeded shuffle, paired over the seeds both arms have."""
-    from curriculum.comparison import paired_difference
+    from curriculum.analysis.comparison import paired_difference
 
     margin = arm_metric(out, store, study, "consensus/linear")
     shuffle = arm_metric(out, store, study, "consensus/linear[sampler.ties=random]")
