@@ -4,8 +4,8 @@
     .venv/bin/python scripts/bench_noise_estimate.py --out outputs/noise-estimate [--noise 0,0.1,0.2,0.4,0.6]
         [--score-args "data=synthetic epochs=6 ensemble.size=3"]   # other data or ensembles
 
-For each noise level it runs `python -m curriculum score data.label_noise=<p>` (skipped when its scores exist,
-so a rerun resumes) and prints the true mislabelled share, the estimate of curriculum.schedule.pruning (what auto
+For each noise level it runs `python -m curriculum score data.label_noise=<p>` (members made with the same
+settings are reused, so a rerun resumes) and prints the true mislabelled share, the estimate of curriculum.schedule.pruning (what auto
 uses), the two-Gaussian mixture that auto used before (the baseline), and the precision and recall of pruning
 the estimated share from the bottom of the consensus ranking. Target: every estimate within 0.05 of the truth."""
 
@@ -37,13 +37,14 @@ def gmm_baseline(consensus: np.ndarray, iterations: int = 200) -> float:
 
 
 def score(out: Path, noise: float, store: str, extra: list[str]) -> Path:
+    """Always through `score`: it reuses a member only when it was made with exactly these settings."""
     run_dir = out / f"noise-{noise:g}"
-    if not (run_dir / "scores.parquet").is_file():
-        cmd = [sys.executable, "-m", "curriculum", "score", *extra, f"data.label_noise={noise}", f"out_dir={run_dir}",
-               f"mlflow.tracking_uri={store}"]
-        print("$", " ".join(cmd[1:]), flush=True)
-        subprocess.run(cmd, check=True, env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"),
-                       stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "curriculum", "score", *extra, f"data.label_noise={noise}", f"out_dir={run_dir}",
+           f"mlflow.tracking_uri={store}"]
+    print("$", " ".join(cmd[1:]), flush=True)
+    proc = subprocess.run(cmd, env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"), stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr.strip().splitlines()[-1])
     return run_dir / "scores.parquet"
 
 

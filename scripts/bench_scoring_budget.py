@@ -12,7 +12,8 @@ seeds (100..), so that agreement with the reference is not inflated by shared me
 Each row gives the Spearman correlation of its consensus scores with the reference's and its wall time (sum of its
 members' training + recording time, measured here; a schedule that leaves checkpoints out is charged its
 members' time less the measured recording time of those checkpoints). The reference's own split-half Spearman (half of its members
-against the other half) says how stable the target itself is. Members are cached in --out, so a rerun resumes."""
+against the other half) says how stable the target itself is. Members are cached in --out, so a rerun resumes; a cached member is reused only when its identity (data, optimizer,
+epochs, checkpoints, recording source...) equals the one this run would train."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ import numpy as np
 from curriculum.analysis.stats import spearman
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig
-from curriculum.scoring.dynamics import load_member, save_member
-from curriculum.scoring.ensemble import Member, RecordingConfig, train_member
+from curriculum.batches import steps_per_epoch
+from curriculum.scoring.dynamics import checkpoint_steps, load_member, save_member
+from curriculum.scoring.ensemble import Member, RecordingConfig, member_identity, reusable_member, train_member
 from curriculum.scoring.scores import derive_scores
 
 
@@ -48,10 +50,13 @@ class Family:
 def train_family(family: Family, data, out: Path, times: dict) -> list:
     """Member dynamics of a family, trained now or loaded from the cache; wall times go to `times`."""
     dyns = []
+    rec = RecordingConfig(epochs=family.epochs, source=family.source, within_first_epoch=family.within)
+    _, checkpoints = checkpoint_steps(rec.epochs, steps_per_epoch(len(data.train), rec.batch_size),
+                                      rec.within_first_epoch)
     for seed in family.seeds:
         path, name = out / f"{family.name(seed)}.npz", family.name(seed)
-        if not (path.is_file() and name in times):
-            rec = RecordingConfig(epochs=family.epochs, source=family.source, within_first_epoch=family.within)
+        identity = member_identity(Member(0, family.arch, seed), data, rec, OptimConfig(), {}, checkpoints)
+        if not (reusable_member(path, identity) and name in times):   # a cached file made otherwise stops here
             start = time.perf_counter()
             dyn, history = train_member(Member(0, family.arch, seed), data, rec, OptimConfig(), label=f"[{name}]")
             times[name] = {"total": time.perf_counter() - start, "record": [h["record/seconds"] for h in history]}

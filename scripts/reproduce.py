@@ -114,8 +114,8 @@ def main() -> None:
         return write_results(out, store, args)
     for name, overrides in SCORES.items():
         quick = ["epochs=2"] if args.quick and not any(o.startswith("epochs=") for o in overrides) else []
-        if not (out / f"score-{name}" / "scores.parquet").exists():
-            cli("score", *overrides, *quick, f"out_dir={out / f'score-{name}'}", store=store)
+        # always through `score`: it skips members made with exactly these settings and stops on any other
+        cli("score", *overrides, *quick, f"out_dir={out / f'score-{name}'}", store=store)
     for setting in settings(args.seeds, args.quick):
         for overrides, n in setting["arms"]:
             missing = sorted(set(range(n)) - done_seeds(store, setting["study"], [*setting["train"], *overrides]))
