@@ -6,6 +6,8 @@ from typing import Iterator
 
 import torch
 
+from .errors import UserError
+
 
 def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     """Endless iid epochs: a fresh permutation of range(n) each epoch, cut into full batches."""
@@ -17,6 +19,8 @@ def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Ite
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Full batches per epoch; the commands call it before any MLflow run, so a batch larger than the data is
+    one line for the user."""
     if batch_size > n:
-        raise ValueError(f"batch_size={batch_size} is larger than the {n} training examples; lower batch_size")
+        raise UserError(f"batch_size={batch_size} is larger than the {n} training examples; lower batch_size")
     return n // batch_size

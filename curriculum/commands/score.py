@@ -12,7 +12,6 @@ from ..analysis.plots import consensus_histogram
 from ..batches import steps_per_epoch
 from ..data.datasets import Data, load_data
 from ..engine import resolve_device, resolve_precision
-from ..errors import UserError
 from ..io.scorefile import write_scores
 from ..io.tracking import Tracker
 from ..runtime import set_threads
@@ -47,9 +46,6 @@ def score(cfg: DictConfig) -> None:
     track = tracker(cfg)
     started = time.monotonic()
     data = load_data(data_config(cfg)).to(device)
-    if rec.batch_size > len(data.train):
-        raise UserError(f"batch_size={rec.batch_size} is larger than the {len(data.train)} training examples; "
-                        f"lower batch_size")
     say(f"data {data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples, "
         f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")
 

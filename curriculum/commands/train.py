@@ -10,6 +10,7 @@ import time
 from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.comparison import arm_tag
+from ..batches import steps_per_epoch
 from ..data.datasets import load_data
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
@@ -140,8 +141,7 @@ def tie_break(source, column: str, cfg: DictConfig):
 def _check_batches(n: int, batch_size: int, end: float | None) -> None:
     """The sampler draws full batches from the first ceil(end * n) examples of the ordering (all n for
     `standard`, end=None): at least one batch must fit, said before any MLflow run exists."""
-    if batch_size > n:
-        raise UserError(f"batch_size={batch_size} is larger than the {n} training examples; lower batch_size")
+    steps_per_epoch(n, batch_size)
     if end is not None and end * n < batch_size:
         least = math.ceil(batch_size / n * 1000) / 1000  # rounded up to 3 decimals
         raise UserError(f"pacing.end={end:g} keeps {int(end * n)} of the {n} training examples, fewer than one batch "
