@@ -92,8 +92,10 @@ class Inputs:
         self.precision = precision
 
     def __call__(self, x_uint8: torch.Tensor) -> torch.Tensor:
-        x = (x_uint8.float() - self.mean) / self.std
-        return x.contiguous(memory_format=torch.channels_last)
+        """(..., C, H, W) uint8 -> float of the same shape; stacked members' (K, B, C, H, W) batches too."""
+        images = x_uint8.flatten(0, -4)                                   # (N, C, H, W)
+        x = ((images.float() - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        return x.unflatten(0, x_uint8.shape[:-3])
 
     def autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.precision == "bf16")
@@ -125,10 +127,11 @@ def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs, 
 
 @dataclass
 class StepStats:
-    """Mean training loss and accuracy over the steps since the previous callback."""
-    step: int          # steps completed so far
-    loss: float
-    acc: float
+    """Mean training loss and accuracy over the steps since the previous callback: floats for one model, a list
+    with one value per member for stacked members."""
+    step: int                    # steps completed so far
+    loss: float | list[float]
+    acc: float | list[float]
 
 
 class NonFiniteLoss(UserError):
@@ -140,47 +143,90 @@ def make_optimizer(params, optim: OptimConfig) -> torch.optim.SGD:
                            nesterov=optim.nesterov, weight_decay=optim.weight_decay)
 
 
-def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs,
-          batches: Iterable[torch.Tensor], total_steps: int, optim: OptimConfig,
-          callback_steps: Iterable[int] = (), callback: Callable[[StepStats], None] | None = None,
-          progress: Progress | None = None, opt: torch.optim.Optimizer | None = None, start_step: int = 0,
-          observe: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> None:
-    """Run SGD steps start_step..total_steps-1 on x[idx], y[idx] for idx from `batches` (index tensors on x's
-    device). After each step s in `callback_steps` (counted from 1), `callback` gets the stats since the last
-    one. Pass `opt` (and `start_step`) to continue from a checkpoint. `observe(step, idx, logits)` sees each
-    batch's detached training logits (recording from the training pass)."""
+@dataclass(frozen=True)
+class Schedule:
+    """Steps start..total-1 of a run of `total` steps, and the learning rate at each (start > 0 continues a run)."""
+    optim: OptimConfig
+    total: int
+    start: int = 0
+
+    def lr(self, step: int) -> float:
+        return self.optim.lr * lr_factor(step, self.total, self.optim.schedule, self.optim.warmup)
+
+
+@dataclass
+class Batches:
+    """What each step trains on: x[idx], y[idx] for idx from `indices`, index tensors on x's device shaped (B,)
+    for one model or (K, B) for K stacked members."""
+    x: torch.Tensor
+    y: torch.Tensor
+    inputs: Inputs
+    indices: Iterable[torch.Tensor]
+
+
+@dataclass
+class Hooks:
+    """Everything besides SGD: `at_step(stats)` after each step in `steps` (counted from 1); `observe(step, idx,
+    logits)` on every batch's detached training logits (recording from the training pass); a progress line."""
+    steps: Iterable[int] = ()
+    at_step: Callable[[StepStats], None] | None = None
+    observe: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None
+    progress: Progress | None = None
+
+
+def mean_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy averaged over each model's batch: logits (..., B, classes), y (..., B) -> shape (...)."""
+    per_example = F.cross_entropy(logits.float().flatten(0, -2), y.flatten(), reduction="none")
+    return per_example.view(y.shape).mean(-1)
+
+
+def train(model, batches: Batches, schedule: Schedule, hooks: Hooks | None = None,
+          opt: torch.optim.Optimizer | None = None) -> None:
+    """Run SGD over `schedule` on `batches`. `model` is an nn.Module or stacked members (StackedMembers): anything
+    with parameters(), train() and a forward giving (..., B, classes) logits; stacked members each get exactly the
+    gradient of their own mean loss. Pass `opt` (with schedule.start) to continue from a checkpoint."""
     tune_allocator()
-    device = x.device
-    opt = opt or make_optimizer(model.parameters(), optim)
-    pending = set(int(s) for s in callback_steps)
-    losses = torch.zeros(total_steps, device=device)      # (steps,) per-step loss, read back only at callbacks
-    hits = torch.zeros(total_steps, device=device)        # (steps,) per-step batch accuracy
-    last, done, model = start_step, start_step, model.train()
-    for step, idx in zip(range(start_step, total_steps), batches):
+    hooks = hooks or Hooks()
+    opt = opt or make_optimizer(model.parameters(), schedule.optim)
+    pending = set(int(s) for s in hooks.steps)
+    losses = hits = None     # (total, *models) per-step loss and batch accuracy, read back only at hooks
+    last = done = schedule.start
+    model.train()
+    for step, idx in zip(range(schedule.start, schedule.total), batches.indices):
         for group in opt.param_groups:
-            group["lr"] = optim.lr * lr_factor(step, total_steps, optim.schedule, optim.warmup)
-        with inputs.autocast():
-            logits = model(inputs(x[idx]))
-            loss = F.cross_entropy(logits.float(), y[idx])
+            group["lr"] = schedule.lr(step)
+        y = batches.y[idx]
+        with batches.inputs.autocast():
+            logits = model(batches.inputs(batches.x[idx]))
+            loss = mean_loss(logits, y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.sum().backward()
         opt.step()
         reach("step")
-        if observe is not None:
-            observe(step + 1, idx, logits.detach())
+        if hooks.observe is not None:
+            hooks.observe(step + 1, idx, logits.detach())
+        if losses is None:
+            losses, hits = (loss.new_zeros((schedule.total, *loss.shape)) for _ in range(2))
         losses[step] = loss.detach()
-        hits[step] = (logits.argmax(1) == y[idx]).float().mean()
+        hits[step] = (logits.argmax(-1) == y).float().mean(-1)
         done = step + 1
-        if done in pending or done == total_steps or (progress and progress.due()):
-            window = losses[last:done]
-            if not torch.isfinite(window).all():
-                bad = last + int(torch.nonzero(~torch.isfinite(window))[0, 0]) + 1
-                raise NonFiniteLoss(f"training loss became {window[bad - last - 1].item()} at step {bad} of "
-                                    f"{total_steps}; lower the learning rate (lr={optim.lr})")
-            if progress:
-                progress.update(done, losses[max(0, done - 50):done].mean().item(),
-                                hits[max(0, done - 50):done].mean().item())
-        if done in pending and callback is not None:
-            callback(StepStats(done, losses[last:done].mean().item(), hits[last:done].mean().item()))
+        if done in pending or done == schedule.total or (hooks.progress and hooks.progress.due()):
+            check_finite(losses, last, done, schedule)
+            if hooks.progress:
+                recent = slice(max(0, done - 50), done)
+                hooks.progress.update(done, losses[recent].mean().item(), hits[recent].mean().item())
+        if done in pending and hooks.at_step is not None:
+            hooks.at_step(StepStats(done, losses[last:done].mean(0).tolist(), hits[last:done].mean(0).tolist()))
             last = done
-    assert done == total_steps, f"batches ran out after {done} of {total_steps} steps"
+    assert done == schedule.total, f"batches ran out after {done} of {schedule.total} steps"
+
+
+def check_finite(losses: torch.Tensor, last: int, done: int, schedule: Schedule) -> None:
+    """Stop with one line at the first step since `last` whose loss (any member's) is not finite."""
+    window = losses[last:done].reshape(done - last, -1)          # (steps, models)
+    finite = torch.isfinite(window).all(1)
+    if not finite.all():
+        row = int(torch.nonzero(~finite)[0, 0])
+        value = window[row][~torch.isfinite(window[row])][0].item()
+        raise NonFiniteLoss(f"training loss became non-finite ({value}) at step {last + row + 1} of {schedule.total}; "
+                            f"lower the learning rate (lr={schedule.optim.lr})")

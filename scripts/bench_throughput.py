@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from curriculum.batches import shuffled_batches, steps_per_epoch
 from curriculum.data.datasets import DEBIAN_FASHION_MNIST, DataConfig, load_data
-from curriculum.engine import Inputs, OptimConfig, predict, train
+from curriculum.engine import Batches, Hooks, Inputs, OptimConfig, Schedule, predict, train
 from curriculum.models import count_flops, create_model
 from curriculum.progress import Progress
 from curriculum.scoring.dynamics import checkpoint_steps
@@ -103,9 +103,10 @@ def ours(arch: str, data, epochs: int, batch: int, optim: OptimConfig, source: s
     else:  # same engine, model and batches, no checkpoint passes
         model = create_model(arch, data.input_shape, data.num_classes, init_seed=0)
         total = epochs * steps_per_epoch(len(data.train), batch)
-        train(model, data.train.x, data.train.y, Inputs(data.mean, data.std, "cpu"),
-              shuffled_batches(len(data.train), batch, torch_generator(0, "order")), total, optim,
-              progress=Progress("[bench norec]", total, steps_per_epoch(len(data.train), batch)))
+        batches = Batches(data.train.x, data.train.y, Inputs(data.mean, data.std, "cpu"),
+                          shuffled_batches(len(data.train), batch, torch_generator(0, "order")))
+        progress = Progress("[bench norec]", total, steps_per_epoch(len(data.train), batch))
+        train(model, batches, Schedule(optim, total), Hooks(progress=progress))
     return time.perf_counter() - start
 
 

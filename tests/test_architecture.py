@@ -99,3 +99,18 @@ def test_a_forbidden_import_is_found_even_inside_a_function(tmp_path, module, so
     path.write_text(source + "\n")
     found = violations({module: imports(path, tmp_path)})
     assert any(f"imports {bad}:" in line for line in found), found
+
+
+def test_no_function_in_the_package_is_longer_than_60_lines():
+    long = [f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})"
+            for path in PACKAGE.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60]
+    assert not long, f"functions over 60 lines: {long}"
+
+
+def test_the_one_training_loop_takes_grouped_arguments():
+    import inspect
+
+    from curriculum.engine import train
+
+    assert len(inspect.signature(train).parameters) <= 6

@@ -79,3 +79,18 @@ def test_batched_recording_runs_in_eval_mode_like_the_one_by_one_path(data):
     for j, model in enumerate(models):
         alone = predict(model.train(), data.test.x, data.test.y, inputs)
         torch.testing.assert_close(margin[j], alone[1], atol=1e-5, rtol=1e-5)
+
+
+def test_mean_loss_gives_each_stacked_member_the_cross_entropy_of_its_own_batch():
+    import math
+
+    import torch
+
+    from curriculum.engine import mean_loss
+
+    # member 0: logits [0, 0] for class 0 -> ln 2; member 1: logits [ln 3, 0] for class 0 -> -ln(3/4) = ln(4/3)
+    logits = torch.tensor([[[0.0, 0.0]], [[math.log(3), 0.0]]])        # (K=2, B=1, classes=2)
+    y = torch.tensor([[0], [0]])
+    assert mean_loss(logits, y).tolist() == pytest.approx([math.log(2), math.log(4 / 3)])
+    # one model: the batch mean, as F.cross_entropy gives it: (ln 2 + ln(4/3)) / 2
+    assert mean_loss(logits[:, 0], y[:, 0]).item() == pytest.approx((math.log(2) + math.log(4 / 3)) / 2)

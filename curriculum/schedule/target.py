@@ -11,7 +11,7 @@ import torch
 
 from ..batches import shuffled_batches, steps_per_epoch
 from ..data.datasets import Data
-from ..engine import Inputs, OptimConfig, StepStats, predict, train
+from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, predict, train
 from ..errors import UserError
 from ..models import create_model
 from ..progress import Progress
@@ -83,8 +83,8 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
                         "curriculum/seen_fraction": seen.float().mean().item()})
 
     progress = Progress(label, total, per_epoch)
-    train(model, data.train.x, data.train.y, inputs, _marking(batches, seen), total, optim, eval_steps, evaluate,
-          progress)
+    batches = Batches(data.train.x, data.train.y, inputs, _marking(batches, seen))
+    train(model, batches, Schedule(optim, total), Hooks(eval_steps, evaluate, progress=progress))
     progress.close(f"done: test acc {history[-1].get('test/acc', float('nan')):.4f}")
     return history, summarize(history, int(seen.sum()), total)
 

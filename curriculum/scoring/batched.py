@@ -11,19 +11,17 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..batches import shuffled_batches, steps_per_epoch
 from ..data.datasets import Data
-from ..engine import Inputs, OptimConfig, example_stats, lr_factor, make_optimizer
+from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, example_stats, train
 from ..errors import UserError
 from ..progress import Progress
-from ..runtime import tune_allocator
 from ..seeding import torch_generator
 from .dynamics import MemberDynamics, Recorder, checkpoint_steps
-from .ensemble import member_identity, member_model
+from .ensemble import history_row, member_identity, member_model
 
 
 class StackedMembers:
@@ -33,7 +31,9 @@ class StackedMembers:
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in models[0].modules()):
             raise UserError("ensemble.batched=true does not support models with BatchNorm (e.g. cnn_gap, resnet18); "
                             "use ensemble.batched=false")
-        self.params, self.buffers = stack_module_state(models)
+        self.params, self.buffers = stack_module_state(models)     # each (K, *shape of one member's tensor)
+        for weight in self.params.values():
+            weight.requires_grad_(True)
         self.base = copy.deepcopy(models[0]).to("meta")
 
         def one(params, buffers, x):
@@ -44,6 +44,9 @@ class StackedMembers:
 
     def __call__(self, x: torch.Tensor, shared: bool = False) -> torch.Tensor:
         return (self.all_same_batch if shared else self.each_own_batch)(self.params, self.buffers, x)
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.params.values())
 
     def train(self, mode: bool = True) -> "StackedMembers":
         """Train or eval mode for every member (dropout and the like), as nn.Module.train does."""
@@ -73,62 +76,38 @@ def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kw
         raise UserError("ensemble.batched=true needs one architecture for all members (ensemble.models)")
     if rec.source != "eval":
         raise UserError("ensemble.batched=true records with clean passes only; set recording.source=eval")
-    tune_allocator()
     device = data.train.x.device
-    n, k = len(data.train), len(members)
+    n = len(data.train)
     per_epoch = steps_per_epoch(n, rec.batch_size)
     total = rec.epochs * per_epoch
     steps, epochs = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
-    models = [member_model(m, data, model_kwargs).to(device) for m in members]
-    stacked = StackedMembers(models)
-    weights = list(stacked.params.values())
-    for w in weights:
-        w.requires_grad_(True)
-    opt = make_optimizer(weights, optim)
-    orders = [shuffled_batches(n, rec.batch_size, torch_generator(m.seed, "order", device)) for m in members]
+    stacked = StackedMembers([member_model(m, data, model_kwargs).to(device) for m in members])
     inputs = Inputs(data.mean, data.std, device, rec.precision)
     recorders = [Recorder(epochs, data, m.arch, m.seed, rec.eval_batch) for m in members]
     for m, recorder in zip(members, recorders):
         recorder.dynamics.identity = member_identity(m, data, rec, optim, model_kwargs, epochs)
     histories = [[] for _ in members]
-    losses = torch.zeros(total, k, device=device)
-    hits = torch.zeros(total, k, device=device)
-    row_of_step, last = {int(s): i for i, s in enumerate(steps)}, 0
+    row_of_step = {int(s): i for i, s in enumerate(steps)}
+
+    def at_checkpoint(stats: StepStats):
+        row = row_of_step[stats.step]
+        record_stacked(recorders, row, stacked, inputs, rec.eval_batch)
+        for j, (recorder, history) in enumerate(zip(recorders, histories)):
+            history.append(history_row(stats.step, stats.loss[j], stats.acc[j], recorder.dynamics, row))
+
+    orders = [shuffled_batches(n, rec.batch_size, torch_generator(m.seed, "order", device)) for m in members]
+    batches = Batches(data.train.x, data.train.y, inputs, (torch.stack(idx) for idx in zip(*orders)))  # (K, B)
     progress = Progress(label, total, per_epoch)
-    x, y = data.train.x, data.train.y
-    for step in range(total):
-        idx = torch.stack([next(order) for order in orders])                      # (K, B)
-        for group in opt.param_groups:
-            group["lr"] = optim.lr * lr_factor(step, total, optim.schedule, optim.warmup)
-        xb = inputs(x[idx.flatten()]).unflatten(0, idx.shape)                      # (K, B, C, H, W)
-        with inputs.autocast():
-            logits = stacked(xb).float()                                           # (K, B, classes)
-        per_member = F.cross_entropy(logits.flatten(0, 1), y[idx.flatten()], reduction="none").view(k, -1).mean(1)
-        opt.zero_grad(set_to_none=True)
-        per_member.sum().backward()   # member j's weights get exactly the gradient of member j's mean loss
-        opt.step()
-        losses[step] = per_member.detach()
-        hits[step] = (logits.argmax(2) == y[idx]).float().mean(1)
-        done = step + 1
-        if progress.due() or done == total:
-            progress.update(done, losses[max(0, done - 50):done].mean().item(), hits[max(0, done - 50):done].mean().item())
-        if done in row_of_step:
-            if not torch.isfinite(losses[last:done]).all():
-                raise UserError(f"a member's training loss became non-finite before step {done}; "
-                                f"lower the learning rate (lr={optim.lr})")
-            row = row_of_step[done]
-            for name in ("train", "test"):
-                split = getattr(data, name)
-                stats = predict_stacked(stacked, split.x, split.y, inputs, rec.eval_batch)   # each (K, N)
-                for j, recorder in enumerate(recorders):
-                    recorder.store(row, name, tuple(t[j] for t in stats))
-            for j, recorder in enumerate(recorders):
-                histories[j].append({"step": done, "epoch": float(epochs[row]),
-                                     "train/loss": losses[last:done, j].mean().item(),
-                                     "train/acc": hits[last:done, j].mean().item(),
-                                     "test/acc": float(recorder.dynamics.test.correct[row].mean()),
-                                     "train/recorded_acc": float(recorder.dynamics.train.correct[row].mean())})
-            last = done
+    train(stacked, batches, Schedule(optim, total), Hooks(steps, at_checkpoint, progress=progress))
     final = ", ".join(f"{h[-1]['test/acc']:.4f}" for h in histories)
     progress.close(f"done: test acc {final}")
     return [(r.dynamics, h) for r, h in zip(recorders, histories)]
+
+
+def record_stacked(recorders: list[Recorder], row: int, stacked: StackedMembers, inputs: Inputs, eval_batch: int):
+    """Recorder.record for every member at once: one stacked clean pass per split."""
+    for name in ("train", "test"):
+        split = getattr(recorders[0].data, name)
+        stats = predict_stacked(stacked, split.x, split.y, inputs, eval_batch)          # each (K, N)
+        for j, recorder in enumerate(recorders):
+            recorder.store(row, name, tuple(t[j] for t in stats))

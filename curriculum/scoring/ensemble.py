@@ -15,7 +15,7 @@ import torch
 from ..batches import shuffled_batches, steps_per_epoch
 from ..data.datasets import Data
 from ..dicts import flatten
-from ..engine import Inputs, OptimConfig, StepStats, make_optimizer, train
+from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, train
 from ..errors import UserError
 from ..io.files import atomic_write
 from ..models import MODELS, create_model
@@ -164,20 +164,24 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
 
     def at_checkpoint(stats: StepStats):
         row = row_of_step[stats.step]
-        test_acc = recorder.record(row, model, inputs)
-        history.append({"step": stats.step, "epoch": float(epochs[row]), "train/loss": stats.loss,
-                        "train/acc": stats.acc, "test/acc": test_acc,
-                        "train/recorded_acc": float(recorder.dynamics.train.correct[row].mean()),
-                        "record/seconds": float(recorder.seconds[row])})
+        recorder.record(row, model, inputs)
+        history.append(history_row(stats.step, stats.loss, stats.acc, recorder.dynamics, row)
+                       | {"record/seconds": float(recorder.seconds[row])})
         if resume_path is not None and stats.step % per_epoch == 0 and stats.step < total:
             save_resume(resume_path, identity, stats.step, model, opt, generator, recorder, history)
 
     progress = Progress(label or f"[member {member.k} {member.arch} seed={member.seed}]", total, per_epoch)
-    batches = shuffled_batches(n, rec.batch_size, generator)
-    train(model, data.train.x, data.train.y, inputs, batches, total, optim, [s for s in steps if s > start],
-          at_checkpoint, progress, opt=opt, start_step=start, observe=recorder.observe)
+    batches = Batches(data.train.x, data.train.y, inputs, shuffled_batches(n, rec.batch_size, generator))
+    hooks = Hooks([s for s in steps if s > start], at_checkpoint, recorder.observe, progress)
+    train(model, batches, Schedule(optim, total, start), hooks, opt)
     progress.close(f"done: test acc {history[-1]['test/acc']:.4f}" + (f" (resumed at step {start})" if start else ""))
     return recorder.dynamics, history
+
+
+def history_row(step: int, loss: float, acc: float, dyn: MemberDynamics, row: int) -> dict:
+    """One member's history at checkpoint `row`: training loss/acc since the last, and the recorded accuracies."""
+    return {"step": step, "epoch": float(dyn.checkpoints[row]), "train/loss": loss, "train/acc": acc,
+            "test/acc": float(dyn.test.correct[row].mean()), "train/recorded_acc": float(dyn.train.correct[row].mean())}
 
 
 def save_resume(path: Path, identity: dict, step: int, model, opt, generator, recorder: Recorder, history) -> None:
