@@ -3,9 +3,8 @@ import pytest
 import torch
 
 from curriculum.errors import UserError
-from curriculum.schedule.ordering import class_balanced, easy_first, make_ordering
-from curriculum.schedule.pacing import make_pacing
-from curriculum.schedule.sampler import PacedSampler
+from curriculum.schedule.pacing import PacedSampler, make_pacing
+from curriculum.schedule.sampler import class_balanced, easy_first, make_ordering
 
 LABELS = np.repeat([0, 1, 2], [60, 30, 10])
 SCORES = np.random.default_rng(0).random(100)

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from curriculum.errors import UserError
-from curriculum.schedule.pacing import PACINGS, make_pacing
-from curriculum.schedule.sampler import PacedSampler
+from curriculum.schedule.pacing import PACINGS, PacedSampler, make_pacing
 
 T = 100
 # (name, params, [(t, expected fraction)]) computed by hand from the formulas in the module docstring

@@ -9,9 +9,8 @@ from conftest import run_cli
 
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.io.scorefile import write_scores
-from curriculum.schedule.ordering import make_ordering
-from curriculum.schedule.pacing import make_pacing
-from curriculum.schedule.sampler import PacedSampler
+from curriculum.schedule.pacing import PacedSampler, make_pacing
+from curriculum.schedule.sampler import make_ordering
 
 COMMON = ["data=synthetic", "device=cpu", "epochs=3"]
 

@@ -16,9 +16,9 @@ from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
 from ..io.score_source import resolve_scores
 from ..runtime import set_threads
-from ..schedule.ordering import make_ordering
 from ..schedule.pacing import make_pacing
 from ..schedule.pruning import estimate_clean_fraction
+from ..schedule.sampler import make_ordering
 from ..schedule.target import TargetConfig, train_target
 from ..scoring.scores import orientation
 from .common import data_config, log_inputs, optim_config, say, tracker

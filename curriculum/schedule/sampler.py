@@ -1,39 +1,49 @@
-"""Which examples each curriculum step draws: a paced prefix of an ordering (iid epochs for the ensemble and
-`standard` are in curriculum/batches.py). Samplers yield index tensors; the engine does the rest."""
+"""Samplers (the `sampler` config group): orderings of the training examples, easiest first, as pure functions of
+(scores, labels, seed). The paced sampler that draws batches from an ordering is in pacing.py."""
 
 from __future__ import annotations
 
-import math
-from typing import Iterator
-
 import numpy as np
-import torch
+
+from ..errors import UserError
+from ..seeding import numpy_rng
+
+SAMPLERS = ("consensus", "anti", "random", "standard")
 
 
-class PacedSampler:
-    """Each step draws a batch uniformly (without replacement) from the prefix of `ordering` that the
-    pacing makes available: step s (0-based) uses ceil(end * g(s + 1, T) * N) examples, never fewer than one
-    batch. g(s + 1, T) is the fraction reached once step s is done, so the last step sees g(T, T)."""
+def easy_first(oriented: np.ndarray, seed: int, tie_break: np.ndarray | None = None) -> np.ndarray:
+    """Positions sorted by `oriented` score (higher = easier) descending; ties broken by the larger `tie_break`
+    (the margin, as in the `rank` column), and what is still tied by a seeded shuffle."""
+    shuffle = numpy_rng(seed, "ordering").permutation(len(oriented))
+    second = np.zeros(len(oriented)) if tie_break is None else -np.asarray(tie_break, dtype=np.float64)
+    return np.lexsort((shuffle, second, -np.asarray(oriented, dtype=np.float64)))
 
-    def __init__(self, ordering: np.ndarray, pacing, total_steps: int, batch_size: int, end: float,
-                 generator: torch.Generator):
-        n = len(ordering)
-        if not 0 < end <= 1:
-            raise ValueError(f"pacing.end={end} must be a fraction in (0, 1]")
-        if end * n < batch_size:
-            raise ValueError(f"pacing.end={end} keeps {int(end * n)} examples, fewer than batch_size={batch_size}")
-        self.ordering = torch.as_tensor(ordering, dtype=torch.int64, device=generator.device)
-        self.pacing, self.total, self.batch, self.end, self.gen = pacing, total_steps, batch_size, end, generator
 
-    def prefix_size(self, step: int) -> int:
-        """Examples the batch of `step` (0-based) is drawn from. round(, 6) before ceil drops float dust:
-        0.36000000000000004 x 1000 is 360 examples, not 361."""
-        n = len(self.ordering)
-        wanted = math.ceil(round(self.end * self.pacing(step + 1, self.total) * n, 6))
-        return min(math.ceil(round(self.end * n, 6)), max(self.batch, wanted))
+def class_balanced(order: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Interleave the classes, each kept in `order`'s sequence, so that every prefix holds the classes
+    in their overall proportion (round-robin for balanced classes)."""
+    labels = np.asarray(labels)[order]
+    key = np.empty(len(order))
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        key[members] = (np.arange(len(members)) + 0.5) / len(members)
+    return order[np.argsort(key, kind="stable")]
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        for step in range(self.total):
-            size = self.prefix_size(step)
-            pick = torch.randperm(size, generator=self.gen, device=self.gen.device)[: self.batch]
-            yield self.ordering[pick]
+
+def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray, seed: int,
+                  balanced: bool = True, tie_break: np.ndarray | None = None) -> np.ndarray | None:
+    """Ordering of train positions for `sampler`; None for `standard` (plain iid training).
+    `anti` is exactly the reverse of `consensus`; `random` depends only on `seed` and the labels."""
+    if sampler not in SAMPLERS:
+        raise UserError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if sampler == "standard":
+        return None
+    if sampler == "random":
+        order = numpy_rng(seed, "ordering").permutation(len(labels))
+    else:
+        if oriented is None:
+            raise UserError(f"sampler={sampler} needs scores; run `python -m curriculum score` or set scores=")
+        order = easy_first(oriented, seed, tie_break)
+    if balanced:
+        order = class_balanced(order, labels)
+    return order[::-1].copy() if sampler == "anti" else order

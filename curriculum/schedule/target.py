@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..models import create_model
 from ..progress import Progress
 from ..seeding import stream_seed, torch_generator
-from .sampler import PacedSampler
+from .pacing import PacedSampler
 
 
 @dataclass(frozen=True)
