@@ -34,7 +34,10 @@ def main(argv: list[str] | None = None) -> None:
               f"(pip install -e .)?", file=sys.stderr)
         sys.exit(2)
     try:
-        guarded(check_overrides, CONF_DIR, name, overrides)  # before the command's imports: feedback in a second
+        from .config import register_configs  # imports the dataclasses (and torch): not for usage errors
+
+        register_configs()  # the schemas the YAML files extend, before anything composes them
+        guarded(check_overrides, CONF_DIR, name, overrides)  # before the command's imports: feedback in seconds
         module, func, _ = COMMANDS[name]
         task = getattr(importlib.import_module(module), func)
         run_hydra(name, task, overrides)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -76,12 +78,37 @@ def resnet18(in_shape, num_classes) -> nn.Module:
 MODELS = {"mlp": mlp, "cnn": cnn, "cnn_gap": cnn_gap, "resnet18": resnet18}
 
 
+def check_model(name: str) -> None:
+    if name not in MODELS:
+        raise UserError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+
+
+def default_kwargs(name: str) -> dict:
+    """The keyword arguments of MODELS[name] (after in_shape and num_classes) with their defaults."""
+    check_model(name)
+    return {p.name: p.default for p in list(inspect.signature(MODELS[name]).parameters.values())[2:]}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The `model` group's schema: a network of MODELS and its keyword arguments. The command line's schema for each
+    network holds its function's defaults (curriculum/config.py), so that model.kwargs.width=64 names a known key."""
+    name: str                                   # a key of MODELS
+    kwargs: dict = field(default_factory=dict)  # keyword arguments of MODELS[name]; the function's defaults otherwise
+
+    def __post_init__(self):
+        allowed = default_kwargs(self.name)
+        unknown = [k for k in self.kwargs if k not in allowed]
+        if unknown:
+            raise UserError(f"model.kwargs.{unknown[0]} is not a parameter of model={self.name}; its parameters are "
+                            f"{', '.join(allowed) or 'none'}")
+
+
 def create_model(name: str, in_shape, num_classes: int, init_seed: int, **kwargs) -> nn.Module:
     """Build `name` with weights drawn from `init_seed` alone, leaving the global RNG untouched.
     Conv weights are channels-last, as the engine's inputs are: oneDNN's fast convolution layout on CPU
     (the default cnn trains ~1.4x faster than in NCHW) and tensor-core friendly on GPU."""
-    if name not in MODELS:
-        raise UserError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    check_model(name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
         return MODELS[name](tuple(in_shape), num_classes, **kwargs).to(memory_format=torch.channels_last)

@@ -22,6 +22,10 @@ def check_overrides(config_dir: Path, command: str, args: list[str]) -> None:
         return  # --help, --cfg job, -cn ...: Hydra's own options, left to Hydra
     from hydra import compose, initialize_config_dir
 
+    from .config import register_configs
+
+    register_configs()  # the YAML files extend the schemas (also when a test or script calls this directly)
+
     overrides = [parse(line) for line in args if not line.startswith("-")]
     sweep = next((o for o in overrides if o.is_sweep_override()), None)
     multirun = flags or any(o.key_or_group == "hydra.mode" and str(o.value()) == "MULTIRUN" for o in overrides)

@@ -43,9 +43,10 @@ def score(cfg: DictConfig) -> None:
     optim = optim_config(cfg)
     out_dir = writable_dir(cfg.out_dir)
     set_threads(cfg.get("threads"))
+    data_cfg = data_config(cfg)  # checked before anything is written
     track = tracker(cfg)
     started = time.monotonic()
-    data = load_data(data_config(cfg)).to(device)
+    data = load_data(data_cfg).to(device)
     say(f"data {data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples, "
         f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")
 

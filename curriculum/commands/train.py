@@ -16,26 +16,28 @@ from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
 from ..io.score_source import resolve_scores
 from ..runtime import set_threads
-from ..schedule.pacing import make_pacing
+from ..schedule.pacing import pacing_config
 from ..schedule.pruning import estimate_clean_fraction
-from ..schedule.sampler import make_ordering
+from ..schedule.sampler import SamplerConfig, make_ordering
 from ..schedule.target import TargetConfig, train_target
 from ..scoring.scores import orientation
 from .common import data_config, log_inputs, optim_config, say, tracker
 
 
 def train(cfg: DictConfig) -> None:
-    sampler, column = str(cfg.sampler.name), str(cfg.sampler.score)
-    pacing_cfg = OmegaConf.to_container(cfg.pacing, resolve=True)
-    pacing_params = {k: v for k, v in pacing_cfg.items() if k not in ("name", "end", "preset")}
-    pacing = make_pacing(str(cfg.pacing.name), **pacing_params) if sampler != "standard" else None
+    ordering_cfg = SamplerConfig(**OmegaConf.to_container(cfg.sampler, resolve=True))
+    sampler, column = ordering_cfg.name, ordering_cfg.score
+    pacing_dict = OmegaConf.to_container(cfg.pacing, resolve=True)
+    paced = pacing_config(pacing_dict) if sampler != "standard" else None  # standard has no pacing, so no end
+    pacing = paced.function() if paced else None
     device = resolve_device(str(cfg.device))
     target = target_config(cfg, device)
     optim = optim_config(cfg)
-    end = _parse_end(cfg.pacing.end) if sampler != "standard" else 1.0   # standard has no pacing, so no end
+    end = paced.end if paced else 1.0
     set_threads(cfg.get("threads"))
+    data_cfg = data_config(cfg)  # checked before anything is written
     track = tracker(cfg)
-    data = load_data(data_config(cfg)).to(device)
+    data = load_data(data_cfg).to(device)
 
     source = None
     if sampler in ("consensus", "anti") or str(cfg.scores) != "latest" or end == "auto":
@@ -45,10 +47,10 @@ def train(cfg: DictConfig) -> None:
     if end == "auto":
         end = auto_end(source, column)
     ordering = make_ordering(sampler, oriented, data.train.y.cpu().numpy(), int(cfg.seed),
-                             bool(cfg.sampler.balanced), tie_break(source, column, cfg))
+                             ordering_cfg.balanced, tie_break(source, column, cfg))
     _check_batches(len(data.train), target.batch_size, end if sampler != "standard" else None)
 
-    arm = arm_tag(sampler, pacing_cfg, column, bool(cfg.sampler.balanced), str(cfg.sampler.get("ties", "margin")),
+    arm = arm_tag(sampler, pacing_dict, column, ordering_cfg.balanced, ordering_cfg.ties,
                   source.sha256 if source else "none")
     pacing_name = arm.get("pacing", "none")
     tags = {"stage": "train", "sampler": sampler, "pacing": pacing_name, "seed": int(cfg.seed),
@@ -126,10 +128,8 @@ def log_run(track, run_id: str, history: list[dict], summary: dict, end: float |
 
 def tie_break(source, column: str, cfg: DictConfig):
     """The margin column that breaks ties of the ordering score (sampler.ties=margin, as the `rank` column does),
-    or None for a seeded shuffle (sampler.ties=random, or scores without a margin)."""
+    or None for a seeded shuffle (sampler.ties=random, or scores without a margin). SamplerConfig checked ties."""
     ties = str(cfg.sampler.get("ties", "margin"))
-    if ties not in ("margin", "random"):
-        raise UserError(f"sampler.ties={ties!r} must be margin or random")
     if source is None or ties == "random" or column == "margin":
         return None
     if "margin" not in source.frame:
@@ -147,15 +147,3 @@ def _check_batches(n: int, batch_size: int, end: float | None) -> None:
         raise UserError(f"pacing.end={end:g} keeps {int(end * n)} of the {n} training examples, fewer than one batch "
                         f"(batch_size={batch_size}); raise pacing.end to at least {least:g} or lower batch_size")
 
-
-def _parse_end(end) -> float | str:
-    """pacing.end as a fraction in (0, 1], or "auto" (estimated from the scores once they are loaded)."""
-    if str(end) == "auto":
-        return "auto"
-    try:
-        value = float(end)
-    except ValueError:
-        raise UserError(f"pacing.end={end!r} must be a fraction in (0, 1] or auto") from None
-    if not 0 < value <= 1:
-        raise UserError(f"pacing.end={value} must be a fraction in (0, 1] or auto")
-    return value

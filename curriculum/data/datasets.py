@@ -21,14 +21,26 @@ DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "fashion_mnist"
-    root: str = "data"          # where torchvision finds or downloads the files
-    train_size: int | None = None  # examples in the stratified training subset; None = all that remain
-    val_size: int = 0           # stratified validation split held out of the training set
-    label_noise: float = 0.0    # fraction of training labels flipped to another class
-    random_labels: bool = False  # control: every training label drawn uniformly at random
-    seed: int = 0               # subset, split and noise; independent of the training seed
-    download: bool = True       # let torchvision download when the files are missing
+    """The `data` group's schema: conf/data/*.yaml override it (the command line's 5000 validation examples
+    included: a DataConfig built in Python holds out none unless told)."""
+    name: str = "fashion_mnist"    # a key of LOADERS
+    root: str = "data"             # where torchvision finds or downloads the files
+    train_size: int | None = None  # examples in the stratified training subset; None = all that val_size leaves
+    val_size: int = 0              # stratified validation split held out of training and scoring
+    label_noise: int | float = 0.0  # fraction of training labels flipped to another class, in [0, 1) (int | float:
+                                   # kept as written, as train runs' `training` tag holds it)
+    random_labels: bool = False    # control: every training label drawn uniformly at random
+    seed: int = 0                  # subset, split and noise; independent of the training seed
+    download: bool = True          # let torchvision download when the files are missing
+
+    def __post_init__(self):
+        if self.val_size < 0:
+            raise UserError(f"data.val_size={self.val_size} must be at least 0 (0: no validation split)")
+        if self.train_size is not None and self.train_size < 1:
+            raise UserError(f"data.train_size={self.train_size} must be at least 1, or null for every example "
+                            f"that data.val_size leaves")
+        if self.seed < 0:
+            raise UserError(f"data.seed={self.seed} must be a non-negative integer")
 
 
 @dataclass(frozen=True)
@@ -169,12 +181,12 @@ def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.nd
 
 
 def _validate(cfg: DataConfig):
+    """The name and the noise, checked here rather than in DataConfig.__post_init__ because tests/test_data.py builds
+    DataConfigs with a bad name or noise and expects load_data to refuse them."""
     if cfg.name not in LOADERS:
         raise UserError(f"unknown dataset data={cfg.name!r}; choose one of {', '.join(LOADERS)}")
     if not 0.0 <= cfg.label_noise < 1.0:
         raise UserError(f"data.label_noise={cfg.label_noise} is out of range; it is a fraction in [0, 1)")
-    if cfg.val_size < 0 or (cfg.train_size is not None and cfg.train_size < 1):
-        raise UserError(f"data.train_size={cfg.train_size} and data.val_size={cfg.val_size} must be positive")
 
 
 def load_data(cfg: DataConfig) -> Data:

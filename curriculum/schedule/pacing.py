@@ -13,12 +13,18 @@ in by the end (step with a > 1 trains on the easiest b only)."""
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 from ..errors import UserError
+
+# The parameters' defaults, shared by the functions and the config schemas below. (a, b): from the easiest 20%, all
+# data at half of training; exponential: Hacohen & Weinshall's schedule (the `steep` preset), all data at 60%.
+A, B = 0.5, 0.2
+START, INC, STEP = 0.04, 1.9, 0.1
 
 
 def _stage(t: int, total: int, length: float) -> int:
@@ -34,7 +40,7 @@ def _progress(t: int, total: int, a: float) -> float:
     return min(1.0, t / total / a)
 
 
-def exponential(t: int, total: int, start: float = 0.04, inc: float = 1.9, step: float = 0.1) -> float:
+def exponential(t: int, total: int, start: float = START, inc: float = INC, step: float = STEP) -> float:
     """start * inc^k after k stages of `step` x total steps each, capped at 1."""
     try:
         return min(1.0, start * inc ** _stage(t, total, step))
@@ -42,28 +48,28 @@ def exponential(t: int, total: int, start: float = 0.04, inc: float = 1.9, step:
         return 1.0
 
 
-def linear(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
+def linear(t: int, total: int, a: float = A, b: float = B) -> float:
     return b + (1 - b) * _progress(t, total, a)
 
 
-def quad(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
+def quad(t: int, total: int, a: float = A, b: float = B) -> float:
     return b + (1 - b) * _progress(t, total, a) ** 2
 
 
-def root(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
+def root(t: int, total: int, a: float = A, b: float = B) -> float:
     return b + (1 - b) * math.sqrt(_progress(t, total, a))
 
 
-def step(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
+def step(t: int, total: int, a: float = A, b: float = B) -> float:
     """b until t = aT, then everything (never, if a > 1)."""
     return min(1.0, b + math.floor(_progress(t, total, a)))
 
 
-def exp(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
+def exp(t: int, total: int, a: float = A, b: float = B) -> float:
     return b + (1 - b) * ((math.exp(10 * _progress(t, total, a)) - 1) / (math.exp(10) - 1))  # ratio first: 1 at r = 1
 
 
-def log(t: int, total: int, a: float = 0.5, b: float = 0.2) -> float:
+def log(t: int, total: int, a: float = A, b: float = B) -> float:
     """Reaches 1 a hair before r = 1 (at r = 1 - e^-10), hence the cap."""
     return min(1.0, max(b, b + (1 - b) * (1 + 0.1 * math.log(_progress(t, total, a) + math.exp(-10)))))
 
@@ -112,6 +118,87 @@ def make_pacing(name: str, **params):
 
     pacing.__name__ = name
     return pacing
+
+
+# ---------------------------------------------------------------------------------------------- config schemas
+# The `pacing` group's schemas: conf/pacing/*.yaml override one of them. Parameters are `int | float` so that they
+# keep the form they were written in: a train run's `arm` tag and the messages show them as the user gave them.
+
+def parse_end(end) -> float | str:
+    """pacing.end as a fraction in (0, 1], or "auto" (estimated from the scores once they are loaded)."""
+    if str(end) == "auto":
+        return "auto"
+    try:
+        value = float(end)
+    except ValueError:
+        raise UserError(f"pacing.end={end!r} must be a fraction in (0, 1] or auto") from None
+    if not 0 < value <= 1:
+        raise UserError(f"pacing.end={value} must be a fraction in (0, 1] or auto")
+    return value
+
+
+class _Pacing:
+    """What both schemas share: the name must be one of the schema's FAMILIES, make_pacing checks the parameters,
+    and pacing.end becomes a fraction or "auto"."""
+    FAMILIES: tuple[str, ...] = ()
+    PARAMS: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.name not in PACINGS:
+            raise UserError(f"unknown pacing {self.name!r}; choose one of {', '.join(PACINGS)}")
+        if self.name not in self.FAMILIES:
+            raise UserError(f"pacing.name={self.name} takes other parameters than {', '.join(self.PARAMS)}; "
+                            f"switch families with pacing={self.name} instead")
+        make_pacing(self.name, **self.params)
+        object.__setattr__(self, "end", parse_end(self.end))
+
+    @property
+    def params(self) -> dict:
+        """The family's parameters, as make_pacing takes them."""
+        return {key: getattr(self, key) for key in self.PARAMS}
+
+    def function(self):
+        """g(t, total) with the parameters bound."""
+        return make_pacing(self.name, **self.params)
+
+
+@dataclass(frozen=True)
+class PacingConfig(_Pacing):
+    """Wu, Dyer & Neyshabur's (a, b) families: b of the ordering at the start, all of it from t = aT on."""
+    FAMILIES = ("linear", "quad", "root", "step", "exp", "log")
+    PARAMS = ("a", "b")
+
+    name: str                  # linear | quad | root | step | exp | log (formulas in the module docstring)
+    a: int | float = A         # fraction of training after which all data is available, > 0 (> 1: never all)
+    b: int | float = B         # starting fraction of the ordering, in (0, 1]
+    end: Any = 1.0             # fraction of the ordering ever used, in (0, 1] (< 1: the hardest are never trained on)
+                               # or auto: the share the consensus scores say is labelled right (schedule/pruning.py)
+    preset: str | None = None  # the name runs are tagged and compared under (null: the family's name)
+
+
+@dataclass(frozen=True)
+class ExponentialPacingConfig(_Pacing):
+    """Hacohen & Weinshall's exponential pacing: start x inc^k after k stages of `step` x T steps."""
+    FAMILIES = ("exponential",)
+    PARAMS = ("start", "inc", "step")
+
+    name: str                  # exponential
+    start: int | float = START  # starting fraction of the ordering, in (0, 1]
+    inc: int | float = INC     # growth factor per stage, > 1
+    step: int | float = STEP   # stage length, as a fraction of training, in (0, 1)
+    end: Any = 1.0             # as for PacingConfig: a fraction in (0, 1] or auto
+    preset: str | None = None  # the name runs are tagged and compared under (null: the family's name)
+
+
+def pacing_config(settings: dict) -> PacingConfig | ExponentialPacingConfig:
+    """The `pacing` group's settings as the schema of their family, which checks them."""
+    name = settings.get("name")
+    schema = ExponentialPacingConfig if name in ExponentialPacingConfig.FAMILIES else PacingConfig
+    extra = sorted(set(settings) - {"name", "end", "preset", *schema.PARAMS})
+    if extra and name in PACINGS:
+        raise UserError(f"pacing.name={name} takes {', '.join(schema.PARAMS)}, not {', '.join(extra)}; "
+                        f"switch families with pacing={name} instead")
+    return schema(**{k: v for k, v in settings.items() if k not in extra})
 
 
 # ---------------------------------------------------------------------------------------------- the paced sampler

@@ -3,12 +3,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import UserError
 from ..seeding import numpy_rng
 
 SAMPLERS = ("consensus", "anti", "random", "standard")
+TIES = ("margin", "random")
+
+
+def check_sampler(name: str) -> None:
+    if name not in SAMPLERS:
+        raise UserError(f"unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """The `sampler` group's schema: conf/sampler/*.yaml name the ordering."""
+    name: str                  # consensus: easy first | anti: hard first | random | standard: iid, no curriculum
+    score: str = "consensus"   # scores.parquet column that orders the examples (its direction is handled by the code)
+    balanced: bool = True      # interleave classes so every prefix holds them in proportion
+    ties: str = "margin"       # ties of the score broken by the larger margin (as the rank column) | random (seeded)
+
+    def __post_init__(self):
+        check_sampler(self.name)
+        if self.ties not in TIES:
+            raise UserError(f"sampler.ties={self.ties!r} must be margin or random")
 
 
 def easy_first(oriented: np.ndarray, seed: int, tie_break: np.ndarray | None = None) -> np.ndarray:
@@ -34,8 +56,7 @@ def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray,
                   balanced: bool = True, tie_break: np.ndarray | None = None) -> np.ndarray | None:
     """Ordering of train positions for `sampler`; None for `standard` (plain iid training).
     `anti` is exactly the reverse of `consensus`; `random` depends only on `seed` and the labels."""
-    if sampler not in SAMPLERS:
-        raise UserError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    check_sampler(sampler)
     if sampler == "standard":
         return None
     if sampler == "random":

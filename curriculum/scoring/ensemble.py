@@ -46,6 +46,7 @@ class EnsembleConfig:
     batched: bool = False               # train this shard's members together (curriculum/scoring/batched.py)
 
     def __post_init__(self):
+        object.__setattr__(self, "models", tuple(self.models))  # a list from the command line
         if self.size < 1:
             raise UserError(f"ensemble.size={self.size} must be at least 1")
         if not self.models:
@@ -67,7 +68,7 @@ class EnsembleConfig:
 
 @dataclass(frozen=True)
 class RecordingConfig:
-    epochs: int = 4
+    epochs: int = 2        # 4 members x 2 epochs ranks like 8 x 10 (scripts/bench_scoring_budget.py)
     batch_size: int = 128
     within_first_epoch: tuple[float, ...] = (0.125, 0.25, 0.5)  # extra checkpoints, as fractions of epoch 1
     eval_batch: int = 256
@@ -76,6 +77,7 @@ class RecordingConfig:
     quorum: float = 1.0    # share of members right at every later checkpoint for learned_epoch (scores only)
 
     def __post_init__(self):
+        object.__setattr__(self, "within_first_epoch", tuple(self.within_first_epoch))  # a list from the command line
         if self.source not in RECORDERS:
             raise UserError(f"recording.source={self.source!r} must be one of {', '.join(RECORDERS)}")
         for key, value in (("epochs", self.epochs), ("batch_size", self.batch_size),

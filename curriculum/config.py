@@ -1,0 +1,154 @@
+"""The command line's settings, each with its type and default defined once, as Hydra structured configs.
+
+A config group's schema is the dataclass its command builds (`data` -> DataConfig, `sampler` -> SamplerConfig, ...),
+which checks itself in __post_init__. The settings at the top of a command's config get their defaults from the
+dataclass they feed (`epochs` of score -> RecordingConfig.epochs). The YAML files in conf/ extend these schemas and
+state only what differs from them; `python -m curriculum <command> --cfg job` prints every setting. Nothing here runs
+at import time: the command line calls register_configs() before Hydra composes a config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING, OmegaConf
+
+from .data.datasets import DataConfig
+from .engine import OptimConfig
+from .models import MODELS, ModelConfig, default_kwargs
+from .schedule.pacing import ExponentialPacingConfig, PacingConfig
+from .schedule.sampler import SamplerConfig
+from .schedule.target import TargetConfig
+from .scoring.ensemble import EnsembleConfig, RecordingConfig
+
+OUT_DIR = "${hydra:runtime.output_dir}"   # each run's own folder (hydra.run.dir in conf/<command>.yaml)
+LATEST = "latest"                          # scores: the newest complete score run in the MLflow store
+STUDY = "default"
+
+
+@dataclass
+class OptimSettings:
+    """The `optim` group: OptimConfig without the learning rate, which is the top-level key `lr`."""
+    momentum: int | float = OptimConfig.momentum  # int | float: kept as written, as the `training` tag holds it
+    nesterov: bool = OptimConfig.nesterov
+    weight_decay: int | float = OptimConfig.weight_decay
+    schedule: str = OptimConfig.schedule          # decay after warm-up: cosine | linear | constant
+    warmup: int | float = OptimConfig.warmup      # fraction of all steps with linear warm-up
+
+
+@dataclass
+class MlflowSettings:
+    tracking_uri: str = "sqlite:///mlflow.db"  # a SQLite file (made on first use) or an http(s) MLflow server
+    experiment: str = "curriculum"
+
+
+@dataclass
+class EnsembleSettings:
+    """score's `ensemble`: EnsembleConfig, whose seed is the top-level `seed` and model kwargs `model.kwargs`."""
+    size: int = EnsembleConfig.size              # members
+    models: list[str] = field(default_factory=lambda: ["${model.name}"])  # cycled over members, e.g. [cnn,mlp]
+    shard: int = EnsembleConfig.shard            # train only members with k % num_shards == shard
+    num_shards: int = EnsembleConfig.num_shards
+    batched: bool = EnsembleConfig.batched       # true: one vmapped model of all members (for GPUs; cnn/mlp only)
+
+
+@dataclass
+class RecordingSettings:
+    """score's `recording`: RecordingConfig, whose epochs, batch_size and precision are top-level keys."""
+    within_first_epoch: list[float] = field(default_factory=lambda: list(RecordingConfig.within_first_epoch))
+    eval_batch: int = RecordingConfig.eval_batch  # examples per recording forward pass (256: fastest on CPU, measured)
+    source: str = RecordingConfig.source          # eval: clean passes | train: from the training forward pass (free)
+    quorum: float = RecordingConfig.quorum        # share of members that must be right for learned_epoch
+
+
+@dataclass
+class EvalSettings:
+    """train's `eval`: TargetConfig.evals_per_epoch and eval_batch."""
+    per_epoch: float = TargetConfig.evals_per_epoch  # validation and test evaluations per epoch (0.5: every other)
+    batch: int = TargetConfig.eval_batch             # examples per evaluation forward pass
+
+
+@dataclass
+class RunSettings:
+    """What score and train share; each sets seed, epochs and batch_size from the dataclass they feed. The groups
+    (data, model, optim, ...) have their own schemas; conf/<command>.yaml lists them before this one, so that they
+    come first in --cfg job."""
+    data: Any = MISSING
+    model: Any = MISSING
+    optim: Any = MISSING
+    seed: int = MISSING
+    device: str = "auto"         # auto (cuda when present) | cpu | cuda
+    precision: str = "auto"      # auto (bf16 autocast on GPU, fp32 on CPU) | fp32 | bf16 (GPU only)
+    threads: int | None = None   # torch CPU threads (null: torch's default); bitwise identical results per count
+    epochs: int = MISSING
+    batch_size: int = MISSING    # examples per step
+    lr: float = OptimConfig.lr   # peak SGD learning rate
+
+
+@dataclass
+class ScoreSettings(RunSettings):
+    seed: int = EnsembleConfig.seed               # member k is initialised and shuffled from seed + k
+    epochs: int = RecordingConfig.epochs          # epochs per member
+    batch_size: int = RecordingConfig.batch_size
+    ensemble: EnsembleSettings = field(default_factory=EnsembleSettings)
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
+    out_dir: str = OUT_DIR                        # dynamics/, scores.parquet, test_scores.parquet, consensus_hist.png
+    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
+
+
+@dataclass
+class TrainSettings(RunSettings):
+    sampler: Any = MISSING
+    pacing: Any = MISSING
+    seed: int = TargetConfig.seed                 # initialisation, random ordering and batches (data.seed: the split)
+    epochs: int = TargetConfig.epochs             # training length in epochs of the full training set (every arm)
+    batch_size: int = TargetConfig.batch_size
+    scores: str = LATEST                          # scores.parquet path | score run directory | MLflow run id | latest
+    study: str = STUDY                            # label grouping the runs of one comparison (compare study=...)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
+
+
+@dataclass
+class AnalyzeSettings:
+    scores: str = LATEST                          # score run directory | its scores.parquet | MLflow run id | latest
+    out_dir: str = OUT_DIR                        # report.md, agreement.csv, order_stability.csv, agreement.png
+    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
+
+
+@dataclass
+class CompareSettings:
+    study: str = STUDY                            # the study label given to train
+    rank_by: str = "test/acc_at_best_val"         # a key of analysis.comparison.METRICS (meanings there)
+    out_dir: str = OUT_DIR                        # comparison.csv, comparison.md, learning_curves.png
+    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
+
+
+def schemas() -> dict:
+    """ConfigStore path below the group `schema/` (kept apart from the options a user chooses) -> schema: a dataclass,
+    or a ModelConfig per network holding its function's defaults. conf/<group>/*.yaml extend theirs with
+    `defaults: [/schema/<path>@_here_]`, conf/<command>.yaml with `schema/<command>@_here_`."""
+    return {
+        "data": DataConfig,
+        **{f"model/{name}": ModelConfig(name, default_kwargs(name)) for name in MODELS},
+        "optim": OptimSettings,
+        "sampler": SamplerConfig,
+        "pacing/wu": PacingConfig,
+        "pacing/exponential": ExponentialPacingConfig,
+        "score": ScoreSettings,
+        "train": TrainSettings,
+        "analyze": AnalyzeSettings,
+        "compare": CompareSettings,
+    }
+
+
+def register_configs() -> None:
+    """Store every schema in Hydra's ConfigStore (again: storing is idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    for path, schema in schemas().items():
+        group, _, name = f"schema/{path}".rpartition("/")
+        node = OmegaConf.structured(schema)
+        OmegaConf.set_readonly(node, False)  # a frozen dataclass makes a read-only node, which overrides cannot set
+        store.store(group=group, name=name, node=node)

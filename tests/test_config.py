@@ -1,0 +1,92 @@
+"""Settings are defined once (the dataclass schemas in curriculum/config.py) and checked by the dataclass they build."""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, fields, is_dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from curriculum.cli import CONF_DIR
+from curriculum.config import register_configs, schemas
+from curriculum.errors import UserError
+from curriculum.schedule.pacing import PacingConfig, linear, pacing_config
+from curriculum.scoring.ensemble import RecordingConfig
+
+
+def schema_defaults(schema) -> dict:
+    """key -> default of a schema (a dataclass or an instance such as a ModelConfig)."""
+    if not isinstance(schema, type):
+        return {f.name: getattr(schema, f.name) for f in fields(schema)}
+    out = {}
+    for f in fields(schema):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def restated(settings: dict, defaults: dict, prefix: str = "") -> list[str]:
+    """Keys of `settings` whose value equals the schema's default (nested dataclass defaults included)."""
+    found = []
+    for key, value in settings.items():
+        if key not in defaults:
+            continue
+        default = defaults[key]
+        if is_dataclass(default):
+            found += restated(value or {}, schema_defaults(default), f"{prefix}{key}.")
+        elif value == default:
+            found.append(f"{prefix}{key}")
+    return found
+
+
+def schema_of(path: Path):
+    """The schema a conf/ YAML file extends, read from its defaults list."""
+    entries = yaml.safe_load(path.read_text()).get("defaults", [])
+    extends = next(e for e in entries if isinstance(e, str) and "schema/" in e)
+    return schemas()[extends.split("schema/", 1)[1].split("@", 1)[0]]
+
+
+def test_no_yaml_file_restates_a_default_of_its_schema():
+    files = sorted(CONF_DIR.glob("*/*.yaml")) + sorted(CONF_DIR.glob("*.yaml"))
+    assert len(files) > 20
+    offenders = []
+    for path in files:
+        settings = {k: v for k, v in yaml.safe_load(path.read_text()).items()
+                    if k not in ("defaults", "hydra", "name")}  # name: which option the file is, said in each
+        offenders += [f"{path.relative_to(CONF_DIR)}: {key}" for key in
+                      restated(settings, schema_defaults(schema_of(path)))]
+    assert offenders == []
+
+
+def test_a_yaml_file_that_restated_a_default_would_be_caught():
+    defaults = schema_defaults(PacingConfig)
+    assert restated({"name": "linear", "a": 0.5, "b": 0.3}, defaults) == ["a"]
+
+
+def test_the_command_line_defaults_are_the_dataclasses_defaults():
+    from hydra import compose, initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        score = compose("score")
+        train = compose("train")
+    assert score.epochs == RecordingConfig().epochs == 2                 # once 4 in Python and 2 in the YAML
+    assert score.data.val_size == train.data.val_size == 5000            # the YAML's override of DataConfig's 0
+    assert train.pacing.a == 0.5 and train.pacing.b == 0.2               # PacingConfig's, through conf/pacing/linear
+    assert linear(50, 100) == 1.0 and linear(0, 100) == pytest.approx(0.2)  # the function's defaults are the same
+
+
+def test_pacing_settings_are_checked_by_their_family_schema():
+    paced = pacing_config({"name": "root", "a": 0.2, "b": 0.5, "end": "auto", "preset": "gentle"})
+    assert paced.end == "auto" and paced.params == {"a": 0.2, "b": 0.5}
+    assert paced.function()(0, 10) == pytest.approx(0.5)   # b at the start
+    assert pacing_config({"name": "linear", "end": "0.9"}).end == 0.9
+    with pytest.raises(UserError, match=r"pacing.name=exponential takes start, inc, step, not a, b"):
+        pacing_config({"name": "exponential", "a": 0.5, "b": 0.2})
+    with pytest.raises(UserError, match=r"pacing.end=1.5 must be a fraction in \(0, 1\] or auto"):
+        pacing_config({"name": "linear", "end": 1.5})
+    with pytest.raises(UserError, match=r"unknown pacing 'cubic'"):
+        pacing_config({"name": "cubic"})
