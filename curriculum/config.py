@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import MISSING, OmegaConf
 
+from .data.augment import AugmentConfig
 from .data.datasets import DataConfig
 from .engine import OptimConfig
 from .models import MODELS, ModelConfig, default_kwargs
@@ -74,6 +75,7 @@ class RunSettings:
     (data, model, optim, ...) have their own schemas; conf/<command>.yaml lists them before this one, so that they
     come first in --cfg job."""
     data: Any = MISSING
+    augment: Any = MISSING
     model: Any = MISSING
     optim: Any = MISSING
     seed: int = MISSING
@@ -130,6 +132,7 @@ def schemas() -> dict:
     `defaults: [/schema/<path>@_here_]`, conf/<command>.yaml with `schema/<command>@_here_`."""
     return {
         "data": DataConfig,
+        "augment": AugmentConfig,
         **{f"model/{name}": ModelConfig(name, default_kwargs(name)) for name in MODELS},
         "optim": OptimSettings,
         "sampler": SamplerConfig,

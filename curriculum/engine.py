@@ -157,11 +157,18 @@ class Schedule:
 @dataclass
 class Batches:
     """What each step trains on: x[idx], y[idx] for idx from `indices`, index tensors on x's device shaped (B,)
-    for one model or (K, B) for K stacked members."""
+    for one model or (K, B) for K stacked members; `augment(images, step)` transforms the uint8 batch on its
+    device before normalisation (data.augment), for training only."""
     x: torch.Tensor
     y: torch.Tensor
     inputs: Inputs
     indices: Iterable[torch.Tensor]
+    augment: Callable[[torch.Tensor, int], torch.Tensor] | None = None
+
+    def images(self, idx: torch.Tensor, step: int) -> torch.Tensor:
+        """The (augmented) uint8 images that step `step` trains on."""
+        images = self.x[idx]
+        return images if self.augment is None else self.augment(images, step)
 
 
 @dataclass
@@ -197,7 +204,7 @@ def train(model, batches: Batches, schedule: Schedule, hooks: Hooks | None = Non
             group["lr"] = schedule.lr(step)
         y = batches.y[idx]
         with batches.inputs.autocast():
-            logits = model(batches.inputs(batches.x[idx]))
+            logits = model(batches.inputs(batches.images(idx, step)))
             loss = mean_loss(logits, y)
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()

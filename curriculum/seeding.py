@@ -8,15 +8,28 @@ import torch
 
 # Scoring members draw from "init" and "order" (seed + k for member k); the target from "target_init" and
 # "target_batches"; orderings (random order, tie shuffles) from "ordering". A target never shares a stream with
-# a member, whatever the seed numbers of the score and train runs.
-STREAMS = ("init", "order", "subset", "noise", "synthetic", "target_init", "target_batches", "ordering")
+# a member, whatever the seed numbers of the score and train runs. Augmentation: "augment" (members) and
+# "target_augment", drawn afresh at each step from step_seed.
+STREAMS = ("init", "order", "subset", "noise", "synthetic", "target_init", "target_batches", "ordering", "augment",
+           "target_augment")
 
 
 def stream_seed(seed: int, stream: str) -> int:
     """A 63-bit seed for `stream`, independent of every other stream of the same `seed`."""
     assert stream in STREAMS, f"unknown random stream {stream!r}"
-    seq = np.random.SeedSequence([int(seed), zlib.crc32(stream.encode())])
-    return int(seq.generate_state(2, dtype=np.uint32).astype(np.uint64) @ np.array([1 << 31, 1], dtype=np.uint64))
+    return _seed63([int(seed), zlib.crc32(stream.encode())])
+
+
+def step_seed(seed: int, step: int) -> int:
+    """A 63-bit seed for step `step` of a stream seeded by `seed` (a stream_seed): each step's draws are a function
+    of the step alone, so resuming at any step needs no generator state."""
+    return _seed63([int(seed), int(step)])
+
+
+def _seed63(entropy: list[int]) -> int:
+    """A 63-bit integer (a valid torch and numpy seed) mixed from `entropy` by numpy's SeedSequence."""
+    words = np.random.SeedSequence(entropy).generate_state(2, dtype=np.uint32).astype(np.uint64)
+    return int(words @ np.array([1 << 31, 1], dtype=np.uint64))
 
 
 def numpy_rng(seed: int, stream: str) -> np.random.Generator:

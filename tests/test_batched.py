@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
+from curriculum.data.augment import AugmentConfig
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig
 from curriculum.errors import UserError
@@ -16,9 +17,9 @@ def data():
     return load_data(DataConfig(name="synthetic", train_size=600, val_size=50))
 
 
-@pytest.mark.parametrize("arch", ["cnn", "mlp"])
-def test_batched_members_match_members_trained_one_by_one(data, arch):
-    rec = RecordingConfig(epochs=2, batch_size=64, within_first_epoch=(0.5,))
+@pytest.mark.parametrize("arch, augment", [("cnn", "none"), ("mlp", "none"), ("cnn", "flip_crop")])
+def test_batched_members_match_members_trained_one_by_one(data, arch, augment):
+    rec = RecordingConfig(epochs=2, batch_size=64, within_first_epoch=(0.5,), augment=AugmentConfig(augment, pad=2))
     members = [Member(0, arch, 11), Member(1, arch, 12), Member(2, arch, 13)]
     together = train_members_batched(members, data, rec, OptimConfig())
     for member, (dyn, history) in zip(members, together):

@@ -25,7 +25,8 @@ TINY = ["data=synthetic", "epochs=1", "ensemble.size=2", "device=cpu", "recordin
 
 
 @pytest.mark.parametrize("changed", ["lr=0.1", "batch_size=64", "optim.weight_decay=0", "model.kwargs.hidden=64",
-                                     "epochs=2", "optim.schedule=linear", "recording.source=train"])
+                                     "epochs=2", "optim.schedule=linear", "recording.source=train",
+                                     "augment=crop"])
 def test_rescoring_into_an_out_dir_with_other_settings_stops_with_one_line_naming_the_setting(tmp_path, store, changed):
     out = tmp_path / "score"
     run_cli("score", *TINY, f"out_dir={out}", f"mlflow.tracking_uri={store}")

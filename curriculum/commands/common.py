@@ -8,6 +8,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from ..data.augment import AugmentConfig
 from ..data.datasets import DataConfig
 from ..engine import OptimConfig
 from ..errors import UserError
@@ -20,6 +21,10 @@ def data_config(cfg: DictConfig) -> DataConfig:
                       label_noise=float(d.get("label_noise", 0.0)), seed=int(d.get("seed", 0)),
                       random_labels=bool(d.get("random_labels", False)),
                       download=bool(d.get("download", True)))
+
+
+def augment_config(cfg: DictConfig) -> AugmentConfig:
+    return AugmentConfig(**OmegaConf.to_container(cfg.augment, resolve=True))
 
 
 def optim_config(cfg: DictConfig) -> OptimConfig:

@@ -26,7 +26,7 @@ from ..scoring.ensemble import (
     reusable_member,
     train_member,
 )
-from .common import data_config, log_inputs, optim_config, say, tracker, writable_dir
+from .common import augment_config, data_config, log_inputs, optim_config, say, tracker, writable_dir
 
 
 def score(cfg: DictConfig) -> None:
@@ -39,7 +39,7 @@ def score(cfg: DictConfig) -> None:
                           within_first_epoch=tuple(cfg.recording.within_first_epoch),
                           eval_batch=int(cfg.recording.eval_batch), source=str(cfg.recording.get("source", "eval")),
                           precision=resolve_precision(str(cfg.get("precision", "auto")), device),
-                          quorum=float(cfg.recording.quorum))
+                          quorum=float(cfg.recording.quorum), augment=augment_config(cfg))
     optim = optim_config(cfg)
     out_dir = writable_dir(cfg.out_dir)
     set_threads(cfg.get("threads"))

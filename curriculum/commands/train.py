@@ -21,7 +21,7 @@ from ..schedule.pruning import estimate_clean_fraction
 from ..schedule.sampler import SamplerConfig, make_ordering
 from ..schedule.target import TargetConfig, train_target
 from ..scoring.scores import orientation
-from .common import data_config, log_inputs, optim_config, say, tracker
+from .common import augment_config, data_config, log_inputs, optim_config, say, tracker
 
 
 def train(cfg: DictConfig) -> None:
@@ -78,7 +78,8 @@ def target_config(cfg: DictConfig, device) -> TargetConfig:
     return TargetConfig(arch=str(cfg.model.name), model_kwargs=dict(cfg.model.get("kwargs") or {}),
                         epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
                         evals_per_epoch=float(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed),
-                        precision=resolve_precision(str(cfg.get("precision", "auto")), device))
+                        precision=resolve_precision(str(cfg.get("precision", "auto")), device),
+                        augment=augment_config(cfg))
 
 
 def training_tag(cfg: DictConfig, target: TargetConfig) -> dict:
@@ -86,6 +87,7 @@ def training_tag(cfg: DictConfig, target: TargetConfig) -> dict:
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in ("root", "download")}
     return {"model": OmegaConf.to_container(cfg.model, resolve=True), "epochs": int(cfg.epochs),
             "batch_size": int(cfg.batch_size), "lr": float(cfg.lr), "precision": target.precision,
+            **target.augment.resolved(str(cfg.data.name)).identity(),
             "optim": OmegaConf.to_container(cfg.optim, resolve=True), "eval": {"per_epoch": float(cfg.eval.per_epoch)},
             "data": data}
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..batches import shuffled_batches, steps_per_epoch
+from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
 from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, predict, train
 from ..errors import UserError
@@ -29,6 +30,7 @@ class TargetConfig:
     eval_batch: int = 256
     seed: int = 0                 # initialisation and sampling; the data split has its own seed
     precision: str = "fp32"       # resolved numeric precision of forward passes: fp32 | bf16 (GPU autocast)
+    augment: AugmentConfig = AugmentConfig()  # of the training batches (auto: the dataset's default)
 
     def __post_init__(self):
         for key, value in (("epochs", self.epochs), ("batch_size", self.batch_size), ("eval.batch", self.eval_batch)):
@@ -83,7 +85,8 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
                         "curriculum/seen_fraction": seen.float().mean().item()})
 
     progress = Progress(label, total, per_epoch)
-    batches = Batches(data.train.x, data.train.y, inputs, _marking(batches, seen))
+    augment = batch_transform(cfg.augment.resolved(data.name), stream_seed(cfg.seed, "target_augment"))
+    batches = Batches(data.train.x, data.train.y, inputs, _marking(batches, seen), augment)
     train(model, batches, Schedule(optim, total), Hooks(eval_steps, evaluate, progress=progress))
     progress.close(f"done: test acc {history[-1].get('test/acc', float('nan')):.4f}")
     return history, summarize(history, int(seen.sum()), total)

@@ -21,7 +21,7 @@ from ..errors import UserError
 from ..progress import Progress
 from ..seeding import torch_generator
 from .dynamics import MemberDynamics, Recorder, checkpoint_steps
-from .ensemble import history_row, member_identity, member_model
+from .ensemble import history_row, member_augment, member_identity, member_model
 
 
 class StackedMembers:
@@ -96,12 +96,22 @@ def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kw
             history.append(history_row(stats.step, stats.loss[j], stats.acc[j], recorder.dynamics, row))
 
     orders = [shuffled_batches(n, rec.batch_size, torch_generator(m.seed, "order", device)) for m in members]
-    batches = Batches(data.train.x, data.train.y, inputs, (torch.stack(idx) for idx in zip(*orders)))  # (K, B)
+    augments = [member_augment(m, data, rec) for m in members]
+    batches = Batches(data.train.x, data.train.y, inputs, (torch.stack(idx) for idx in zip(*orders)),  # (K, B)
+                      None if augments[0] is None else per_member(augments))
     progress = Progress(label, total, per_epoch)
     train(stacked, batches, Schedule(optim, total), Hooks(steps, at_checkpoint, progress=progress))
     final = ", ".join(f"{h[-1]['test/acc']:.4f}" for h in histories)
     progress.close(f"done: test acc {final}")
     return [(r.dynamics, h) for r, h in zip(recorders, histories)]
+
+
+def per_member(augments: list):
+    """One augment hook for stacked members' (K, B, C, H, W) batches: member k's batch through its own hook, so
+    each member sees what it would when trained alone."""
+    def augment(images: torch.Tensor, step: int) -> torch.Tensor:
+        return torch.stack([hook(member_images, step) for hook, member_images in zip(augments, images)])
+    return augment
 
 
 def record_stacked(recorders: list[Recorder], row: int, stacked: StackedMembers, inputs: Inputs, eval_batch: int):

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..batches import shuffled_batches, steps_per_epoch
+from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
 from ..dicts import flatten
 from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, train
@@ -75,6 +76,7 @@ class RecordingConfig:
     source: str = "eval"   # eval: clean passes at checkpoints | train: the training forward pass (no extra cost)
     precision: str = "fp32"  # resolved numeric precision of forward passes: fp32 | bf16 (GPU autocast)
     quorum: float = 1.0    # share of members right at every later checkpoint for learned_epoch (scores only)
+    augment: AugmentConfig = AugmentConfig()  # of the training batches (auto: the dataset's default)
 
     def __post_init__(self):
         object.__setattr__(self, "within_first_epoch", tuple(self.within_first_epoch))  # a list from the command line
@@ -107,7 +109,8 @@ def member_identity(member: Member, data: Data, rec: RecordingConfig, optim: Opt
     identity = {"format": FORMAT_VERSION, "arch": member.arch, "model_kwargs": dict(model_kwargs or {}),
                 "seed": member.seed, "data": data.fingerprint, "optim": asdict(optim),
                 "batch_size": rec.batch_size, "epochs": rec.epochs,
-                "checkpoints": [float(e) for e in checkpoints], "source": rec.source, "precision": rec.precision}
+                "checkpoints": [float(e) for e in checkpoints], "source": rec.source, "precision": rec.precision,
+                **rec.augment.resolved(data.name).identity()}
     return json.loads(json.dumps(identity, sort_keys=True))
 
 
@@ -173,11 +176,17 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
             save_resume(resume_path, identity, stats.step, model, opt, generator, recorder, history)
 
     progress = Progress(label or f"[member {member.k} {member.arch} seed={member.seed}]", total, per_epoch)
-    batches = Batches(data.train.x, data.train.y, inputs, shuffled_batches(n, rec.batch_size, generator))
+    batches = Batches(data.train.x, data.train.y, inputs, shuffled_batches(n, rec.batch_size, generator),
+                      member_augment(member, data, rec))
     hooks = Hooks([s for s in steps if s > start], at_checkpoint, recorder.observe, progress)
     train(model, batches, Schedule(optim, total, start), hooks, opt)
     progress.close(f"done: test acc {history[-1]['test/acc']:.4f}" + (f" (resumed at step {start})" if start else ""))
     return recorder.dynamics, history
+
+
+def member_augment(member: Member, data: Data, rec: RecordingConfig):
+    """The training loop's augment hook for `member`: its own seed's `augment` stream (None: no augmentation)."""
+    return batch_transform(rec.augment.resolved(data.name), stream_seed(member.seed, "augment"))
 
 
 def history_row(step: int, loss: float, acc: float, dyn: MemberDynamics, row: int) -> dict:
