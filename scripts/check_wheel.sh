@@ -4,7 +4,8 @@
 # into a fresh virtual environment and run a small `score` there from a directory outside the checkout.
 # The fresh environment borrows the project venv's dependencies (torch, hydra, mlflow, ...) through a .pth line,
 # added after the install, so nothing is downloaded; curriculum and its configs come only from the wheel, which the
-# run asserts. Takes about 30 s. Usage: bash scripts/check_wheel.sh   (VENV=... for another project venv)
+# run asserts. Takes 17-33 s on a shared 2-core machine.
+# Usage: bash scripts/check_wheel.sh   (VENV=... for another project venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh  # the project venv, whose setuptools builds and whose dependencies the fresh venv borrows
