@@ -11,7 +11,19 @@ from pathlib import Path
 
 from .overrides import check_overrides
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+def find_conf_dir(package: Path = Path(__file__).resolve().parent) -> Path:
+    """The configs of this code: a source checkout's conf/ when the package runs from one (editable installs too),
+    the one copy the project edits; otherwise the copy a wheel installs as curriculum/conf. Configs come from where
+    the code comes from, so the YAML always matches the schemas in config.py. pyproject.toml marks a checkout
+    (site-packages may hold some other distribution's conf/)."""
+    checkout = package.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "conf").is_dir():
+        return checkout / "conf"
+    return package / "conf"
+
+
+CONF_DIR = find_conf_dir()
 COMMANDS = {
     "score": ("curriculum.commands.score", "score", "train the scoring ensemble and derive per-example scores"),
     "train": ("curriculum.commands.train", "train", "train a target network under a sampler and pacing"),
@@ -30,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
     name, overrides = argv[0], argv[1:]
     if not (CONF_DIR / f"{name}.yaml").is_file():
-        print(f"error: no config {CONF_DIR / (name + '.yaml')}; is the package installed from its checkout "
-              f"(pip install -e .)?", file=sys.stderr)
+        print(f"error: no config {CONF_DIR / (name + '.yaml')}: this install has no configs (neither a checkout's "
+              f"conf/ nor the package's); reinstall with pip install . from the checkout", file=sys.stderr)
         sys.exit(2)
     try:
         from .config import register_configs  # imports the dataclasses (and torch): not for usage errors
