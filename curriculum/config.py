@@ -155,3 +155,15 @@ def register_configs() -> None:
         node = OmegaConf.structured(schema)
         OmegaConf.set_readonly(node, False)  # a frozen dataclass makes a read-only node, which overrides cannot set
         store.store(group=group, name=name, node=node)
+
+
+def compose_config(command: str, overrides: list[str] | tuple[str, ...] = ()):
+    """`command`'s config as the command line composes it, for scripts and tests: registers the schemas first (a
+    bare hydra.compose fails on conf/<command>.yaml, which extends them)."""
+    from hydra import compose, initialize_config_dir
+
+    from .cli import CONF_DIR
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(command, overrides=list(overrides))

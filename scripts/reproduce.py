@@ -72,16 +72,14 @@ def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:
     import json
 
     import mlflow
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
     from curriculum.analysis.comparison import arm_definition, arm_tag
-    from curriculum.cli import CONF_DIR
     from curriculum.commands.train import target_config, training_tag
+    from curriculum.config import compose_config
     from curriculum.engine import resolve_device
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, "device=auto"])
+    cfg = compose_config("train", [*overrides, "device=auto"])
     want = arm_tag(str(cfg.sampler.name), OmegaConf.to_container(cfg.pacing, resolve=True), str(cfg.sampler.score),
                    bool(cfg.sampler.balanced), str(cfg.sampler.get("ties", "margin")), "")
     training = json.dumps(training_tag(cfg, target_config(cfg, resolve_device("auto"))), sort_keys=True)
