@@ -18,7 +18,8 @@ from curriculum.models import create_model
 
 ARGS = ["train", "data=synthetic", "device=cpu", "epochs=3", "threads=1"]
 # synthetic: 1600 examples / 128 = 12 steps per epoch, 36 in all; an evaluation every 6 steps. The state is written at
-# step 0 (the run exists) and at every evaluation: writes 1 (step 0), 2 (step 6), 3 (step 12), ..., 7 (step 36).
+# step 0 (the run exists) and at every evaluation: writes 1 (step 0), 2 (step 6), 3 (step 12), ..., 7 (step 36), the
+# only atomic writes of a train run on synthetic data.
 KILL_POINTS = {  # (sampler, CURRICULUM_DIE_AT): the step the started-again run continues from
     ("random", "step:16"): 12,      # between evaluations, 4 steps after the state of step 12
     ("random", "write:3"): 6,       # while writing the state of step 12: the state of step 6 is what is there
