@@ -25,6 +25,7 @@ from .scoring.ensemble import EnsembleConfig, RecordingConfig
 OUT_DIR = "${hydra:runtime.output_dir}"   # each run's own folder (hydra.run.dir in conf/<command>.yaml)
 LATEST = "latest"                          # scores: the newest complete score run in the MLflow store
 STUDY = "default"
+RESUME_DIR = "outputs/train/resume"        # relative to the working folder, as Hydra's outputs/ are
 
 
 @dataclass
@@ -107,6 +108,7 @@ class TrainSettings(RunSettings):
     batch_size: int = TargetConfig.batch_size
     scores: str = LATEST                          # scores.parquet path | score run directory | MLflow run id | latest
     study: str = STUDY                            # label grouping the runs of one comparison (compare study=...)
+    resume_dir: str = RESUME_DIR                  # unfinished runs' states, one file per run identity (resume.py)
     eval: EvalSettings = field(default_factory=EvalSettings)
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
 

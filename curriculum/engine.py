@@ -220,7 +220,7 @@ def train(model, batches: Batches, schedule: Schedule, hooks: Hooks | None = Non
         if done in pending or done == schedule.total or (hooks.progress and hooks.progress.due()):
             check_finite(losses, last, done, schedule)
             if hooks.progress:
-                recent = slice(max(0, done - 50), done)
+                recent = slice(max(schedule.start, done - 50), done)  # steps of this process only
                 hooks.progress.update(done, losses[recent].mean().item(), hits[recent].mean().item())
         if done in pending and hooks.at_step is not None:
             hooks.at_step(StepStats(done, losses[last:done].mean(0).tolist(), hits[last:done].mean(0).tolist()))

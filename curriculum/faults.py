@@ -1,6 +1,8 @@
 """Deterministic crash points for the kill tests: with CURRICULUM_DIE_AT=<point>:<n>[:<signal>] the process sends
-itself SIGKILL (or the named signal, e.g. INT for a Ctrl-C) the n-th time it reaches `point` ("step", "record",
-"write"). Unset, this costs one environment lookup.
+itself SIGKILL (or the named signal, e.g. INT for a Ctrl-C) the n-th time it reaches `point`: "step" (after an
+optimizer step), "record" (between a checkpoint's passes), "write" (an atomic write's file is complete, not yet
+renamed), "saved" (a train run's state was written), "logged" (a train run's metrics are logged, the run not yet
+finished). Unset, this costs one environment lookup.
 The variable is read at each call, not at import, so a test can set it after importing the package."""
 
 import os

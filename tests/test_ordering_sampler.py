@@ -95,3 +95,48 @@ def test_consensus_ties_are_broken_by_the_larger_margin_and_anti_is_the_exact_re
         assert order.tolist() == [1, 2, 0, 3]
         anti = make_ordering("anti", oriented, np.zeros(4), seed, balanced=False, tie_break=margin)
         assert anti.tolist() == [3, 0, 2, 1]
+
+
+# A hand-made ordering of 12 examples under linear pacing from a third (4) to all 12 at half of training:
+# 8 steps of batches of 3; steps 0-3 draw from 6, 8, 10, 12 examples (g(s + 1) = 1/3 + 2/3 (s + 1) / 4), so the
+# generator's draws differ in size from step to step.
+HAND_MADE = np.array([7, 2, 9, 0, 11, 4, 1, 10, 3, 8, 5, 6])
+
+
+def _hand_made_sampler(start: int = 0) -> PacedSampler:
+    return PacedSampler(HAND_MADE, make_pacing("linear", a=0.5, b=1 / 3), total_steps=8, batch_size=3, end=1.0,
+                        generator=torch.Generator().manual_seed(5), start=start)
+
+
+@pytest.mark.parametrize("start", [0, 1, 3, 4, 7, 8])
+def test_a_sampler_started_at_step_s_yields_exactly_the_uninterrupted_batches_from_s_on(start):
+    whole = [batch.tolist() for batch in _hand_made_sampler()]
+    assert [_hand_made_sampler(0).prefix_size(s) for s in range(8)] == [6, 8, 10, 12, 12, 12, 12, 12]
+    resumed = _hand_made_sampler(start)
+    assert len(resumed) == 8 - start
+    assert [batch.tolist() for batch in resumed] == whole[start:]
+    assert all(set(batch) <= set(HAND_MADE[:size].tolist())
+               for batch, size in zip(whole, [6, 8, 10, 12, 12, 12, 12, 12]))
+
+
+def test_a_sampler_resumed_leaves_its_generator_where_the_uninterrupted_one_does():
+    whole, resumed = _hand_made_sampler(), _hand_made_sampler(5)
+    list(whole), list(resumed)
+    assert torch.equal(whole.gen.get_state(), resumed.gen.get_state())
+
+
+def test_a_start_outside_the_run_is_refused():
+    with pytest.raises(ValueError, match=r"start=9 must be a step in \[0, total_steps=8\]"):
+        _hand_made_sampler(9)
+
+
+@pytest.mark.parametrize("start", [0, 2, 4, 5, 9])
+def test_iid_batches_started_at_step_s_are_the_uninterrupted_ones_from_s_on_even_mid_epoch(start):
+    from itertools import islice
+
+    from curriculum.batches import shuffled_batches
+
+    # 10 examples in batches of 4: 2 batches per epoch (2 examples dropped), so step 5 is mid-way through epoch 2
+    whole = [b.tolist() for b in islice(shuffled_batches(10, 4, torch.Generator().manual_seed(1)), 12)]
+    resumed = shuffled_batches(10, 4, torch.Generator().manual_seed(1), start)
+    assert [b.tolist() for b in islice(resumed, 12 - start)] == whole[start:]

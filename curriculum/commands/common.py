@@ -37,14 +37,15 @@ def tracker(cfg: DictConfig) -> Tracker:
     return Tracker(str(cfg.mlflow.tracking_uri), str(cfg.mlflow.experiment))
 
 
-def writable_dir(path: str | Path) -> Path:
+def writable_dir(path: str | Path, key: str = "out_dir") -> Path:
+    """`path`, created if needed; one line naming the setting `key` when it cannot be created or written."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UserError(f"out_dir={str(path)!r} cannot be created ({err.strerror}); choose a writable out_dir") from None
+        raise UserError(f"{key}={str(path)!r} cannot be created ({err.strerror}); choose a writable {key}") from None
     if not os.access(path, os.W_OK):
-        raise UserError(f"out_dir={str(path)!r} is not writable; choose a writable out_dir")
+        raise UserError(f"{key}={str(path)!r} is not writable; choose a writable {key}")
     return path
 
 

@@ -1,12 +1,19 @@
 """`python -m curriculum train sampler=...`: train one target network on a paced ordering of the scores
-(or iid for `standard`) and log it to MLflow for comparison."""
+(or iid for `standard`) and log it to MLflow for comparison. A run killed at any moment and started again with the
+same settings continues its MLflow run from its last evaluation (schedule/resume.py)."""
 
 from __future__ import annotations
 
 import json
 import math
+import tempfile
 import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.comparison import arm_tag
@@ -14,14 +21,17 @@ from ..batches import steps_per_epoch
 from ..data.datasets import load_data
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
+from ..faults import reach
+from ..io.files import exclusive_lock
 from ..io.score_source import resolve_scores
 from ..runtime import set_threads
 from ..schedule.pacing import pacing_config
 from ..schedule.pruning import estimate_clean_fraction
 from ..schedule.sampler import SamplerConfig, make_ordering
-from ..schedule.target import TargetConfig, train_target
+from ..schedule.resume import STATE_FORMAT, Resume, discard_state, load_state, state_path
+from ..schedule.target import TargetConfig, TrainedTarget, train_target
 from ..scoring.scores import orientation
-from .common import augment_config, data_config, log_inputs, optim_config, say, tracker
+from .common import augment_config, data_config, log_inputs, optim_config, say, tracker, writable_dir
 
 
 def train(cfg: DictConfig) -> None:
@@ -36,6 +46,7 @@ def train(cfg: DictConfig) -> None:
     end = paced.end if paced else 1.0
     set_threads(cfg.get("threads"))
     data_cfg = data_config(cfg)  # checked before anything is written
+    resume_dir = writable_dir(cfg.resume_dir, "resume_dir")
     track = tracker(cfg)
     data = load_data(data_cfg).to(device)
 
@@ -53,25 +64,117 @@ def train(cfg: DictConfig) -> None:
     arm = arm_tag(sampler, pacing_dict, column, ordering_cfg.balanced, ordering_cfg.ties,
                   source.sha256 if source else "none")
     pacing_name = arm.get("pacing", "none")
+    say(f"train {sampler}/{pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples"
+        + (f", end={end:.3f}" if sampler != "standard" else "") + f") with scores {source.path if source else 'none'}")
+    name = f"{sampler}-{pacing_name}-s{cfg.seed}"
+    identity = run_identity(cfg, device, target, data, source, arm, end)
+    state_file = state_path(resume_dir, name, identity)
+    lock = state_file.with_suffix(".lock")
+    with exclusive_lock(lock, f"another train process is running exactly these settings (it holds {lock}); "
+                              f"wait for it to finish, or change seed or study"):
+        state = continuable_state(track, state_file, identity, device)
+        resume = Resume(state_file, identity, "", state, time.monotonic() - (state["seconds"] if state else 0.0))
+        run = TargetRun(name, run_tags(cfg, sampler, pacing_name, end, data, source, column, target, arm),
+                        f"[{sampler}/{pacing_name} seed={cfg.seed}]", end if sampler != "standard" else None,
+                        model_spec(target, data))
+        fit = partial(train_target, data, target, optim, ordering, pacing, end, run.label)
+        run_id, summary = run_target(track, cfg, run, resume, fit)
+        discard_state(state_file)  # finished: the same settings start a new run
+    say(f"{run.label} test acc final {summary['test/acc_final']:.4f}, best {summary['test/acc_best']:.4f}"
+        + (f", at best val {summary['test/acc_at_best_val']:.4f}" if "test/acc_at_best_val" in summary else "")
+        + f"; distinct examples seen {summary['curriculum/distinct_seen']}/{len(data.train)}; MLflow run {run_id}")
+
+
+@dataclass(frozen=True)
+class TargetRun:
+    """How a target run appears in MLflow and in the progress lines."""
+    name: str
+    tags: dict
+    label: str
+    end: float | None     # pacing.end as used; None for `standard`
+    model_spec: dict      # create_model's arguments and the input scaling, logged beside the weights
+
+
+def run_target(track, cfg: DictConfig, run: TargetRun, resume: Resume,
+               fit: Callable[[Resume], TrainedTarget]) -> tuple[str, dict]:
+    """Train the target (fit) in a new MLflow run, or continue the run of `resume.state`; log it once it is done.
+    Returns the run id and the summary."""
+    continued = resume.state is not None
+    with track.run(run.name, run.tags, reopen=resume.state["run_id"] if continued else None) as run_id:
+        resume.run_id = run_id
+        if continued:
+            earlier = track.client.get_run(run_id).data.tags.get("resumed_at_steps")
+            step = resume.state["step"]
+            track.set_tags(run_id, {"resumed_at_steps": f"{earlier},{step}" if earlier else step})
+        else:
+            log_inputs(track, run_id, cfg)
+        trained = fit(resume)
+        log_run(track, run_id, trained.history, trained.summary, run.end, time.monotonic() - resume.clock, continued)
+        reach("logged")
+        log_weights(track, run_id, trained.model, run.model_spec)
+    return run_id, trained.summary
+
+
+def run_tags(cfg: DictConfig, sampler: str, pacing_name: str, end, data, source, column: str,
+             target: TargetConfig, arm: dict) -> dict:
+    """What compare and a reader of the MLflow store find a train run by."""
     tags = {"stage": "train", "sampler": sampler, "pacing": pacing_name, "seed": int(cfg.seed),
             "study": str(cfg.study), "dataset": data.name, "fingerprint": data.fingerprint,
             "scores_run_id": source.run_id if source else "none", "sampler_score": column, "arch": target.arch,
             "arm": json.dumps(arm, sort_keys=True), "training": json.dumps(training_tag(cfg, target), sort_keys=True)}
     if sampler != "standard":
         tags |= {"pacing_end": f"{end:.4g}", "pacing_end_spec": str(cfg.pacing.end)}
-    say(f"train {sampler}/{pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples"
-        + (f", end={end:.3f}" if sampler != "standard" else "") + f") with scores {source.path if source else 'none'}")
-    started = time.monotonic()
-    with track.run(f"{sampler}-{pacing_name}-s{cfg.seed}", tags) as run_id:
-        log_inputs(track, run_id, cfg)
-        if source is not None:
-            track.set_tags(run_id, {"scores_sha256": source.sha256, "scores_path": source.path.resolve()})
-        label = f"[{sampler}/{pacing_name} seed={cfg.seed}]"
-        history, summary = train_target(data, target, optim, ordering, pacing, end, label)
-        log_run(track, run_id, history, summary, end if sampler != "standard" else None, time.monotonic() - started)
-    say(f"{label} test acc final {summary['test/acc_final']:.4f}, best {summary['test/acc_best']:.4f}"
-        + (f", at best val {summary['test/acc_at_best_val']:.4f}" if "test/acc_at_best_val" in summary else "")
-        + f"; distinct examples seen {summary['curriculum/distinct_seen']}/{len(data.train)}; MLflow run {run_id}")
+    if source is not None:
+        tags |= {"scores_sha256": source.sha256, "scores_path": source.path.resolve()}
+    return tags
+
+
+def run_identity(cfg: DictConfig, device, target: TargetConfig, data, source, arm: dict, end: float) -> dict:
+    """Everything that determines a train run's results and where they are logged, as plain JSON values: a saved
+    state is continued only when its identity equals this exactly. Left out are where files lie (data.root,
+    resume_dir), data.download, and how the scores were named (`scores`: their checksum and run id are in)."""
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    for key in ("scores", "resume_dir"):
+        settings.pop(key, None)
+    settings["data"] = {k: v for k, v in settings["data"].items() if k not in ("root", "download")}
+    identity = {"format": STATE_FORMAT, "settings": settings, "device": str(device), "precision": target.precision,
+                "data": data.fingerprint, "scores_sha256": source.sha256 if source else "none",
+                "scores_run_id": source.run_id if source else "none", "arm": arm, "pacing_end": end}
+    return json.loads(json.dumps(identity, sort_keys=True, default=str))
+
+
+def continuable_state(track, path: Path, identity: dict, device) -> dict | None:
+    """The state a killed run with exactly these settings left, if its MLflow run can be continued; None starts a
+    new run (with a line saying why, when a state was there)."""
+    state = load_state(path, identity, device)
+    if state is None:
+        return None
+    status = track.status(state["run_id"])
+    if status in (None, "FINISHED"):  # deleted from the store, or finished but killed before the state was removed
+        say(f"[resume] ignoring {path}: its MLflow run {state['run_id']} is "
+            f"{'not in this experiment' if status is None else 'already finished'}; starting a new run")
+        return None
+    say(f"[resume] continuing MLflow run {state['run_id']} ({status}) from step {state['step']} of the state in {path}")
+    return state
+
+
+def model_spec(target: TargetConfig, data) -> dict:
+    """What turns model/weights.pt back into the network: create_model's arguments (any init seed: the weights
+    replace the initialisation), and how the network's inputs are scaled."""
+    return {"arch": target.arch, "kwargs": dict(target.model_kwargs), "input_shape": list(data.input_shape),
+            "num_classes": int(data.num_classes), "mean": [float(m) for m in data.mean],
+            "std": [float(s) for s in data.std], "inputs": "(uint8 image / 255 - mean) / std, per channel"}
+
+
+def log_weights(track, run_id: str, model, spec: dict) -> None:
+    """The final network as model/weights.pt (a state_dict on the CPU: torch.load(..., weights_only=True) reads it
+    and the create_model(...) of model/model.json accepts it) and model/model.json."""
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, about = Path(tmp) / "weights.pt", Path(tmp) / "model.json"
+        torch.save({key: value.detach().cpu() for key, value in model.state_dict().items()}, weights)
+        about.write_text(json.dumps(spec, indent=1))
+        track.log_artifact(run_id, weights, "model")
+        track.log_artifact(run_id, about, "model")
 
 
 def target_config(cfg: DictConfig, device) -> TargetConfig:
@@ -116,14 +219,19 @@ def auto_end(source, column: str) -> float:
     return end
 
 
-def log_run(track, run_id: str, history: list[dict], summary: dict, end: float | None, seconds: float) -> None:
-    """The evaluation history, the summary figures and the history as JSON, in one batch each."""
+def log_run(track, run_id: str, history: list[dict], summary: dict, end: float | None, seconds: float,
+            continued: bool = False) -> None:
+    """The evaluation history, the summary figures and the history as JSON, in one batch each. A `continued` run
+    logs only the points its killed attempts did not: each metric once per step."""
     names = [k for k in history[0] if k != "step"]
     series = {name: [(h["step"], h[name]) for h in history] for name in names}
     series |= {k: [(summary["steps"], float(v))] for k, v in summary.items()}
     if end is not None:
         series["curriculum/pacing_end"] = [(0, end)]
     series["wall_seconds"] = [(summary["steps"], seconds)]
+    if continued:
+        logged = track.logged_steps(run_id)
+        series = {name: [p for p in points if p[0] not in logged.get(name, ())] for name, points in series.items()}
     track.log_metrics(run_id, series)
     track.client.log_text(run_id, json.dumps(history, indent=1), "history.json")
 

@@ -1,8 +1,10 @@
-"""Atomic writes and the alignment check that every dynamics and scores file goes through."""
+"""Atomic writes, a lock held for a process's lifetime, and the alignment check that every dynamics and scores file
+goes through."""
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +30,25 @@ def atomic_write(path: str | Path, write: Callable[[object], None]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+@contextmanager
+def exclusive_lock(path: str | Path, busy: str):
+    """Hold an exclusive lock on `path` (created, and removed at the end) for the block, or stop with the line `busy`
+    when another process holds it. The kernel drops a lock whose process dies, SIGKILL included."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(busy) from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)  # while still held
 
 
 def check_alignment(source: str, file_index: np.ndarray, file_labels: np.ndarray,

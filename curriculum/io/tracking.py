@@ -37,13 +37,17 @@ class Tracker:
                             f"check the URI or use the default sqlite:///mlflow.db") from None
 
     @contextmanager
-    def run(self, name: str, tags: dict, parent_id: str | None = None):
-        """A run that ends FINISHED, or FAILED (KILLED on Ctrl-C) if the body raises."""
+    def run(self, name: str, tags: dict, parent_id: str | None = None, reopen: str | None = None):
+        """A run that ends FINISHED, or FAILED (KILLED on Ctrl-C) if the body raises. `reopen` continues that
+        unfinished run (RUNNING again) instead of creating one; its tags stay as they were."""
         tags = {k: str(v) for k, v in tags.items()} | {"mlflow.runName": name}
         if parent_id:
             tags["mlflow.parentRunId"] = parent_id
-        run = self.client.create_run(self.experiment_id, tags=tags, run_name=name)
-        run_id = run.info.run_id
+        if reopen:
+            self.client.update_run(reopen, status="RUNNING")
+            run_id = reopen
+        else:
+            run_id = self.client.create_run(self.experiment_id, tags=tags, run_name=name).info.run_id
         try:
             yield run_id
         except KeyboardInterrupt:
@@ -53,6 +57,21 @@ class Tracker:
             self.client.set_terminated(run_id, "FAILED")
             raise
         self.client.set_terminated(run_id, "FINISHED")
+
+    def status(self, run_id: str) -> str | None:
+        """RUNNING, FINISHED, FAILED or KILLED for a run of this experiment; None if there is none (or it was deleted)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            info = self.client.get_run(run_id).info
+        except MlflowException:
+            return None
+        return info.status if info.lifecycle_stage == "active" and info.experiment_id == self.experiment_id else None
+
+    def logged_steps(self, run_id: str) -> dict[str, set[int]]:
+        """The steps each metric of a run already has: what a continued run must not log twice."""
+        metrics = self.client.get_run(run_id).data.metrics
+        return {name: {m.step for m in self.client.get_metric_history(run_id, name)} for name in metrics}
 
     def log_params(self, run_id: str, params: dict) -> None:
         from mlflow.entities import Param

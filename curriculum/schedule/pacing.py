@@ -208,17 +208,24 @@ def pacing_config(settings: dict) -> PacingConfig | ExponentialPacingConfig:
 class PacedSampler:
     """Each step draws a batch uniformly (without replacement) from the prefix of `ordering` that the
     pacing makes available: step s (0-based) uses ceil(end * g(s + 1, T) * N) examples, never fewer than one
-    batch. g(s + 1, T) is the fraction reached once step s is done, so the last step sees g(T, T)."""
+    batch. g(s + 1, T) is the fraction reached once step s is done, so the last step sees g(T, T).
+
+    `start` continues a run at that step (0-based), from nothing but the step: given a generator seeded as the
+    run's was, the sampler draws and drops the batches of the steps before it (one randperm each, cheap next to
+    training), then yields exactly what an uninterrupted sampler yields from step `start` on."""
 
     def __init__(self, ordering: np.ndarray, pacing, total_steps: int, batch_size: int, end: float,
-                 generator: torch.Generator):
+                 generator: torch.Generator, start: int = 0):
         n = len(ordering)
         if not 0 < end <= 1:
             raise ValueError(f"pacing.end={end} must be a fraction in (0, 1]")
         if end * n < batch_size:
             raise ValueError(f"pacing.end={end} keeps {int(end * n)} examples, fewer than batch_size={batch_size}")
+        if not 0 <= start <= total_steps:
+            raise ValueError(f"start={start} must be a step in [0, total_steps={total_steps}]")
         self.ordering = torch.as_tensor(ordering, dtype=torch.int64, device=generator.device)
         self.pacing, self.total, self.batch, self.end, self.gen = pacing, total_steps, batch_size, end, generator
+        self.start = start
 
     def prefix_size(self, step: int) -> int:
         """Examples the batch of `step` (0-based) is drawn from. round(, 6) before ceil drops float dust:
@@ -227,8 +234,15 @@ class PacedSampler:
         wanted = math.ceil(round(self.end * self.pacing(step + 1, self.total) * n, 6))
         return min(math.ceil(round(self.end * n, 6)), max(self.batch, wanted))
 
+    def _pick(self, step: int) -> torch.Tensor:
+        """Positions in the ordering of step `step`'s batch: the generator's only use."""
+        return torch.randperm(self.prefix_size(step), generator=self.gen, device=self.gen.device)[: self.batch]
+
+    def __len__(self) -> int:
+        return self.total - self.start
+
     def __iter__(self) -> Iterator[torch.Tensor]:
-        for step in range(self.total):
-            size = self.prefix_size(step)
-            pick = torch.randperm(size, generator=self.gen, device=self.gen.device)[: self.batch]
-            yield self.ordering[pick]
+        for step in range(self.start):  # the earlier steps' draws, dropped: the generator is where it was at `start`
+            self._pick(step)
+        for step in range(self.start, self.total):
+            yield self.ordering[self._pick(step)]

@@ -4,7 +4,7 @@ with validation and test accuracy at regular evaluation points."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -12,12 +12,13 @@ import torch
 from ..batches import shuffled_batches, steps_per_epoch
 from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
-from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, predict, train
+from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, predict, train
 from ..errors import UserError
 from ..models import create_model
 from ..progress import Progress
 from ..seeding import stream_seed, torch_generator
 from .pacing import PacedSampler
+from .resume import Resume, restore, save_state
 
 
 @dataclass(frozen=True)
@@ -55,26 +56,34 @@ def _marking(batches, seen: torch.Tensor) -> Iterator[torch.Tensor]:
         yield idx
 
 
+class TrainedTarget(NamedTuple):
+    history: list[dict]      # one row per evaluation
+    summary: dict            # final, best and test-at-best-validation accuracy, examples seen, steps
+    model: torch.nn.Module   # the network after the last step
+
+
 def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np.ndarray | None = None,
-                 pacing=None, end: float = 1.0, label: str = "[train]") -> tuple[list[dict], dict]:
-    """Train one target network. ordering=None is plain iid training (`standard`). Returns the history
-    (one row per evaluation) and the summary metrics."""
+                 pacing=None, end: float = 1.0, label: str = "[train]", resume: Resume | None = None) -> TrainedTarget:
+    """Train one target network. ordering=None is plain iid training (`standard`). With `resume`, the state is saved
+    at the start and at every evaluation, and a run given a saved state continues from it to the same result."""
     device = data.train.x.device
     n = len(data.train)
     per_epoch = steps_per_epoch(n, cfg.batch_size)
     total = cfg.epochs * per_epoch
+    model = target_model(cfg, data).to(device)
+    opt = make_optimizer(model.parameters(), optim)
+    seen = torch.zeros(n, dtype=torch.bool, device=device)
+    history = []
+    start = restore(resume, model, opt, seen, history) if resume and resume.state else 0
     gen = torch_generator(cfg.seed, "target_batches", device)
     if ordering is None:
-        sampler, batches = None, shuffled_batches(n, cfg.batch_size, gen)
+        sampler, batches = None, shuffled_batches(n, cfg.batch_size, gen, start)
     else:
-        sampler = PacedSampler(ordering, pacing, total, cfg.batch_size, end, gen)
+        sampler = PacedSampler(ordering, pacing, total, cfg.batch_size, end, gen, start)
         batches = iter(sampler)
-    seen = torch.zeros(n, dtype=torch.bool, device=device)
-    model = target_model(cfg, data).to(device)
     inputs = Inputs(data.mean, data.std, device, cfg.precision)
     every = max(1, round(per_epoch / cfg.evals_per_epoch))
     eval_steps = sorted(set(range(every, total + 1, every)) | {total})
-    history = []
 
     def evaluate(stats: StepStats):
         accs = {f"{name}/acc": predict(model, s.x, s.y, inputs, cfg.eval_batch)[0].float().mean().item()
@@ -83,13 +92,19 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
                         "train/acc": stats.acc, **accs,
                         "curriculum/data_fraction": sampler.prefix_size(stats.step - 1) / n if sampler else 1.0,
                         "curriculum/seen_fraction": seen.float().mean().item()})
+        if resume:
+            save_state(resume, stats.step, model, opt, seen, history)
 
+    if resume and start == 0:  # the MLflow run exists: from here on, a killed run continues it
+        save_state(resume, 0, model, opt, seen, history)
     progress = Progress(label, total, per_epoch)
     augment = batch_transform(cfg.augment.resolved(data.name), stream_seed(cfg.seed, "target_augment"))
     batches = Batches(data.train.x, data.train.y, inputs, _marking(batches, seen), augment)
-    train(model, batches, Schedule(optim, total), Hooks(eval_steps, evaluate, progress=progress))
-    progress.close(f"done: test acc {history[-1].get('test/acc', float('nan')):.4f}")
-    return history, summarize(history, int(seen.sum()), total)
+    hooks = Hooks([s for s in eval_steps if s > start], evaluate, progress=progress)
+    train(model, batches, Schedule(optim, total, start), hooks, opt)
+    progress.close(f"done: test acc {history[-1].get('test/acc', float('nan')):.4f}"
+                   + (f" (resumed at step {start})" if start else ""))
+    return TrainedTarget(history, summarize(history, int(seen.sum()), total), model)
 
 
 def summarize(history: list[dict], distinct_seen: int, total_steps: int) -> dict:
