@@ -90,9 +90,9 @@ def test_the_target_trains_on_augmented_batches_and_evaluates_on_the_stored_imag
 
     monkeypatch.setattr(Augment, "__call__", spy)
     cfg = TargetConfig(arch="mlp", epochs=1, batch_size=50, augment=AugmentConfig("crop", pad=2))
-    cropped, _ = train_target(data, cfg, OptimConfig())
+    cropped = train_target(data, cfg, OptimConfig()).history
     assert calls == [(step, 50) for step in range(8)]                 # every training step, nothing else
-    plain, _ = train_target(data, TargetConfig(arch="mlp", epochs=1, batch_size=50), OptimConfig())
+    plain = train_target(data, TargetConfig(arch="mlp", epochs=1, batch_size=50), OptimConfig()).history
     assert cropped[-1]["train/loss"] != plain[-1]["train/loss"]
-    again, _ = train_target(data, cfg, OptimConfig())
+    again = train_target(data, cfg, OptimConfig()).history
     assert again == cropped                                            # reproducible from the seed

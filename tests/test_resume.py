@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from curriculum.data.augment import AugmentConfig
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig, make_optimizer
 from curriculum.errors import UserError
@@ -129,17 +130,20 @@ def data():
     return load_data(DataConfig(name="synthetic", train_size=1600, val_size=200))
 
 
-def _run(data, sampler, resume):
+def _run(data, sampler, resume, augment="none"):
     """3 epochs of 12 steps, evaluated every 6 steps, on the synthetic data: (history, summary, final weights)."""
     ordering = None if sampler == "standard" else make_ordering("random", None, data.train.y.numpy(), 0)
-    cfg = TargetConfig(arch="cnn", model_kwargs={"width": 4, "hidden": 16}, epochs=3, seed=3)
+    cfg = TargetConfig(arch="cnn", model_kwargs={"width": 4, "hidden": 16}, epochs=3, seed=3,
+                       augment=AugmentConfig(augment))
     trained = train_target(data, cfg, OptimConfig(), ordering, make_pacing("linear"), 1.0, "[test]", resume)
     return trained.history, trained.summary, trained.model.state_dict()
 
 
-@pytest.mark.parametrize("sampler, step", [("random", 12), ("random", 0), ("standard", 18), ("standard", 36)])
+@pytest.mark.parametrize("sampler, step, augment", [("random", 12, "none"), ("random", 0, "none"),
+                                                    ("standard", 18, "none"), ("standard", 36, "none"),
+                                                    ("random", 12, "flip_crop"), ("standard", 18, "crop")])
 def test_a_run_continued_from_its_state_ends_exactly_as_an_uninterrupted_one(tmp_path, monkeypatch, data,
-                                                                               sampler, step):
+                                                                               sampler, step, augment):
     kept = tmp_path / "kept.pt"
     original = target_module.save_state
 
@@ -149,11 +153,11 @@ def test_a_run_continued_from_its_state_ends_exactly_as_an_uninterrupted_one(tmp
             shutil.copy(resume.path, kept)
 
     monkeypatch.setattr(target_module, "save_state", save_and_keep)
-    history, summary, weights = _run(data, sampler, Resume(tmp_path / "whole.pt", IDENTITY, "run123"))
+    history, summary, weights = _run(data, sampler, Resume(tmp_path / "whole.pt", IDENTITY, "run123"), augment)
     monkeypatch.setattr(target_module, "save_state", original)
     state = load_state(kept, IDENTITY)
     assert state["step"] == step and len(state["history"]) == step // 6
-    resumed = _run(data, sampler, Resume(tmp_path / "resumed.pt", IDENTITY, "run123", state))
+    resumed = _run(data, sampler, Resume(tmp_path / "resumed.pt", IDENTITY, "run123", state), augment)
     assert resumed[0] == history and resumed[1] == summary
     assert all(torch.equal(weights[k], v) for k, v in resumed[2].items())
     assert np.isclose(summary["test/acc_final"], history[-1]["test/acc"])
