@@ -7,9 +7,9 @@ import numpy as np
 import torch
 
 # Scoring members draw from "init" and "order" (seed + k for member k); the target from "target_init" and
-# "target_batches"; orderings (random order, tie shuffles) from "ordering". A target never shares a stream with
-# a member, whatever the seed numbers of the score and train runs.
-STREAMS = ("init", "order", "subset", "noise", "synthetic", "target_init", "target_batches", "ordering")
+# "target_batches"; orderings (random order, tie shuffles) from "ordering"; data=folder's test hold-out from
+# "holdout". A target never shares a stream with a member, whatever the seed numbers of the score and train runs.
+STREAMS = ("init", "order", "subset", "noise", "holdout", "synthetic", "target_init", "target_batches", "ordering")
 
 
 def stream_seed(seed: int, stream: str) -> int:
