@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UserError
 from .memory import check_fits
+from .splits import split_sizes
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -26,6 +27,7 @@ def load_arrays(cfg) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         raise UserError(f"data.path={path} has no {', '.join(missing)} (it has {', '.join(headers) or 'no arrays'}); "
                         f"it needs x_train, y_train, x_test, y_test")
     layouts = {split: check_split(path, split, headers) for split in ("train", "test")}
+    split_sizes(cfg, headers["y_train"][0][0])   # a bad val_size, before reading any array
     (c, h, w), (ct, ht, wt) = (image_shape(headers[f"x_{s}"][0], layouts[s]) for s in ("train", "test"))
     if (c, h, w) != (ct, ht, wt):
         raise UserError(f"data.path={path}: x_train holds {c}x{h}x{w} images but x_test {ct}x{ht}x{wt} (C x H x W); "

@@ -17,10 +17,9 @@ from ..seeding import numpy_rng
 from .arrays import load_arrays
 from .folder import load_folder
 from .noise import flip_labels
-from .splits import stratified_order
+from .splits import AUTO_VAL_MAX, split_sizes, stratified_order
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-AUTO_VAL_FRACTION, AUTO_VAL_MAX = 10, 5000   # data.val_size=null: a tenth of the training examples, at most 5000
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class DataConfig:
     root: str = "data"             # where torchvision finds or downloads the files; folder: the images' folder
     train_size: int | None = None  # examples in the stratified training subset; None = all that val_size leaves
     val_size: int | None = 0       # stratified validation split held out of training and scoring; None = a tenth
-                                   # of the training examples, at most 5000 (AUTO_VAL_*)
+                                   # of the training examples, at most 5000 (splits.py)
     label_noise: int | float = 0.0  # fraction of training labels flipped to another class, in [0, 1) (int | float:
                                    # kept as written, as train runs' `training` tag holds it)
     random_labels: bool = False    # control: every training label drawn uniformly at random
@@ -261,21 +260,6 @@ def _validate(cfg: DataConfig):
         raise UserError(f"unknown dataset data={cfg.name!r}; choose one of {', '.join(LOADERS)}")
     if not 0.0 <= cfg.label_noise < 1.0:
         raise UserError(f"data.label_noise={cfg.label_noise} is out of range; it is a fraction in [0, 1)")
-
-
-def split_sizes(cfg: DataConfig, n: int) -> tuple[int, int]:
-    """(training, validation) examples taken from the `n` of the training split. data.val_size=null holds out a tenth
-    (at most AUTO_VAL_MAX); a val_size that leaves nothing to train on says which value would fit."""
-    val_size = min(AUTO_VAL_MAX, n // AUTO_VAL_FRACTION) if cfg.val_size is None else cfg.val_size
-    if cfg.train_size is None and val_size >= n:
-        raise UserError(f"data.val_size={val_size} leaves none of the {n} training examples of {cfg.name} to train "
-                        f"on; set data.val_size lower (a tenth: data.val_size={n // AUTO_VAL_FRACTION}), or null "
-                        f"for a tenth")
-    train_size = cfg.train_size if cfg.train_size is not None else n - val_size
-    if train_size + val_size > n:
-        raise UserError(f"data.train_size={train_size} plus data.val_size={val_size} exceeds the "
-                        f"{n} training examples of {cfg.name}; lower one of them")
-    return train_size, val_size
 
 
 def _tensors(x: np.ndarray, y: np.ndarray, index: np.ndarray) -> Split:

@@ -24,7 +24,7 @@ from ..errors import UserError
 from ..seeding import numpy_rng
 from .cache import cache_key, cache_path, check_writable, load_cache, save_cache
 from .memory import check_fits
-from .splits import stratified_order
+from .splits import split_sizes, stratified_order
 
 SPLITS = ("train", "test")
 GRAYSCALE = {"1", "L", "LA"}
@@ -44,6 +44,8 @@ def load_folder(cfg) -> tuple:
     when no file and no decode setting changed since the last decode."""
     root = Path(cfg.root).expanduser()
     files = list_images(root)
+    n_train = len(files["train"]) - (0 if files["test"] else held_out_count(len(files["train"]), cfg.test_size))
+    split_sizes(cfg, n_train)   # here, before decoding: a bad val_size or test_size leaves no cache behind
     stats = [(f.path, f.size, f.mtime_ns) for split in SPLITS for f in files[split]]
     cache = cache_path(root, cfg.cache_dir, cache_key(stats, {"image_size": cfg.image_size, "channels": cfg.channels}))
     arrays = load_cache(cache)
@@ -119,13 +121,19 @@ def files_under(root: Path, rel_dir: str) -> list[tuple[str, os.stat_result]]:
     return out
 
 
+def held_out_count(n: int, test_size: float) -> int:
+    """round(test_size x n) images of train/ held out when there is no test/ folder: at least one, not all."""
+    n_test = int(round(test_size * n))
+    if not 1 <= n_test < n:
+        raise UserError(f"data.test_size={test_size} of the {n} images in train/ holds out {n_test}; set "
+                        f"data.test_size so that at least one image is held out and one kept, or add a test/ folder")
+    return n_test
+
+
 def hold_out_test(arrays: dict, test_size: float, seed: int) -> tuple:
     """The test split when there is no test/ folder: a stratified round(test_size x N) of train/, seeded."""
     y = arrays["y_train"]
-    n_test = int(round(test_size * len(y)))
-    if not 1 <= n_test < len(y):
-        raise UserError(f"data.test_size={test_size} of the {len(y)} images in train/ holds out {n_test}; set "
-                        f"data.test_size so that at least one image is held out and one kept, or add a test/ folder")
+    n_test = held_out_count(len(y), test_size)
     order = stratified_order(y, numpy_rng(seed, "holdout"))
     test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
     x, paths = arrays["x_train"], arrays["paths_train"]
