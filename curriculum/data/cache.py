@@ -19,13 +19,14 @@ DEFAULT_DIR = ".curriculum-cache"   # inside data.root, unless data.cache_dir sa
 FORMAT = 1                          # bump when the cached arrays change meaning
 
 
-def cache_key(files: list[tuple[str, int, int]], settings: dict) -> str:
-    """Hash of (relative path, bytes, mtime in ns) of every file and the decode settings."""
+def cache_key(files: list[tuple], settings: dict) -> str:
+    """Hash of the decode settings and every file's tuple (for data=folder: relative path, label, bytes, mtime in
+    ns)."""
     from PIL import __version__ as pillow_version
 
     h = hashlib.sha256(json.dumps({"format": FORMAT, "pillow": pillow_version, **settings}, sort_keys=True).encode())
-    for path, size, mtime_ns in files:
-        h.update(f"{path}\0{size}\0{mtime_ns}\n".encode())
+    for fields in files:
+        h.update("\0".join(map(str, fields)).encode() + b"\n")
     return h.hexdigest()[:20]
 
 

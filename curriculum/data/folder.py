@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,8 +31,7 @@ GRAYSCALE = {"1", "L", "LA"}
 COLOUR = {"P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV", "La"}   # converted to RGB
 
 
-@dataclass(frozen=True)
-class ImageFile:
+class ImageFile(NamedTuple):   # a NamedTuple: 70,000 frozen dataclasses took a quarter second to build
     path: str       # relative to data.root, '/'-separated: train/<class>/<name>
     label: int      # position of <class> among the sorted class folders
     size: int       # bytes
@@ -46,8 +45,8 @@ def load_folder(cfg) -> tuple:
     files = list_images(root)
     n_train = len(files["train"]) - (0 if files["test"] else held_out_count(len(files["train"]), cfg.test_size))
     split_sizes(cfg, n_train)   # here, before decoding: a bad val_size or test_size leaves no cache behind
-    stats = [(f.path, f.size, f.mtime_ns) for split in SPLITS for f in files[split]]
-    cache = cache_path(root, cfg.cache_dir, cache_key(stats, {"image_size": cfg.image_size, "channels": cfg.channels}))
+    settings = {"image_size": cfg.image_size, "channels": cfg.channels}
+    cache = cache_path(root, cfg.cache_dir, cache_key(files["train"] + files["test"], settings))
     arrays = load_cache(cache)
     if arrays is None:
         arrays = decode_folder(root, files, cfg.image_size, cfg.channels, cache)
@@ -107,15 +106,19 @@ def split_files(root: Path, split: str, classes: list[str]) -> list[ImageFile]:
 
 
 def files_under(root: Path, rel_dir: str) -> list[tuple[str, os.stat_result]]:
-    """(relative path, stat) of every non-hidden file below root/rel_dir, subfolders included."""
+    """(relative path, stat) of every non-hidden file below root/rel_dir, subfolders included. os.scandir and
+    plain strings: pathlib objects cost 2 of the 2.5 s a cached load of 70,000 files took."""
     out = []
-    for dirpath, dirnames, filenames in os.walk(root / rel_dir):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(n for n in filenames if not n.startswith(".")):
-            full = Path(dirpath, name)
-            rel = full.relative_to(root).as_posix()
+    with os.scandir(os.path.join(root, rel_dir)) as entries:
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}"
+            if entry.name.startswith("."):
+                continue
             try:
-                out.append((rel, full.stat()))
+                if entry.is_dir():
+                    out += files_under(root, rel)
+                else:
+                    out.append((rel, entry.stat()))
             except OSError as err:
                 raise UserError(f"cannot read {rel} under data.root={root} ({err.strerror}); fix or remove it") from None
     return out
