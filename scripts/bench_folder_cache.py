@@ -3,8 +3,8 @@
     .venv/bin/python scripts/bench_folder_cache.py [--n 70000] [--repeats 3] [--dir /tmp/fmnist-png]
 
 Writes the first --n real Fashion-MNIST images (default: the 60,000 training and 10,000 test images; train/ gets
-the training images first) as PNG in the ImageFolder layout, then times `load_data(data=folder)` in fresh
-processes: once with no cache (every image decoded, the cache written), then --repeats times with the cache, and
+the training images first) as PNG in the ImageFolder layout (scripts/export_fashion_mnist.py), then times
+`load_data(data=folder)` in fresh processes: once with no cache (every image decoded, the cache written), then --repeats times with the cache, and
 prints the decode time, the median cache time and their ratio. Needs Debian's dataset-fashion-mnist."""
 
 from __future__ import annotations
@@ -27,25 +27,6 @@ print(time.perf_counter() - started, len(data.train) + len(data.val) + len(data.
 """
 
 
-def write_pngs(root: Path, n: int) -> int:
-    """The first n images (training first, then test) as root/<split>/<class>/<position>.png."""
-    from PIL import Image
-
-    from curriculum.data.datasets import DEBIAN_FASHION_MNIST, _idx_dataset
-
-    found = _idx_dataset([DEBIAN_FASHION_MNIST])
-    if found is None:
-        sys.exit(f"Fashion-MNIST is not in {DEBIAN_FASHION_MNIST}; apt-get install dataset-fashion-mnist")
-    x_train, y_train, x_test, y_test = found
-    n_train = min(n, len(y_train))
-    for split, x, y in (("train", x_train[:n_train], y_train[:n_train]), ("test", x_test[:n - n_train], y_test)):
-        for k, (image, label) in enumerate(zip(x, y)):
-            path = root / split / f"class{label}" / f"{k:05d}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image[0]).save(path)
-    return n
-
-
 def timed_load(root: Path) -> tuple[float, int]:
     """Seconds load_data took in a fresh process (no warm Python caches), and the images it loaded."""
     out = subprocess.run([sys.executable, "-c", TIMED, str(root)], check=True, capture_output=True, text=True).stdout
@@ -61,7 +42,11 @@ def main() -> None:
     args = parser.parse_args()
     root = args.dir or Path(tempfile.mkdtemp(prefix="bench-folder-"))
     started = time.perf_counter()
-    write_pngs(root, args.n)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))   # the sibling script that writes the PNGs
+    from export_fashion_mnist import write_images
+
+    n_train = min(args.n, 60000)
+    write_images(root, n_train, args.n - n_train)
     print(f"wrote {args.n} PNGs to {root} in {time.perf_counter() - started:.1f}s", flush=True)
     shutil.rmtree(root / ".curriculum-cache", ignore_errors=True)
     decode, images = timed_load(root)
