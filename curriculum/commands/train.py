@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.comparison import arm_tag
 from ..batches import steps_per_epoch
-from ..data.datasets import load_data
+from ..data.datasets import load_data, training_settings
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
 from ..faults import reach
@@ -187,7 +187,7 @@ def target_config(cfg: DictConfig, device) -> TargetConfig:
 
 def training_tag(cfg: DictConfig, target: TargetConfig) -> dict:
     """The settings every arm of a study shares: compare splits arms whose settings differ."""
-    data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in ("root", "download")}
+    data = training_settings(OmegaConf.to_container(cfg.data, resolve=True))
     return {"model": OmegaConf.to_container(cfg.model, resolve=True), "epochs": int(cfg.epochs),
             "batch_size": int(cfg.batch_size), "lr": float(cfg.lr), "precision": target.precision,
             **target.augment.resolved(str(cfg.data.name)).identity(),
@@ -203,7 +203,7 @@ def score_column(source, column: str) -> str:
         column = "score"
     if column not in source.frame:
         raise UserError(f"sampler.score={column!r} is not a column of {source.path}; "
-                        f"choose one of {', '.join(c for c in source.frame if c not in ('index', 'label'))}")
+                        f"choose one of {', '.join(c for c in source.frame if c not in ('index', 'label', 'path'))}")
     return column
 
 

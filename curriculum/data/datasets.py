@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from ..errors import UserError
 from ..seeding import numpy_rng
+from .arrays import load_arrays
+from .folder import load_folder
 from .noise import flip_labels
-from .splits import stratified_order
+from .splits import AUTO_VAL_MAX, split_sizes, stratified_order
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -24,23 +27,50 @@ class DataConfig:
     """The `data` group's schema: conf/data/*.yaml override it (the command line's 5000 validation examples
     included: a DataConfig built in Python holds out none unless told)."""
     name: str = "fashion_mnist"    # a key of LOADERS
-    root: str = "data"             # where torchvision finds or downloads the files
+    root: str = "data"             # where torchvision finds or downloads the files; folder: the images' folder
     train_size: int | None = None  # examples in the stratified training subset; None = all that val_size leaves
-    val_size: int = 0              # stratified validation split held out of training and scoring
+    val_size: int | None = 0       # stratified validation split held out of training and scoring; None = a tenth
+                                   # of the training examples, at most 5000 (splits.py)
     label_noise: int | float = 0.0  # fraction of training labels flipped to another class, in [0, 1) (int | float:
                                    # kept as written, as train runs' `training` tag holds it)
     random_labels: bool = False    # control: every training label drawn uniformly at random
-    seed: int = 0                  # subset, split and noise; independent of the training seed
+    seed: int = 0                  # subset, split, noise and folder's test hold-out; independent of the training seed
     download: bool = True          # let torchvision download when the files are missing
+    path: str | None = None        # arrays: the .npz file with x_train, y_train, x_test, y_test
+    image_size: int | None = None  # folder: resize every image to image_size x image_size pixels; None = keep the
+                                   # one size all images share
+    channels: int | None = None    # folder: 1 (grayscale) or 3 (RGB); None = 1 when every image is grayscale, else 3
+    test_size: float = 0.2         # folder without test/: fraction of train/ held out as the test split (stratified)
+    cache_dir: str | None = None   # folder: where decoded images are cached; None = <root>/.curriculum-cache
 
     def __post_init__(self):
-        if self.val_size < 0:
-            raise UserError(f"data.val_size={self.val_size} must be at least 0 (0: no validation split)")
+        if self.val_size is not None and self.val_size < 0:
+            raise UserError(f"data.val_size={self.val_size} must be at least 0 (0: no validation split; null: a tenth "
+                            f"of the training examples, at most {AUTO_VAL_MAX})")
         if self.train_size is not None and self.train_size < 1:
             raise UserError(f"data.train_size={self.train_size} must be at least 1, or null for every example "
                             f"that data.val_size leaves")
         if self.seed < 0:
             raise UserError(f"data.seed={self.seed} must be a non-negative integer")
+        self._check_user_data_settings()
+
+    def _check_user_data_settings(self):
+        """The settings of data=folder and data=arrays, each refused where it would be ignored."""
+        if self.name == "arrays" and not self.path:
+            raise UserError("data=arrays needs data.path=FILE.npz (arrays x_train, y_train, x_test, y_test)")
+        for key, value, owner in (("path", self.path, "arrays"), ("image_size", self.image_size, "folder"),
+                                  ("channels", self.channels, "folder"), ("cache_dir", self.cache_dir, "folder")):
+            if value is not None and self.name != owner:
+                raise UserError(f"data.{key}={value} is a setting of data={owner}, not data={self.name}; drop it")
+        if self.image_size is not None and self.image_size < 1:
+            raise UserError(f"data.image_size={self.image_size} must be a positive number of pixels, or null to keep "
+                            f"the images' own size")
+        if self.channels not in (None, 1, 3):
+            raise UserError(f"data.channels={self.channels} must be 1 (grayscale), 3 (RGB) or null (1 when every "
+                            f"image is grayscale, else 3)")
+        if not 0.0 < self.test_size < 1.0:
+            raise UserError(f"data.test_size={self.test_size} must be a fraction in (0, 1): the share of train/ held "
+                            f"out as the test split when data.root has no test/")
 
 
 @dataclass(frozen=True)
@@ -67,7 +97,8 @@ class Data:
     test: Split
     true_labels: np.ndarray   # (N_train,) labels before noise
     noisy: np.ndarray         # (N_train,) bool, label flipped on purpose
-    fingerprint: str          # of name, train indices, trained labels, train and test images
+    fingerprint: str          # of name, train indices, trained labels, train and test images (and file paths)
+    paths: dict = field(default_factory=dict)  # data=folder: split -> (N_split,) str, relative path by index
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -78,7 +109,16 @@ class Data:
 
 
 # ---------------------------------------------------------------------------------------------- raw loaders
-# Each returns (x_train, y_train, x_test, y_test) as numpy: uint8 (N, C, H, W) and int64 (N,).
+# Each returns (x_train, y_train, x_test, y_test) as numpy: uint8 (N, C, H, W) and int64 (N,); data=folder adds
+# each split's relative file paths (its `index` is the position in them).
+
+class RawData(NamedTuple):
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    paths_train: np.ndarray | None = None   # (N_train,) str, sorted: index i is the file paths_train[i]
+    paths_test: np.ndarray | None = None
 
 def _read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as f:
@@ -166,18 +206,51 @@ LOADERS = {
     "cifar10": _cifar10,
     "cifar100": _cifar100,
     "synthetic": synthetic,
+    "folder": load_folder,
+    "arrays": load_arrays,
 }
 
 
-def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.ndarray) -> str:
-    """Identity of the data a run trained on: names, official indices, trained labels and the image bytes
-    (so two folders with the same file names but other pictures never pass for each other)."""
+def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.ndarray,
+                paths: tuple[np.ndarray, ...] = ()) -> str:
+    """Identity of the data a run trained on: names, official indices, trained labels, the image bytes (so two
+    folders with the same file names but other pictures never pass for each other) and, for data=folder, the
+    relative file paths (so renamed files are other data too)."""
     h = hashlib.sha256(name.encode())
     h.update(np.ascontiguousarray(index, dtype=np.int64).tobytes())
     h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
     for x in images:
         h.update(np.ascontiguousarray(x).tobytes())
+    for names in paths:
+        h.update("\n".join(names.tolist()).encode())
     return h.hexdigest()[:16]
+
+
+def channel_mean_std(x: np.ndarray, chunk_bytes: int = 1 << 22) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std (population) of uint8 images (N, C, H, W) scaled to [0, 1]. Exact integer sums over
+    chunks of examples: no float copy of the whole set (CIFAR-10's was 1.1 GB), only one chunk at a time in int64."""
+    n, c = x.shape[0], x.shape[1]
+    count = n * x[0, 0].size if n else 0   # values per channel
+    assert count > 0, "no images to normalise"
+    total, squares = [0] * c, [0] * c      # Python ints: exact whatever the size
+    step = max(1, chunk_bytes // max(1, x[0].nbytes))
+    for start in range(0, n, step):
+        part = x[start:start + step].astype(np.int64)   # (step, C, H, W)
+        total = [t + int(v) for t, v in zip(total, part.sum(axis=(0, 2, 3)))]
+        squares = [q + int(v) for q, v in zip(squares, (part * part).sum(axis=(0, 2, 3)))]
+    mean = tuple(t / count / 255.0 for t in total)
+    # variance = (count * sum(x^2) - sum(x)^2) / count^2, exact in integers before the one division
+    std = tuple(max(((count * q - t * t) / count ** 2) ** 0.5 / 255.0, 1e-6) for t, q in zip(total, squares))
+    return mean, std
+
+
+def training_settings(data: dict) -> dict:
+    """The data settings that say what a run trained on, for train runs' `training` tag: not where the files are
+    (root, path, cache_dir, download), and the folder's decode settings only for data=folder, so that the tags of
+    built-in datasets stay those of runs logged before data=folder existed (compare keys arms by them)."""
+    where = ("root", "download", "path", "cache_dir")
+    folder_only = ("image_size", "channels", "test_size")
+    return {k: v for k, v in data.items() if k not in where and (data.get("name") == "folder" or k not in folder_only)}
 
 
 def _validate(cfg: DataConfig):
@@ -189,35 +262,37 @@ def _validate(cfg: DataConfig):
         raise UserError(f"data.label_noise={cfg.label_noise} is out of range; it is a fraction in [0, 1)")
 
 
+def _tensors(x: np.ndarray, y: np.ndarray, index: np.ndarray) -> Split:
+    """A Split sharing memory with writable arrays (a read-only one, e.g. an mmapped file, is copied once)."""
+    def own(a):
+        return torch.from_numpy(np.require(a, requirements=["C", "W"]))
+    return Split(own(x), own(y), own(index))
+
+
 def load_data(cfg: DataConfig) -> Data:
     """Load a dataset once into tensors (CPU), take the stratified split, inject label noise."""
     _validate(cfg)
-    xtr, ytr, xte, yte = LOADERS[cfg.name](cfg)
+    xtr, ytr, xte, yte, paths_train, paths_test = RawData(*LOADERS[cfg.name](cfg))
     num_classes = int(max(ytr.max(), yte.max()) + 1)
-    train_size = cfg.train_size if cfg.train_size is not None else len(ytr) - cfg.val_size
-    if train_size + cfg.val_size > len(ytr):
-        raise UserError(f"data.train_size={train_size} plus data.val_size={cfg.val_size} exceeds the "
-                        f"{len(ytr)} training examples of {cfg.name}; lower one of them")
+    train_size, val_size = split_sizes(cfg, len(ytr))
     order = stratified_order(ytr, numpy_rng(cfg.seed, "subset"))
-    val_idx = np.sort(order[: cfg.val_size])
-    train_idx = np.sort(order[cfg.val_size: cfg.val_size + train_size])
+    val_idx = np.sort(order[:val_size])
+    train_idx = np.sort(order[val_size: val_size + train_size])
     true_labels = ytr[train_idx]
     labels, noisy = flip_labels(true_labels, cfg.label_noise, num_classes, numpy_rng(cfg.seed, "noise"))
     if cfg.random_labels:
         labels = numpy_rng(cfg.seed, "noise").integers(0, num_classes, size=len(true_labels))
         noisy = labels != true_labels
-    scaled = xtr[train_idx].astype(np.float64) / 255.0
-    mean = tuple(scaled.mean(axis=(0, 2, 3)).tolist())
-    std = tuple(np.maximum(scaled.std(axis=(0, 2, 3)), 1e-6).tolist())
-
-    def split(x, y, idx):
-        return Split(torch.from_numpy(np.array(x)), torch.from_numpy(np.array(y)), torch.from_numpy(np.array(idx)))
-
+    x_train = xtr[train_idx]   # (N, C, H, W) uint8, a copy: the subset trained on
+    mean, std = channel_mean_std(x_train)
+    paths = {} if paths_train is None else {"train": paths_train, "test": paths_test}
     return Data(
         name=cfg.name, num_classes=num_classes, mean=mean, std=std,
-        train=split(xtr[train_idx], labels, train_idx),
-        val=split(xtr[val_idx], ytr[val_idx], val_idx),
-        test=split(xte, yte, np.arange(len(yte), dtype=np.int64)),
+        train=_tensors(x_train, labels, train_idx),
+        val=_tensors(xtr[val_idx], ytr[val_idx], val_idx),
+        test=_tensors(xte, yte, np.arange(len(yte), dtype=np.int64)),
         true_labels=true_labels, noisy=noisy,
-        fingerprint=fingerprint(cfg.name, train_idx, labels, xtr[train_idx], xte),
+        fingerprint=fingerprint(cfg.name, train_idx, labels, x_train, xte,
+                                paths=() if paths_train is None else (paths_train[train_idx], paths_test)),
+        paths=paths,
     )

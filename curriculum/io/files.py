@@ -1,35 +1,15 @@
-"""Atomic writes, a lock held for a process's lifetime, and the alignment check that every dynamics and scores file
-goes through."""
+"""Atomic writes (curriculum/atomic.py, re-exported here for the stages), a lock held for a process's lifetime, and
+the alignment check that every dynamics and scores file goes through."""
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from ..atomic import atomic_write as atomic_write  # re-exported: the stages write through io.files
 from ..errors import UserError
-from ..faults import reach
-
-
-def atomic_write(path: str | Path, write: Callable[[object], None]) -> Path:
-    """Write through `write(file_object)` to a temporary name beside `path`, fsync, then rename:
-    a killed run never leaves a half file under the final name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        reach("write")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 @contextmanager

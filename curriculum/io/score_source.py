@@ -44,7 +44,9 @@ def resolve_scores(spec: str, track: Tracker, data: Data) -> ScoreSource:
         if path.is_dir():
             path = path / "scores.parquet"
     frame, meta = read_scores(path)
-    check_scores(frame, meta, f"scores file {path}", data.train.index.cpu().numpy(), data.train.y.cpu().numpy())
+    index = data.train.index.cpu().numpy()
+    paths = data.paths["train"][index] if "train" in data.paths else None
+    check_scores(frame, meta, f"scores file {path}", index, data.train.y.cpu().numpy(), paths)
     return ScoreSource(frame.reset_index(drop=True), meta, path, run_id, _sha256(path))
 
 

@@ -41,6 +41,16 @@ def read_scores(path: str | Path) -> tuple[pd.DataFrame, dict]:
     return frame, meta
 
 
-def check_scores(frame: pd.DataFrame, meta: dict, source: str, index: np.ndarray, labels: np.ndarray) -> None:
+def check_scores(frame: pd.DataFrame, meta: dict, source: str, index: np.ndarray, labels: np.ndarray,
+                 paths: np.ndarray | None = None) -> None:
+    """The file's examples and labels must be the data's; with `paths` (data=folder, by row), so must its images."""
     made_for = f"{meta.get('dataset', '?')}, fingerprint {meta.get('fingerprint', '?')}" if meta else ""
     check_alignment(source, frame["index"].to_numpy(), frame["label"].to_numpy(), index, labels, made_for)
+    if paths is not None and "path" in frame:
+        differ = np.flatnonzero(frame["path"].to_numpy() != paths)
+        if len(differ):
+            first = differ[0]
+            origin = f" (made for {made_for})" if made_for else ""
+            raise UserError(f"{source}{origin} names other images: {len(differ)} of {len(paths)} paths "
+                            f"differ (index {int(index[first])}: {frame['path'].iloc[first]} in the file, "
+                            f"{paths[first]} in data.root); use scores made from this folder")

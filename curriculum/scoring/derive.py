@@ -39,7 +39,7 @@ def member_files(paths: list[Path], data: Data | None = None) -> Iterator[Member
 
 @dataclass
 class ScoreRun:
-    frames: dict[str, pd.DataFrame]   # per split: index, label, true_label, noisy, scores...
+    frames: dict[str, pd.DataFrame]   # per split: index, label, true_label, noisy, scores... (and path: data=folder)
     metas: dict[str, dict]            # per split: the score file's metadata
     member_test_acc: list[float]      # each member's test accuracy at the last checkpoint
     learned_by_all: float             # share of training examples right in every member at the last checkpoint
@@ -75,6 +75,8 @@ def split_frame(first: MemberDynamics, data: Data | None, split: str, scores: di
         true_labels, noisy = part.labels, np.zeros(len(part.labels), dtype=bool)
     frame = pd.DataFrame({"index": part.indices, "label": part.labels, "true_label": true_labels,
                           "noisy": noisy, **scores})
+    if data is not None and split in data.paths:   # data=folder: the image behind every row, relative to data.root
+        frame["path"] = data.paths[split][part.indices]
     meta = {"dataset": first.dataset, "split": split, "size": int(len(frame)),
             "fingerprint": first.fingerprint if split == "train" else "",
             "ensemble": ensemble, "checkpoints": first.checkpoints.tolist(), "quorum": quorum,

@@ -1,0 +1,45 @@
+"""Will the decoded dataset fit? Estimated before decoding anything, so a dataset too large for this machine is one
+line naming the bytes needed, not a crash (or swap storm) minutes later."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import UserError
+
+# load_data holds the decoded images and, while it splits them, a copy of the training subset and the test split.
+COPIES = 2
+
+
+def available_bytes() -> int | None:
+    """Memory this process can still take: MemAvailable, capped by a cgroup (v2) limit; None when unknown."""
+    found = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        if hasattr(os, "sysconf") and "SC_AVPHYS_PAGES" in os.sysconf_names:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            found.append(int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def gigabytes(n: int) -> str:
+    return f"{n / 1e9:.2f} GB"
+
+
+def check_fits(pixel_bytes: int, what: str, fix: str, available: int | None = None) -> None:
+    """Raise UserError when COPIES x `pixel_bytes` (uint8 pixels of every image) exceed the available memory.
+    `what` describes the images, `fix` says how to need less."""
+    available = available_bytes() if available is None else available
+    needed = COPIES * pixel_bytes
+    if available is not None and needed > available:
+        raise UserError(f"{what} need about {gigabytes(needed)} of memory ({gigabytes(pixel_bytes)} of uint8 pixels, "
+                        f"held twice while splitting) but {gigabytes(available)} are available; {fix}")
