@@ -9,7 +9,7 @@ from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig
 from curriculum.errors import UserError
 from curriculum.schedule.target import TargetConfig, train_target
-from curriculum.scoring.ensemble import Member, RecordingConfig, member_identity
+from curriculum.scoring.ensemble import Member, RecordingConfig, member_identity, train_member
 
 IMAGE = torch.tensor([[[[1, 2], [3, 4]]]], dtype=torch.uint8)   # (1, 1, 2, 2)
 
@@ -96,3 +96,12 @@ def test_the_target_trains_on_augmented_batches_and_evaluates_on_the_stored_imag
     assert cropped[-1]["train/loss"] != plain[-1]["train/loss"]
     again = train_target(data, cfg, OptimConfig()).history
     assert again == cropped                                            # reproducible from the seed
+
+
+def test_recording_from_the_training_pass_is_refused_when_batches_are_augmented():
+    data = load_data(DataConfig(name="synthetic", train_size=200, val_size=0))
+    rec = RecordingConfig(epochs=1, batch_size=50, source="train", augment=AugmentConfig("crop"))
+    with pytest.raises(UserError, match="recording.source=train records the training forward pass, which sees "
+                                        "augmented images"):
+        train_member(Member(0, "mlp", 0), data, rec, OptimConfig())
+    train_member(Member(0, "mlp", 0), data, RecordingConfig(epochs=1, batch_size=50, source="train"), OptimConfig())

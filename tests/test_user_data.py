@@ -54,17 +54,19 @@ def test_without_test_folder_a_stratified_seeded_share_is_held_out(tmp_path):
     hold_out_folder(tmp_path)
     data = folder_data(tmp_path, test_size=0.25, seed=3)
     assert len(data.test) == 15 and np.bincount(data.test.y.numpy()).tolist() == [10, 5]  # stratified: 40:20
-    train, test = data.paths["train"].tolist(), data.paths["test"].tolist()
+    every = [f"train/a/{k:02d}.png" for k in range(40)] + [f"train/b/{k:02d}.png" for k in range(20)]
+    assert data.paths["train"].tolist() == data.paths["test"].tolist() == every   # by index: train/'s sorted list
+    train, test = data.train.index.tolist(), data.test.index.tolist()
     assert train == sorted(train) and test == sorted(test) and not set(train) & set(test)
-    assert len(train) + len(test) == 60
-    every = {f"train/a/{k:02d}.png" for k in range(40)} | {f"train/b/{k:02d}.png" for k in range(20)}
-    assert set(train) | set(test) == every
-    pixel = {p: int(x[0, 0, 0]) for p, x in zip(test, data.test.x)}
-    assert all(pixel[p] == int(p[-6:-4]) + (100 if "/b/" in p else 0) for p in test)  # images follow their paths
+    assert sorted(train + test) == list(range(60))                               # every image once, at its position
+    pixel = [int(x[0, 0, 0]) for x in data.test.x]
+    assert pixel == [i if i < 40 else 100 + i - 40 for i in test]                  # images follow their index
     again = folder_data(tmp_path, test_size=0.25, seed=3)
     other = folder_data(tmp_path, test_size=0.25, seed=4)
-    assert again.paths["test"].tolist() == test and other.paths["test"].tolist() != test
+    assert again.test.index.tolist() == test and other.test.index.tolist() != test
     assert again.fingerprint == data.fingerprint != other.fingerprint
+    kept = set(train) & set(other.train.index.tolist())                            # in train under both seeds:
+    assert kept and all(data.paths["train"][i] == other.paths["train"][i] for i in kept)  # the same index
 
 
 def test_colour_images_make_every_image_rgb_and_image_size_resizes(tmp_path):
@@ -72,7 +74,8 @@ def test_colour_images_make_every_image_rgb_and_image_size_resizes(tmp_path):
     write_image(tmp_path / "train/b/red.png", (255, 0, 0), size=(8, 3), mode="RGB")
     data = folder_data(tmp_path, image_size=5, test_size=0.5)
     assert data.input_shape == (3, 5, 5)
-    both = {p: x for split in ("train", "test") for p, x in zip(data.paths[split], getattr(data, split).x)}
+    both = {data.paths[split][i]: x for split in ("train", "test")
+            for i, x in zip(getattr(data, split).index.tolist(), getattr(data, split).x)}
     assert both["train/a/gray.png"].reshape(3, -1).tolist() == [[50] * 25] * 3
     assert both["train/b/red.png"].reshape(3, -1).tolist() == [[255] * 25, [0] * 25, [0] * 25]
     forced = folder_data(tmp_path, image_size=5, test_size=0.5, channels=1)

@@ -202,6 +202,7 @@ def score_cli(tmp_path, *overrides):
 
 
 def assert_nothing_written(tmp_path):
+    assert not (tmp_path / "m.db").exists(), "the MLflow store was created"   # score_cli's store
     out = tmp_path / "out"
     assert not out.exists() or not any(out.rglob("*")), sorted(out.rglob("*"))
     cache = tmp_path / "images" / DEFAULT_DIR

@@ -16,15 +16,7 @@ from ..io.tracking import Tracker, git_commit
 
 
 def data_config(cfg: DictConfig) -> DataConfig:
-    d = cfg.data
-    val_size = d.get("val_size", 0)
-    return DataConfig(name=d.name, root=str(d.root), train_size=d.get("train_size"),
-                      val_size=None if val_size is None else int(val_size),
-                      label_noise=float(d.get("label_noise", 0.0)), seed=int(d.get("seed", 0)),
-                      random_labels=bool(d.get("random_labels", False)),
-                      download=bool(d.get("download", True)), path=d.get("path"), image_size=d.get("image_size"),
-                      channels=d.get("channels"), test_size=float(d.get("test_size", DataConfig.test_size)),
-                      cache_dir=d.get("cache_dir"))
+    return DataConfig(**OmegaConf.to_container(cfg.data, resolve=True))
 
 
 def augment_config(cfg: DictConfig) -> AugmentConfig:

@@ -21,6 +21,7 @@ from ..scoring.dynamics import checkpoint_steps, save_member
 from ..scoring.ensemble import (
     EnsembleConfig,
     RecordingConfig,
+    check_clean_recording,
     check_resume_identity,
     member_identity,
     reusable_member,
@@ -32,21 +33,22 @@ from .common import augment_config, data_config, log_inputs, optim_config, say, 
 def score(cfg: DictConfig) -> None:
     ens = EnsembleConfig(size=int(cfg.ensemble.size), models=tuple(cfg.ensemble.models),
                          shard=int(cfg.ensemble.shard), num_shards=int(cfg.ensemble.num_shards), seed=int(cfg.seed),
-                         batched=bool(cfg.ensemble.get("batched", False)),
+                         batched=bool(cfg.ensemble.batched),
                          model_kwargs={cfg.model.name: dict(cfg.model.get("kwargs") or {})})
     device = resolve_device(str(cfg.device))
     rec = RecordingConfig(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
                           within_first_epoch=tuple(cfg.recording.within_first_epoch),
-                          eval_batch=int(cfg.recording.eval_batch), source=str(cfg.recording.get("source", "eval")),
-                          precision=resolve_precision(str(cfg.get("precision", "auto")), device),
+                          eval_batch=int(cfg.recording.eval_batch), source=str(cfg.recording.source),
+                          precision=resolve_precision(str(cfg.precision), device),
                           quorum=float(cfg.recording.quorum), augment=augment_config(cfg))
     optim = optim_config(cfg)
     out_dir = writable_dir(cfg.out_dir)
-    set_threads(cfg.get("threads"))
-    data_cfg = data_config(cfg)  # checked before anything is written
-    track = tracker(cfg)
+    set_threads(cfg.threads)
+    data_cfg = data_config(cfg)
+    check_clean_recording(rec, data_cfg.name)
     started = time.monotonic()
-    data = load_data(data_cfg).to(device)
+    data = load_data(data_cfg).to(device)   # bad data stops here, before the MLflow store is touched
+    track = tracker(cfg)
     say(f"data {data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples, "
         f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")
 

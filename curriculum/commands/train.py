@@ -44,11 +44,10 @@ def train(cfg: DictConfig) -> None:
     target = target_config(cfg, device)
     optim = optim_config(cfg)
     end = paced.end if paced else 1.0
-    set_threads(cfg.get("threads"))
-    data_cfg = data_config(cfg)  # checked before anything is written
+    set_threads(cfg.threads)
     resume_dir = writable_dir(cfg.resume_dir, "resume_dir")
+    data = load_data(data_config(cfg)).to(device)   # bad data stops here, before the MLflow store is touched
     track = tracker(cfg)
-    data = load_data(data_cfg).to(device)
 
     source = None
     if sampler in ("consensus", "anti") or str(cfg.scores) != "latest" or end == "auto":
@@ -181,7 +180,7 @@ def target_config(cfg: DictConfig, device) -> TargetConfig:
     return TargetConfig(arch=str(cfg.model.name), model_kwargs=dict(cfg.model.get("kwargs") or {}),
                         epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
                         evals_per_epoch=float(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed),
-                        precision=resolve_precision(str(cfg.get("precision", "auto")), device),
+                        precision=resolve_precision(str(cfg.precision), device),
                         augment=augment_config(cfg))
 
 
@@ -239,7 +238,7 @@ def log_run(track, run_id: str, history: list[dict], summary: dict, end: float |
 def tie_break(source, column: str, cfg: DictConfig):
     """The margin column that breaks ties of the ordering score (sampler.ties=margin, as the `rank` column does),
     or None for a seeded shuffle (sampler.ties=random, or scores without a margin). SamplerConfig checked ties."""
-    ties = str(cfg.sampler.get("ties", "margin"))
+    ties = str(cfg.sampler.ties)
     if source is None or ties == "random" or column == "margin":
         return None
     if "margin" not in source.frame:

@@ -117,8 +117,10 @@ class RawData(NamedTuple):
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    paths_train: np.ndarray | None = None   # (N_train,) str, sorted: index i is the file paths_train[i]
+    paths_train: np.ndarray | None = None   # str, sorted: the file of official index i is paths_train[i]
     paths_test: np.ndarray | None = None
+    index_train: np.ndarray | None = None   # the official index of each row (None: its position); data=folder
+    index_test: np.ndarray | None = None    # without test/ holds images out of train/ and keeps their positions
 
 def _read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as f:
@@ -272,7 +274,9 @@ def _tensors(x: np.ndarray, y: np.ndarray, index: np.ndarray) -> Split:
 def load_data(cfg: DataConfig) -> Data:
     """Load a dataset once into tensors (CPU), take the stratified split, inject label noise."""
     _validate(cfg)
-    xtr, ytr, xte, yte, paths_train, paths_test = RawData(*LOADERS[cfg.name](cfg))
+    xtr, ytr, xte, yte, paths_train, paths_test, index_train, index_test = RawData(*LOADERS[cfg.name](cfg))
+    official = np.arange(len(ytr), dtype=np.int64) if index_train is None else index_train
+    test_index = np.arange(len(yte), dtype=np.int64) if index_test is None else index_test
     num_classes = int(max(ytr.max(), yte.max()) + 1)
     train_size, val_size = split_sizes(cfg, len(ytr))
     order = stratified_order(ytr, numpy_rng(cfg.seed, "subset"))
@@ -288,11 +292,12 @@ def load_data(cfg: DataConfig) -> Data:
     paths = {} if paths_train is None else {"train": paths_train, "test": paths_test}
     return Data(
         name=cfg.name, num_classes=num_classes, mean=mean, std=std,
-        train=_tensors(x_train, labels, train_idx),
-        val=_tensors(xtr[val_idx], ytr[val_idx], val_idx),
-        test=_tensors(xte, yte, np.arange(len(yte), dtype=np.int64)),
+        train=_tensors(x_train, labels, official[train_idx]),
+        val=_tensors(xtr[val_idx], ytr[val_idx], official[val_idx]),
+        test=_tensors(xte, yte, test_index),
         true_labels=true_labels, noisy=noisy,
-        fingerprint=fingerprint(cfg.name, train_idx, labels, x_train, xte,
-                                paths=() if paths_train is None else (paths_train[train_idx], paths_test)),
+        fingerprint=fingerprint(cfg.name, official[train_idx], labels, x_train, xte,
+                                paths=() if paths_train is None else (paths_train[official[train_idx]],
+                                                                      paths_test[test_index])),
         paths=paths,
     )

@@ -134,13 +134,15 @@ def held_out_count(n: int, test_size: float) -> int:
 
 
 def hold_out_test(arrays: dict, test_size: float, seed: int) -> tuple:
-    """The test split when there is no test/ folder: a stratified round(test_size x N) of train/, seeded."""
+    """The test split when there is no test/ folder: a stratified round(test_size x N) of train/, seeded. Both
+    splits keep each image's position in train/'s sorted file list as its index, so an image's index does not
+    depend on data.seed or data.test_size."""
     y = arrays["y_train"]
     n_test = held_out_count(len(y), test_size)
     order = stratified_order(y, numpy_rng(seed, "holdout"))
     test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
     x, paths = arrays["x_train"], arrays["paths_train"]
-    return x[train], y[train], x[test], y[test], paths[train], paths[test]
+    return x[train], y[train], x[test], y[test], paths, paths, train, test   # paths by index: the whole list
 
 
 # ---------------------------------------------------------------------------------------------- decoding

@@ -150,6 +150,7 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     Returns the dynamics and one history row per checkpoint (train loss/acc since the last, test acc).
     With `resume_path`, the state at each epoch end is saved there, and a run killed mid-member continues from
     its last epoch with the same result as an uninterrupted one."""
+    check_clean_recording(rec, data.name)
     device = data.train.x.device
     n = len(data.train)
     per_epoch = steps_per_epoch(n, rec.batch_size)
@@ -182,6 +183,14 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     train(model, batches, Schedule(optim, total, start), hooks, opt)
     progress.close(f"done: test acc {history[-1]['test/acc']:.4f}" + (f" (resumed at step {start})" if start else ""))
     return recorder.dynamics, history
+
+
+def check_clean_recording(rec: RecordingConfig, dataset: str) -> None:
+    """Dynamics are recorded on the stored images: the training pass (recording.source=train) sees augmented ones."""
+    augment = rec.augment.resolved(dataset).name
+    if rec.source == "train" and augment != "none":
+        raise UserError(f"recording.source=train records the training forward pass, which sees augmented images "
+                        f"(augment={augment} for data={dataset}); use recording.source=eval or augment=none")
 
 
 def member_augment(member: Member, data: Data, rec: RecordingConfig):
