@@ -117,6 +117,14 @@ def test_second_load_reads_the_cache_and_a_changed_file_is_decoded_again(tmp_pat
     resized = folder_data(root, test_size=0.5, image_size=3)   # a decode setting is part of the key
     assert len(decodes) == 18 and resized.input_shape == (1, 3, 3)
 
+    kept = os.stat(root / "train/b/1.png")
+    write_image(root / "train/b/1.png", 77)                   # rewritten with its old size and mtime (as cp -p does)
+    os.utime(root / "train/b/1.png", ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    assert os.stat(root / "train/b/1.png").st_size == kept.st_size
+    rewritten = folder_data(root, test_size=0.5, image_size=3)
+    assert len(decodes) == 24, "a same-size, same-mtime rewrite was served from the cache"
+    assert 77 in rewritten.train.x[:, 0, 0, 0].tolist() + rewritten.test.x[:, 0, 0, 0].tolist()
+
 
 def test_cache_dir_holds_the_cache_outside_the_data(tmp_path):
     for k in range(4):
@@ -181,10 +189,10 @@ def test_mean_and_std_by_chunks_match_numpy_and_a_hand_example():
 
 
 def test_a_dataset_larger_than_memory_says_how_much_it_needs():
-    check_fits(1_000, "10 images", "use fewer", available=2_000)
+    check_fits(1_000, "10 images", "use fewer", available=3_000)        # three copies of the pixels fit exactly
     with pytest.raises(UserError, match=r"10 images need about 0.00 GB .*but 0.00 GB are available; use fewer"):
-        check_fits(1_001, "10 images", "use fewer", available=2_000)
-    with pytest.raises(UserError, match=r"need about 6.00 GB of memory \(3.00 GB of uint8 pixels"):
+        check_fits(1_001, "10 images", "use fewer", available=3_000)
+    with pytest.raises(UserError, match=r"need about 9.00 GB of memory \(3.00 GB of uint8 pixels"):
         check_fits(3_000_000_000, "x", "y", available=1_000_000_000)
 
 

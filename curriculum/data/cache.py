@@ -20,8 +20,8 @@ FORMAT = 1                          # bump when the cached arrays change meaning
 
 
 def cache_key(files: list[tuple], settings: dict) -> str:
-    """Hash of the decode settings and every file's tuple (for data=folder: relative path, label, bytes, mtime in
-    ns)."""
+    """Hash of the decode settings and every file's tuple (for data=folder: relative path, label, bytes, mtime and
+    ctime in ns, inode)."""
     from PIL import __version__ as pillow_version
 
     h = hashlib.sha256(json.dumps({"format": FORMAT, "pillow": pillow_version, **settings}, sort_keys=True).encode())
@@ -40,14 +40,15 @@ def _root_tag(root: Path) -> str:
     return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
 
 
-def load_cache(path: Path) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None when there is no readable cache (a damaged one is decoded again)."""
+def load_cache(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """The cached arrays `names`, or None when there is no readable cache holding them all (a damaged one is
+    decoded again)."""
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as f:
-            return {name: f[name] for name in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+            return {name: f[name] for name in names}
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
         return None
 
 

@@ -31,11 +31,16 @@ GRAYSCALE = {"1", "L", "LA"}
 COLOUR = {"P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV", "La"}   # converted to RGB
 
 
+ARRAYS = ("x_train", "y_train", "x_test", "y_test", "paths_train", "paths_test")   # what the cache holds
+
+
 class ImageFile(NamedTuple):   # a NamedTuple: 70,000 frozen dataclasses took a quarter second to build
     path: str       # relative to data.root, '/'-separated: train/<class>/<name>
     label: int      # position of <class> among the sorted class folders
     size: int       # bytes
     mtime_ns: int
+    ctime_ns: int   # with the inode: a same-size rewrite that keeps the mtime (cp -p, rsync -a, tar x) still shows
+    inode: int
 
 
 def load_folder(cfg) -> tuple:
@@ -47,13 +52,13 @@ def load_folder(cfg) -> tuple:
     split_sizes(cfg, n_train)   # here, before decoding: a bad val_size or test_size leaves no cache behind
     settings = {"image_size": cfg.image_size, "channels": cfg.channels}
     cache = cache_path(root, cfg.cache_dir, cache_key(files["train"] + files["test"], settings))
-    arrays = load_cache(cache)
+    arrays = load_cache(cache, ARRAYS)
     if arrays is None:
         arrays = decode_folder(root, files, cfg.image_size, cfg.channels, cache)
         save_cache(cache, arrays)
     if not files["test"]:
         return hold_out_test(arrays, cfg.test_size, cfg.seed)
-    return tuple(arrays[k] for k in ("x_train", "y_train", "x_test", "y_test", "paths_train", "paths_test"))
+    return tuple(arrays[k] for k in ARRAYS)
 
 
 # ---------------------------------------------------------------------------------------------- the layout
@@ -101,7 +106,7 @@ def split_files(root: Path, split: str, classes: list[str]) -> list[ImageFile]:
         inside = files_under(root, f"{split}/{name}")
         if not inside:
             raise UserError(f"class folder {root / split / name} has no images; add images or remove the folder")
-        found += [ImageFile(rel, label, st.st_size, st.st_mtime_ns) for rel, st in inside]
+        found += [ImageFile(rel, label, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) for rel, st in inside]
     return sorted(found, key=lambda f: f.path)
 
 

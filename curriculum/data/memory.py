@@ -8,8 +8,9 @@ from pathlib import Path
 
 from ..errors import UserError
 
-# load_data holds the decoded images and, while it splits them, a copy of the training subset and the test split.
-COPIES = 2
+# load_data holds the decoded images and, while it splits them, a copy of the training subset and the test split;
+# a folder without test/ (and an NHWC .npz) adds one more copy while the hold-out (or the transpose) is made.
+COPIES = 3
 
 
 def available_bytes() -> int | None:
@@ -42,4 +43,4 @@ def check_fits(pixel_bytes: int, what: str, fix: str, available: int | None = No
     needed = COPIES * pixel_bytes
     if available is not None and needed > available:
         raise UserError(f"{what} need about {gigabytes(needed)} of memory ({gigabytes(pixel_bytes)} of uint8 pixels, "
-                        f"held twice while splitting) but {gigabytes(available)} are available; {fix}")
+                        f"held up to three times while splitting) but {gigabytes(available)} are available; {fix}")

@@ -3,6 +3,7 @@ the alignment check that every dynamics and scores file goes through."""
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,20 +16,34 @@ from ..errors import UserError
 @contextmanager
 def exclusive_lock(path: str | Path, busy: str):
     """Hold an exclusive lock on `path` (created, and removed at the end) for the block, or stop with the line `busy`
-    when another process holds it. The kernel drops a lock whose process dies, SIGKILL included."""
-    import fcntl
-
+    when another process holds it. The kernel drops a lock whose process dies, SIGKILL included. A lock taken on a
+    file its holder has just removed is stale (another process may make and lock a new one): taken again."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
+    handle = _lock_current_file(path, busy)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still held, so no one locks the removed file unnoticed
+        handle.close()
+
+
+def _lock_current_file(path: Path, busy: str):
+    import fcntl
+
+    while True:
+        handle = open(path, "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.close()
             raise UserError(busy) from None
         try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)  # while still held
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()   # the file was removed (and maybe made again) after we opened it
 
 
 def check_alignment(source: str, file_index: np.ndarray, file_labels: np.ndarray,
