@@ -34,3 +34,8 @@ class Progress:
         self.stream.write(("\r" if self.tty else "") + f"{self.label} {summary} ({elapsed:.1f}s)" +
                           ("\033[K\n" if self.tty else "\n"))
         self.stream.flush()
+
+
+def say(message: str) -> None:
+    """Progress and results go to stderr, so stdout stays free for piping."""
+    print(message, file=sys.stderr, flush=True)

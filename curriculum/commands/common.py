@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -13,6 +12,7 @@ from ..data.datasets import DataConfig
 from ..engine import OptimConfig
 from ..errors import UserError
 from ..io.tracking import Tracker, git_commit
+from ..progress import say as say  # re-exported: the commands' one way to print a line
 
 
 def data_config(cfg: DictConfig) -> DataConfig:
@@ -51,8 +51,3 @@ def log_inputs(track: Tracker, run_id: str, cfg: DictConfig) -> None:
     track.log_params(run_id, resolved)
     track.client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
     track.set_tags(run_id, {"git_commit": git_commit()})
-
-
-def say(message: str) -> None:
-    """Progress and results go to stderr, so stdout stays free for piping."""
-    print(message, file=sys.stderr, flush=True)

@@ -24,6 +24,7 @@ from ..errors import UserError
 from ..faults import reach
 from ..io.files import exclusive_lock
 from ..io.score_source import resolve_scores
+from ..io.tracking import git_commit
 from ..runtime import set_threads
 from ..schedule.pacing import pacing_config
 from ..schedule.pruning import estimate_clean_fraction
@@ -130,13 +131,16 @@ def run_tags(cfg: DictConfig, sampler: str, pacing_name: str, end, data, source,
 
 def run_identity(cfg: DictConfig, device, target: TargetConfig, data, source, arm: dict, end: float) -> dict:
     """Everything that determines a train run's results and where they are logged, as plain JSON values: a saved
-    state is continued only when its identity equals this exactly. Left out are where files lie (data.root,
-    resume_dir), data.download, and how the scores were named (`scores`: their checksum and run id are in)."""
+    state is continued only when its identity equals this exactly, and with the same code (its git commit). Left out
+    are where files lie (data.root, data.path, data.cache_dir, resume_dir: the data's fingerprint is in),
+    data.download, and how the scores were named (`scores`: their checksum and run id are in)."""
     settings = OmegaConf.to_container(cfg, resolve=True)
     for key in ("scores", "resume_dir"):
         settings.pop(key, None)
-    settings["data"] = {k: v for k, v in settings["data"].items() if k not in ("root", "download")}
-    identity = {"format": STATE_FORMAT, "settings": settings, "device": str(device), "precision": target.precision,
+    where = ("root", "path", "cache_dir", "download")
+    settings["data"] = {k: v for k, v in settings["data"].items() if k not in where}
+    identity = {"format": STATE_FORMAT, "settings": settings, "code": git_commit(), "device": str(device),
+                "precision": target.precision,
                 "data": data.fingerprint, "scores_sha256": source.sha256 if source else "none",
                 "scores_run_id": source.run_id if source else "none", "arm": arm, "pacing_end": end}
     return json.loads(json.dumps(identity, sort_keys=True, default=str))

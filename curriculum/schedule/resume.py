@@ -13,15 +13,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from ..dicts import flatten
+from ..dicts import identity_differences
 from ..faults import reach
+from ..progress import say
 from ..io.files import atomic_write
 
 STATE_FORMAT = 1  # the layout of the state; part of every identity, so a state of another layout is never read
@@ -65,13 +65,11 @@ def load_state(path: Path, identity: dict, device: str | torch.device = "cpu") -
         if missing or not isinstance(state["identity"], dict):
             raise KeyError(f"no {', '.join(missing or ['identity'])}")
     except Exception as err:  # truncated, foreign or of an older layout
-        _say(f"[resume] ignoring {path}: it does not load ({type(err).__name__}: {str(err)[:100]}); starting anew")
+        say(f"[resume] ignoring {path}: it does not load ({type(err).__name__}: {str(err)[:100]}); starting anew")
         return None
     if state["identity"] != identity:
-        found, expected = flatten(state["identity"]), flatten(identity)
-        diff = [f"{k}: {found.get(k, 'missing')!r} -> {expected.get(k, 'missing')!r}"
-                for k in sorted(found.keys() | expected.keys()) if found.get(k) != expected.get(k)]
-        _say(f"[resume] ignoring {path}: made with other settings ({'; '.join(diff[:3])}); starting anew")
+        diff = identity_differences(state["identity"], identity)
+        say(f"[resume] ignoring {path}: made with other settings ({'; '.join(diff[:3])}); starting anew")
         return None
     return state
 
@@ -88,7 +86,7 @@ def restore(resume: Resume, model, opt, seen: torch.Tensor, history: list[dict])
             raise ValueError(f"it marks {len(state['seen'])} examples as seen or not, the data has {len(seen)}")
         step = int(state["step"])
     except Exception as err:
-        _say(f"[resume] {resume.path} does not fit this run ({type(err).__name__}: {str(err)[:100]}); "
+        say(f"[resume] {resume.path} does not fit this run ({type(err).__name__}: {str(err)[:100]}); "
              f"training from step 0 in MLflow run {resume.run_id}")
         return 0
     model.load_state_dict(state["model"])
@@ -103,7 +101,3 @@ def discard_state(path: Path) -> None:
     path.unlink(missing_ok=True)
     for leftover in path.parent.glob(f".{path.name}.*.tmp"):  # atomic_write's temporary files
         leftover.unlink(missing_ok=True)
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -15,12 +15,12 @@ import torch
 from ..batches import shuffled_batches, steps_per_epoch
 from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
-from ..dicts import flatten
+from ..dicts import identity_differences
 from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, train
 from ..errors import UserError
 from ..io.files import atomic_write
 from ..models import MODELS, create_model
-from ..progress import Progress
+from ..progress import Progress, say
 from ..seeding import stream_seed, torch_generator
 from .dynamics import FORMAT_VERSION, MemberDynamics, Recorder, TrainPassRecorder, checkpoint_steps, load_member
 
@@ -112,13 +112,6 @@ def member_identity(member: Member, data: Data, rec: RecordingConfig, optim: Opt
                 "checkpoints": [float(e) for e in checkpoints], "source": rec.source, "precision": rec.precision,
                 **rec.augment.resolved(data.name).identity()}
     return json.loads(json.dumps(identity, sort_keys=True))
-
-
-def identity_differences(found: dict, expected: dict) -> list[str]:
-    """`key: found -> expected` for every (dotted) key whose value differs."""
-    a, b = flatten(found), flatten(expected)
-    return [f"{k}: {a.get(k, 'missing')!r} -> {b.get(k, 'missing')!r}" for k in sorted(a.keys() | b.keys())
-            if a.get(k) != b.get(k)]
 
 
 def check_identity(where: Path, found: dict, expected: dict) -> None:
@@ -225,7 +218,7 @@ def resume_member(path: Path, identity: dict, model, opt, generator, recorder: R
         state = torch.load(path, weights_only=True, map_location=generator.device)
         found = state["identity"]
     except Exception as err:  # a truncated or foreign file: start the member again
-        print(f"[resume] ignoring {path} ({type(err).__name__}); training the member from the start", file=sys.stderr)
+        say(f"[resume] ignoring {path} ({type(err).__name__}); training the member from the start")
         return 0, []
     check_identity(path, found, identity)
     try:
