@@ -42,8 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     root = args.dir or Path(tempfile.mkdtemp(prefix="bench-folder-"))
     started = time.perf_counter()
-    sys.path.insert(0, str(Path(__file__).resolve().parent))   # the sibling script that writes the PNGs
-    from export_fashion_mnist import write_images
+    from export_fashion_mnist import write_images   # the sibling script (scripts/ is on the path when run)
 
     n_train = min(args.n, 60000)
     write_images(root, n_train, args.n - n_train)

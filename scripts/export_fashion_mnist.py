@@ -16,33 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-CLASSES = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
+def write_images(out: Path, n_train: int, n_test: int) -> dict[str, tuple]:
+    """Write the PNGs; returns split -> (relative paths, images (N, 1, 28, 28), labels as data=folder numbers them),
+    in the order of the split's sorted relative paths."""
+    from curriculum.data.export import FASHION_MNIST_CLASSES, debian_fashion_mnist, write_image_folder
 
-
-def write_images(out: Path, n_train: int, n_test: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Write the PNGs; returns split -> (images (N, 1, 28, 28), labels as data=folder numbers them), both in the
-    order of the split's sorted relative paths."""
-    from PIL import Image
-
-    from curriculum.data.datasets import DEBIAN_FASHION_MNIST, _idx_dataset
-
-    found = _idx_dataset([DEBIAN_FASHION_MNIST])
+    found = debian_fashion_mnist()
     if found is None:
-        sys.exit(f"Fashion-MNIST is not in {DEBIAN_FASHION_MNIST}; apt-get install dataset-fashion-mnist")
+        sys.exit("Fashion-MNIST is not in /usr/share/datasets/fashion-mnist; apt-get install dataset-fashion-mnist")
     x_train, y_train, x_test, y_test = found
-    folder_label = {name: k for k, name in enumerate(sorted(CLASSES))}   # data=folder: sorted folder names
-    written = {}
-    for split, x, y in (("train", x_train[:n_train], y_train[:n_train]), ("test", x_test[:n_test], y_test[:n_test])):
-        rows = []
-        for k, (image, label) in enumerate(zip(x, y)):
-            rel = f"{split}/{CLASSES[label]}/{k:05d}.png"
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image[0]).save(out / rel)
-            rows.append((rel, k, folder_label[CLASSES[label]]))
-        rows.sort()
-        order = np.array([k for _, k, _ in rows], dtype=np.int64)
-        written[split] = (x[order], np.array([label for _, _, label in rows], dtype=np.int64))
-    return written
+    splits = {"train": (x_train[:n_train], y_train[:n_train])} | (
+        {"test": (x_test[:n_test], y_test[:n_test])} if n_test else {})
+    return write_image_folder(out, splits, FASHION_MNIST_CLASSES)
 
 
 def main() -> None:
@@ -58,7 +43,7 @@ def main() -> None:
         if args.test == 0:
             sys.exit("--npz needs test images: data=arrays reads x_test and y_test")
         args.npz.parent.mkdir(parents=True, exist_ok=True)
-        (x_train, y_train), (x_test, y_test) = written["train"], written["test"]
+        (_, x_train, y_train), (_, x_test, y_test) = written["train"], written["test"]
         np.savez(args.npz, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
         print(f"wrote the same images as arrays to {args.npz}")
 

@@ -2,7 +2,6 @@
 same pixels given as arrays, every score row names its image, and each kind of bad input is one line, exit 2, with
 nothing written (no MLflow run, no output file, no cache)."""
 
-import gzip
 
 import numpy as np
 import pandas as pd
@@ -13,6 +12,7 @@ from test_bad_input import assert_one_line_and_no_run
 
 from curriculum.data.cache import DEFAULT_DIR
 from curriculum.data.datasets import DataConfig
+from curriculum.data.export import FASHION_MNIST_CLASSES, debian_fashion_mnist, write_image_folder
 from curriculum.errors import UserError
 
 TINY = ["device=cpu", "ensemble.size=2", "epochs=1", "batch_size=32", "data.val_size=30"]
@@ -20,35 +20,13 @@ SCORE_COLUMNS = ["index", "label", "true_label", "noisy", "consensus", "learned_
                  "variability", "margin", "rank"]
 
 
-def read_idx(path):
-    """The Debian package's gzipped IDX file as a uint8 array (as curriculum.data.datasets reads it)."""
-    raw = gzip.open(path).read()
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(raw[3]))
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * raw[3]).reshape(shape)
-
-
 def write_fashion_mnist(root, n_train=300, n_test=100):
-    """The first n images of each real split as PNG in root/<split>/<class name>/<number>.png; returns
-    split -> (sorted relative paths, (N, 1, 28, 28) images and labels in that order)."""
-    names = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
-    folder = FASHION_MNIST.parent
-    splits = {"train": ("train", n_train), "test": ("t10k", n_test)}
-    written = {}
-    for split, (prefix, n) in splits.items():
-        images = read_idx(folder / f"{prefix}-images-idx3-ubyte.gz")[:n]
-        labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz")[:n].astype(np.int64)
-        rows = []
-        for k, (image, label) in enumerate(zip(images, labels)):
-            rel = f"{split}/{names[label]}/{k:05d}.png"
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(root / rel)
-            rows.append((rel, image, sorted(names).index(names[label])))   # class index: sorted folder names
-        rows.sort(key=lambda r: r[0])
-        written[split] = ([r[0] for r in rows], np.stack([r[1] for r in rows])[:, None], np.array([r[2] for r in rows]))
-    return written
+    """The first n images of each real split as PNG under root; split -> (sorted paths, images, labels)."""
+    x_train, y_train, x_test, y_test = debian_fashion_mnist()
+    splits = {"train": (x_train[:n_train], y_train[:n_train]), "test": (x_test[:n_test], y_test[:n_test])}
+    return write_image_folder(root, splits, FASHION_MNIST_CLASSES)
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not FASHION_MNIST.exists(), reason="Debian's dataset-fashion-mnist is not installed")
 def test_a_folder_of_png_scores_exactly_as_its_arrays_and_trains_on_its_scores(tmp_path, store):
     written = write_fashion_mnist(tmp_path / "images")

@@ -130,7 +130,8 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def _idx_dataset(dirs: list[Path]):
+def idx_dataset(dirs: list[Path]):
+    """(x_train, y_train, x_test, y_test) from the first folder holding the four gzipped IDX files, else None."""
     names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     for d in dirs:
@@ -155,7 +156,7 @@ def _torchvision(cls_name: str, root: str, download: bool):
 
 
 def _load_mnist_like(cls_name: str, cfg: DataConfig, extra_dirs: list[Path], install_hint: str):
-    found = _idx_dataset([Path(cfg.root) / cls_name / "raw", *extra_dirs])
+    found = idx_dataset([Path(cfg.root) / cls_name / "raw", *extra_dirs])
     if found is not None:
         return found
     return _download_or_fail(cls_name, cfg, install_hint)
