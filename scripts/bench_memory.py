@@ -25,14 +25,14 @@ def generate(folder: Path, members: int, checkpoints: int, n: int) -> list[Path]
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"member-{k}.npz" for k in range(members)]
     labels, indices = np.zeros(n, np.int64), np.arange(n, dtype=np.int64)
-    test = SplitDynamics(np.zeros((checkpoints, 1), bool), np.zeros((checkpoints, 1), np.float16),
-                         np.zeros((checkpoints, 1), np.float16), np.zeros(1, np.int64), np.zeros(1, np.int64))
+    zeros = np.zeros((checkpoints, 1), np.float16)
+    test = SplitDynamics(zeros > 0, zeros, zeros, zeros, np.zeros(1, np.int64), np.zeros(1, np.int64))
     for k, path in enumerate(paths):
         if path.exists():
             continue
         rng = np.random.default_rng(k)
         prob = rng.random((checkpoints, n), dtype=np.float32).astype(np.float16)
-        train = SplitDynamics(prob > 0.3, (prob * 4 - 1).astype(np.float16), prob, labels, indices)
+        train = SplitDynamics(prob > 0.3, (prob * 4 - 1).astype(np.float16), prob, 1 - prob, labels, indices)
         save_member(path, MemberDynamics(np.arange(1, checkpoints + 1, dtype=np.float64), train, test, "cnn", k,
                                          "generated", "none"))
         print(f"wrote {path}", flush=True)

@@ -20,11 +20,17 @@ def data_config(cfg: DictConfig) -> DataConfig:
     val_size = d.get("val_size", 0)
     return DataConfig(name=d.name, root=str(d.root), train_size=d.get("train_size"),
                       val_size=None if val_size is None else int(val_size),
-                      label_noise=float(d.get("label_noise", 0.0)), seed=int(d.get("seed", 0)),
+                      label_noise=float(d.get("label_noise", 0.0)), noise=str(d.get("noise", DataConfig.noise)),
+                      noise_map=_plain_map(d.get("noise_map")), seed=int(d.get("seed", 0)),
                       random_labels=bool(d.get("random_labels", False)),
                       download=bool(d.get("download", True)), path=d.get("path"), image_size=d.get("image_size"),
                       channels=d.get("channels"), test_size=float(d.get("test_size", DataConfig.test_size)),
                       cache_dir=d.get("cache_dir"))
+
+
+def _plain_map(mapping):
+    """data.noise_map as plain Python values (a dict, or whatever else was given); DataConfig checks them."""
+    return OmegaConf.to_container(mapping, resolve=True) if OmegaConf.is_config(mapping) else mapping
 
 
 def augment_config(cfg: DictConfig) -> AugmentConfig:
