@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench_memory.py [--n 1281167] [--members 16] [--checkpoints 30] [--dir /tmp/dyn]
 
-Writes --members random member files (the real format: bit-packed correctness, float16 margin and probability),
+Writes --members random member files (the real format: bit-packed correctness, float16 margin, probability, el2n),
 then derives the scores from the first 2 and from all of them, each in a fresh process, and prints each one's
 peak resident memory (ru_maxrss) and their ratio. Derivation folds in one member at a time, so memory should
 grow with checkpoints x examples, not with members."""
@@ -67,7 +67,7 @@ def main() -> None:
         results[m] = (float(out[2]), float(out[3]))
         print(f"{m:3d} members x {args.checkpoints} checkpoints x {int(out[1])} examples: derivation "
               f"{results[m][0]:.1f} s, peak memory {results[m][1]:.0f} MB", flush=True)
-    one_member_arrays = args.checkpoints * args.n * (1 + 2 + 2) / 2 ** 20  # bool + float16 + float16, unpacked
+    one_member_arrays = args.checkpoints * args.n * (1 + 2 + 2 + 2) / 2 ** 20  # bool + 3 float16 (margin, prob, el2n)
     print(f"peak memory ratio {args.members} vs 2 members: {results[args.members][1] / results[2][1]:.2f}x "
           f"(one member's unpacked arrays: {one_member_arrays:.0f} MB; all {args.members}: "
           f"{args.members * one_member_arrays:.0f} MB)")
