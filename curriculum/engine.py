@@ -102,16 +102,19 @@ class Inputs:
 
 
 def example_stats(logits: torch.Tensor, y: torch.Tensor):
-    """Per example of a batch: (correct bool, true-class margin, true-class probability)."""
+    """Per example of a batch: (correct bool, true-class margin, true-class probability, EL2N). EL2N (Paul, Ganguli
+    & Dziugaite 2021) is the L2 norm of softmax(logits) minus the one-hot label, in [0, sqrt(2)]."""
     logits = logits.float()
     true = logits.gather(1, y[:, None])[:, 0]
     other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
-    return logits.argmax(1) == y, true - other, torch.softmax(logits, 1).gather(1, y[:, None])[:, 0]
+    probs = torch.softmax(logits, 1)                                                     # (B, classes)
+    el2n = torch.linalg.vector_norm(probs - F.one_hot(y, probs.shape[1]).to(probs.dtype), dim=1)
+    return logits.argmax(1) == y, true - other, probs.gather(1, y[:, None])[:, 0], el2n
 
 
 @torch.inference_mode()
 def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs, batch_size: int = 256):
-    """Clean eval-mode pass: per example (correct bool, true-class margin, true-class probability),
+    """Clean eval-mode pass: per example (correct bool, true-class margin, true-class probability, EL2N),
     as tensors on the device; no host sync here."""
     tune_allocator()
     was_training = model.training

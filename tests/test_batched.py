@@ -76,10 +76,11 @@ def test_batched_recording_runs_in_eval_mode_like_the_one_by_one_path(data):
               for _ in range(2)]
     inputs = Inputs(data.mean, data.std, "cpu")
     stacked = StackedMembers(models)
-    correct, margin, prob = predict_stacked(stacked, data.test.x, data.test.y, inputs)
+    correct, margin, prob, el2n = predict_stacked(stacked, data.test.x, data.test.y, inputs)
     for j, model in enumerate(models):
         alone = predict(model.train(), data.test.x, data.test.y, inputs)
         torch.testing.assert_close(margin[j], alone[1], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(el2n[j], alone[3], atol=1e-5, rtol=1e-5)
 
 
 def test_mean_loss_gives_each_stacked_member_the_cross_entropy_of_its_own_batch():

@@ -17,6 +17,9 @@ def test_unknown_command_is_named():
 @pytest.mark.parametrize("args, message", [
     (["score", "data=synthetic", "ensemble.models=[cnn,vit]"], "unknown model 'vit' in ensemble.models; choose from mlp"),
     (["score", "data=synthetic", "data.label_noise=1.2"], "data.label_noise=1.2 is out of range"),
+    (["score", "data=synthetic", "data.noise=flip"], "data.noise='flip' is not a kind of label noise; choose one of"),
+    (["score", "data=synthetic", "data.noise=pairwise", "data.noise_map={0:7}"], "names class 7, but the dataset has"),
+    (["train", "data=synthetic", "data.noise=pairwise", "data.noise_map={1:1}"], "maps class 1 to itself"),
     (["score", "data=synthetic", "data.train_size=5000"], "exceeds the 2000 training examples of synthetic"),
     (["score", "data=synthetic", "ensemble.shard=2", "ensemble.num_shards=2"], "ensemble.shard=2 must be in [0, ensemble.num_shards=2)"),
     (["score", "data=synthetic", "out_dir=/proc/forbidden"], "out_dir='/proc/forbidden' cannot be created"),

@@ -21,7 +21,8 @@ def random_member(data, checkpoints=5, seed=0):
     def split(s):
         n = len(s)
         return SplitDynamics(rng.random((checkpoints, n)) < 0.5, rng.normal(size=(checkpoints, n)).astype(np.float16),
-                             rng.random((checkpoints, n)).astype(np.float16), s.y.numpy(), s.index.numpy())
+                             rng.random((checkpoints, n)).astype(np.float16),
+                             (rng.random((checkpoints, n)) * 1.4).astype(np.float16), s.y.numpy(), s.index.numpy())
 
     return MemberDynamics(np.linspace(0.25, 3, checkpoints), split(data.train), split(data.test), "cnn", 7,
                           data.name, data.fingerprint)
@@ -36,6 +37,7 @@ def test_member_file_round_trips_exactly_with_bit_packed_correctness(tmp_path, d
         np.testing.assert_array_equal(a.correct, b.correct)
         np.testing.assert_array_equal(a.margin, b.margin)
         np.testing.assert_array_equal(a.prob, b.prob)
+        np.testing.assert_array_equal(a.el2n, b.el2n)
         np.testing.assert_array_equal(a.labels, b.labels)
     assert (back.arch, back.seed, back.dataset) == ("cnn", 7, "synthetic")
     with np.load(path, allow_pickle=False) as z:

@@ -74,10 +74,25 @@ def test_example_stats_by_hand():
     from curriculum.engine import example_stats
 
     logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0]])
-    correct, margin, prob = example_stats(logits, torch.tensor([0, 2]))
+    correct, margin, prob, el2n = example_stats(logits, torch.tensor([0, 2]))
     assert correct.tolist() == [True, False]
     assert margin.tolist() == [1.5, -2.0]
     assert prob[0].item() == pytest.approx(np.exp(2) / (np.exp(2) + np.exp(0.5) + np.exp(-1)))
+
+
+def test_el2n_by_hand():
+    """EL2N = ||softmax(logits) - onehot(label)||_2 (Paul et al. 2021). Equal logits over 3 classes: softmax 1/3 each,
+    so sqrt((1 - 1/3)^2 + 2 (1/3)^2) = sqrt(6)/3; two classes with logits ln 3 and 0: softmax 3/4, 1/4, so label 0
+    gives sqrt(2) / 4 and label 1 gives 3 sqrt(2) / 4."""
+    from curriculum.engine import example_stats
+
+    logits = torch.tensor([[0.0, 0.0, 0.0]])
+    assert example_stats(logits, torch.tensor([0]))[3].item() == pytest.approx(np.sqrt(6) / 3)   # 0.8165
+    two = torch.tensor([[np.log(3.0), 0.0], [np.log(3.0), 0.0]])
+    el2n = example_stats(two, torch.tensor([0, 1]))[3]
+    assert el2n.tolist() == pytest.approx([np.sqrt(2) / 4, 3 * np.sqrt(2) / 4], rel=1e-6)
+    confident = example_stats(torch.tensor([[100.0, 0.0, 0.0]]), torch.tensor([1]))[3]
+    assert confident.item() == pytest.approx(np.sqrt(2), rel=1e-6)   # all mass on a wrong class: the maximum
 
 
 def test_interrupted_training_pass_recording_resumes_to_identical_dynamics(tmp_path, data, monkeypatch):

@@ -5,8 +5,10 @@ import pytest
 
 from curriculum.scoring.scores import (
     DIRECTIONS,
+    EL2N_UNTIL,
     ScoreAccumulator,
     derive_scores,
+    el2n_score,
     forgetting_events,
     learned_epoch,
     orientation,
@@ -23,6 +25,13 @@ PROB[0, :, 0], PROB[1, :, 0] = 0.5, 0.7            # example 0: mean 0.6, pooled
 MARGIN = np.zeros((2, 3, 4), np.float16)
 MARGIN[0, :, 0], MARGIN[1, :, 0] = 1.0, 3.0         # example 0: mean margin 2
 MARGIN[:, :, 2] = 0.5                               # breaks the consensus tie of examples 1 and 2
+
+
+# EL2N: checkpoints 0.5 and 1 count (epochs <= 1), the one at epoch 2 (last row, 1.375) must not
+EL2N = np.array([
+    [[0.25, 0, 1.0, 1.25], [0.5, 0, 0.0, 1.25], [1.375, 1.375, 1.375, 1.25]],   # member 0
+    [[0.75, 0, 0.5, 1.25], [1.0, 0, 0.5, 1.25], [1.375, 1.375, 1.375, 1.25]],   # member 1
+], dtype=np.float16)
 
 
 def scores(quorum=1.0):
@@ -125,3 +134,26 @@ def test_a_score_column_with_nan_is_refused_naming_how_many(column):
 
 def test_never_learned_examples_may_have_nan_learned_epoch_and_order_hardest():
     assert orientation(np.array([1.0, np.nan, 0.5]), "learned_epoch").tolist() == [-1.0, -np.inf, -0.5]
+
+
+def test_el2n_is_the_mean_over_members_of_the_checkpoints_within_the_first_epoch():
+    assert EL2N_UNTIL == 1.0
+    s = derive_scores(zip(CORRECT, MARGIN, PROB, EL2N), CHECKPOINTS)
+    # example 0: (0.25 + 0.5 + 0.75 + 1.0) / 4; example 2: (1 + 0 + 0.5 + 0.5) / 4; the epoch-2 row is left out
+    np.testing.assert_allclose(s["el2n"], [0.625, 0, 0.5, 1.25])
+    np.testing.assert_allclose(el2n_score(EL2N.astype(float).mean(axis=0), CHECKPOINTS, until=2.0),
+                               [(0.625 * 4 + 2.75) / 6, 2.75 / 6, (2 + 2.75) / 6, 1.25])
+
+
+def test_el2n_orders_a_high_error_example_as_hard():
+    s = derive_scores(zip(CORRECT, MARGIN, PROB, EL2N), CHECKPOINTS)
+    oriented = orientation(s["el2n"], "el2n")
+    assert np.argsort(-oriented, kind="stable").tolist() == [1, 2, 0, 3]   # easiest (lowest EL2N) first
+
+
+def test_members_without_el2n_give_scores_without_the_column_and_mixing_is_refused():
+    assert "el2n" not in scores()                                 # members from files of format 1
+    acc = ScoreAccumulator()
+    acc.add(CORRECT[0], MARGIN[0], PROB[0], EL2N[0])
+    with pytest.raises(ValueError, match="some members have el2n and some do not"):
+        acc.add(CORRECT[1], MARGIN[1], PROB[1])

@@ -16,7 +16,7 @@ from ..progress import say as say  # re-exported: the commands' one way to print
 
 
 def data_config(cfg: DictConfig) -> DataConfig:
-    return DataConfig(**OmegaConf.to_container(cfg.data, resolve=True))
+    return DataConfig(**OmegaConf.to_container(cfg.data, resolve=True))   # noise_map too: a plain dict
 
 
 def augment_config(cfg: DictConfig) -> AugmentConfig:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ from ..errors import UserError
 from ..seeding import numpy_rng
 from .arrays import load_arrays
 from .folder import load_folder
-from .noise import flip_labels
+from .noise import NOISES, check_noise_map, inject_noise, noise_map
 from .splits import AUTO_VAL_MAX, split_sizes, stratified_order
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -32,7 +33,12 @@ class DataConfig:
     val_size: int | None = 0       # stratified validation split held out of training and scoring; None = a tenth
                                    # of the training examples, at most 5000 (splits.py)
     label_noise: int | float = 0.0  # fraction of training labels flipped to another class, in [0, 1) (int | float:
-                                   # kept as written, as train runs' `training` tag holds it)
+                                   # kept as written, as train runs' `training` tag holds it); pairwise: of each
+                                   # class the noise map flips (noise.py)
+    noise: str = "symmetric"       # symmetric: to a uniform other class | pairwise: to the class's look-alike
+    noise_map: Any = None          # pairwise: class -> class, e.g. {0: 6, 6: 0}; None = the dataset's own map
+                                   # (noise.PAIRWISE_MAPS), else each class to the next (Any: Hydra cannot merge
+                                   # a mapping into an unset typed dict, and struct mode refuses new int keys)
     random_labels: bool = False    # control: every training label drawn uniformly at random
     seed: int = 0                  # subset, split, noise and folder's test hold-out; independent of the training seed
     download: bool = True          # let torchvision download when the files are missing
@@ -52,7 +58,17 @@ class DataConfig:
                             f"that data.val_size leaves")
         if self.seed < 0:
             raise UserError(f"data.seed={self.seed} must be a non-negative integer")
+        self._check_noise_settings()
         self._check_user_data_settings()
+
+    def _check_noise_settings(self):
+        if self.noise not in NOISES:
+            raise UserError(f"data.noise={self.noise!r} is not a kind of label noise; choose one of {', '.join(NOISES)}")
+        if self.noise_map is not None:
+            if self.noise != "pairwise":
+                raise UserError(f"data.noise_map is a setting of data.noise=pairwise, not data.noise={self.noise}; "
+                                f"drop it or set data.noise=pairwise")
+            check_noise_map(self.noise_map)
 
     def _check_user_data_settings(self):
         """The settings of data=folder and data=arrays, each refused where it would be ignored."""
@@ -215,11 +231,14 @@ LOADERS = {
 
 
 def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.ndarray,
-                paths: tuple[np.ndarray, ...] = ()) -> str:
+                paths: tuple[np.ndarray, ...] = (), noise: str = "") -> str:
     """Identity of the data a run trained on: names, official indices, trained labels, the image bytes (so two
-    folders with the same file names but other pictures never pass for each other) and, for data=folder, the
-    relative file paths (so renamed files are other data too)."""
+    folders with the same file names but other pictures never pass for each other), for data=folder the
+    relative file paths (so renamed files are other data too), and the noise settings other than the symmetric
+    default (`noise_identity`; empty for symmetric noise, so fingerprints made before data.noise stay)."""
     h = hashlib.sha256(name.encode())
+    if noise:
+        h.update(noise.encode())
     h.update(np.ascontiguousarray(index, dtype=np.int64).tobytes())
     h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
     for x in images:
@@ -227,6 +246,14 @@ def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.nd
     for names in paths:
         h.update("\n".join(names.tolist()).encode())
     return h.hexdigest()[:16]
+
+
+def noise_identity(kind: str, mapping: dict[int, int] | None, fraction: float) -> str:
+    """The noise settings as the fingerprint holds them: "" for symmetric noise or none at all, else the kind and
+    the effective map (e.g. `pairwise {"0": 6, "6": 0}`)."""
+    if kind == "symmetric" or fraction == 0:
+        return ""
+    return f"{kind} {json.dumps({str(k): v for k, v in sorted(mapping.items())})}"
 
 
 def channel_mean_std(x: np.ndarray, chunk_bytes: int = 1 << 22) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -247,13 +274,24 @@ def channel_mean_std(x: np.ndarray, chunk_bytes: int = 1 << 22) -> tuple[tuple[f
     return mean, std
 
 
+# Settings added after runs were logged, left out of tags and identities at these values so that those stay the same.
+NOISE_DEFAULTS = {"noise": "symmetric", "noise_map": None}
+
+
+def without_noise_defaults(data: dict) -> dict:
+    """`data` without data.noise and data.noise_map where they hold their defaults (symmetric noise)."""
+    return {k: v for k, v in data.items() if k not in NOISE_DEFAULTS or v != NOISE_DEFAULTS[k]}
+
+
 def training_settings(data: dict) -> dict:
     """The data settings that say what a run trained on, for train runs' `training` tag: not where the files are
-    (root, path, cache_dir, download), and the folder's decode settings only for data=folder, so that the tags of
-    built-in datasets stay those of runs logged before data=folder existed (compare keys arms by them)."""
+    (root, path, cache_dir, download), the folder's decode settings only for data=folder and the noise kind only
+    when it is not symmetric, so that the tags of built-in datasets stay those of runs logged before data=folder
+    and data.noise existed (compare keys arms by them)."""
     where = ("root", "download", "path", "cache_dir")
     folder_only = ("image_size", "channels", "test_size")
-    return {k: v for k, v in data.items() if k not in where and (data.get("name") == "folder" or k not in folder_only)}
+    return {k: v for k, v in without_noise_defaults(data).items()
+            if k not in where and (data.get("name") == "folder" or k not in folder_only)}
 
 
 def _validate(cfg: DataConfig):
@@ -284,7 +322,9 @@ def load_data(cfg: DataConfig) -> Data:
     val_idx = np.sort(order[:val_size])
     train_idx = np.sort(order[val_size: val_size + train_size])
     true_labels = ytr[train_idx]
-    labels, noisy = flip_labels(true_labels, cfg.label_noise, num_classes, numpy_rng(cfg.seed, "noise"))
+    mapping = noise_map(cfg.name, num_classes, cfg.noise_map) if cfg.noise == "pairwise" else None
+    labels, noisy = inject_noise(true_labels, cfg.label_noise, num_classes, cfg.noise, mapping,
+                                 numpy_rng(cfg.seed, "noise"))
     if cfg.random_labels:
         labels = numpy_rng(cfg.seed, "noise").integers(0, num_classes, size=len(true_labels))
         noisy = labels != true_labels
@@ -299,6 +339,7 @@ def load_data(cfg: DataConfig) -> Data:
         true_labels=true_labels, noisy=noisy,
         fingerprint=fingerprint(cfg.name, official[train_idx], labels, x_train, xte,
                                 paths=() if paths_train is None else (paths_train[official[train_idx]],
-                                                                      paths_test[test_index])),
+                                                                      paths_test[test_index]),
+                                noise=noise_identity(cfg.noise, mapping, cfg.label_noise)),
         paths=paths,
     )

@@ -56,7 +56,7 @@ class StackedMembers:
 
 @torch.inference_mode()
 def predict_stacked(stacked: StackedMembers, x, y, inputs: Inputs, batch_size: int = 256):
-    """predict() for all members at once: (correct, margin, prob), each (K, N), on the device."""
+    """predict() for all members at once: (correct, margin, prob, el2n), each (K, N), on the device."""
     parts, was_training = [], stacked.base.training
     stacked.train(False)   # a clean eval-mode pass, as predict() makes for one member
     for start in range(0, len(y), batch_size):

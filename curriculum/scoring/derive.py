@@ -16,7 +16,7 @@ from ..data.datasets import Data
 from ..errors import UserError
 from .dynamics import MemberDynamics, load_member
 from .ensemble import identity_differences, shared_identity
-from .scores import ScoreAccumulator
+from .scores import EL2N_UNTIL, ScoreAccumulator
 
 SPLITS = ("train", "test")
 
@@ -55,7 +55,7 @@ def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits
         ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name, "source": dyn.source})
         for split, acc in accumulators.items():
             part = getattr(dyn, split)
-            acc.add(part.correct, part.margin, part.prob)
+            acc.add(*part.stats())
         test_acc.append(float(dyn.test.correct[-1].mean()))
         votes = votes + dyn.train.correct[-1].astype(np.int32)   # (N,) members right at the last checkpoint
     frames, metas = {}, {}
@@ -80,7 +80,7 @@ def split_frame(first: MemberDynamics, data: Data | None, split: str, scores: di
     meta = {"dataset": first.dataset, "split": split, "size": int(len(frame)),
             "fingerprint": first.fingerprint if split == "train" else "",
             "ensemble": ensemble, "checkpoints": first.checkpoints.tolist(), "quorum": quorum,
-            "curriculum_version": __version__}
+            **({"el2n_until_epoch": EL2N_UNTIL} if "el2n" in scores else {}), "curriculum_version": __version__}
     return frame, meta
 
 

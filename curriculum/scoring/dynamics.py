@@ -1,5 +1,5 @@
 """Learning dynamics of one ensemble member: at each checkpoint, for every train and test example,
-whether it is classified correctly, its true-class margin and probability (clean eval-mode passes)."""
+whether it is classified correctly, its true-class margin and probability, and its EL2N (clean eval-mode passes)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from ..errors import UserError
 from ..faults import reach
 from ..io.files import atomic_write, check_alignment
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: el2n added. Files of format 1 still load (el2n None: their scores have no el2n column);
+                     # the version is part of a member's identity, so a score run never reuses a format-1 member.
+STATS = ("correct", "margin", "prob", "el2n")   # what a recording holds per checkpoint and example, in this order
 
 
 def checkpoint_steps(epochs: int, steps_per_epoch: int, within_first_epoch=(0.125, 0.25, 0.5)):
@@ -34,6 +36,7 @@ class SplitDynamics:
     correct: np.ndarray   # (C, N) bool
     margin: np.ndarray    # (C, N) float16, true-class logit minus the largest other
     prob: np.ndarray      # (C, N) float16, softmax probability of the label
+    el2n: np.ndarray | None  # (C, N) float16, L2 norm of softmax minus one-hot label; None in files of format 1
     labels: np.ndarray    # (N,) int64, as trained
     indices: np.ndarray   # (N,) int64, official positions
 
@@ -41,7 +44,12 @@ class SplitDynamics:
     def empty(cls, checkpoints: int, labels, indices) -> "SplitDynamics":
         n = len(labels)
         return cls(np.zeros((checkpoints, n), bool), np.zeros((checkpoints, n), np.float16),
-                   np.zeros((checkpoints, n), np.float16), np.asarray(labels), np.asarray(indices))
+                   np.zeros((checkpoints, n), np.float16), np.zeros((checkpoints, n), np.float16),
+                   np.asarray(labels), np.asarray(indices))
+
+    def stats(self) -> tuple:
+        """(correct, margin, prob, el2n) as ScoreAccumulator.add takes them (el2n None for a format-1 file)."""
+        return self.correct, self.margin, self.prob, self.el2n
 
 
 @dataclass
@@ -85,16 +93,16 @@ class Recorder:
         return float(self.dynamics.test.correct[row].mean())
 
     def split_stats(self, name: str, model, inputs: Inputs):
-        """(correct, margin, prob) of split `name` now, as device tensors: a clean pass."""
+        """(correct, margin, prob, el2n) of split `name` now, as device tensors: a clean pass."""
         split = getattr(self.data, name)
         return predict(model, split.x, split.y, inputs, self.eval_batch)
 
     def store(self, row: int, name: str, stats) -> None:
-        """Write one split's (correct, margin, prob) into row `row`, with one host transfer."""
-        correct, margin, prob = stats
-        stacked = torch.stack([correct.float(), margin.float(), prob.float()]).cpu().numpy()
+        """Write one split's (correct, margin, prob, el2n) into row `row`, with one host transfer."""
+        stacked = torch.stack([t.float() for t in stats]).cpu().numpy()      # (4, N)
         dyn = getattr(self.dynamics, name)
-        dyn.correct[row], dyn.margin[row], dyn.prob[row] = stacked[0] > 0.5, stacked[1], stacked[2]
+        dyn.correct[row] = stacked[0] > 0.5
+        dyn.margin[row], dyn.prob[row], dyn.el2n[row] = stacked[1], stacked[2], stacked[3]
 
 
 class TrainPassRecorder(Recorder):
@@ -110,13 +118,12 @@ class TrainPassRecorder(Recorder):
     def __init__(self, checkpoints, data: Data, arch: str, seed: int, eval_batch: int = 256):
         super().__init__(checkpoints, data, arch, seed, eval_batch)
         n, device = len(data.train), data.train.x.device
-        self.values = torch.zeros(3, n, device=device)                     # correct, margin, prob
+        self.values = torch.zeros(len(STATS), n, device=device)            # correct, margin, prob, el2n
         self.seen = torch.zeros(n, dtype=torch.long, device=device)        # step that last drew each example
         self.last_record_step = 0
 
     def observe(self, step: int, idx: torch.Tensor, logits: torch.Tensor) -> None:
-        correct, margin, prob = example_stats(logits, self.data.train.y[idx])
-        self.values[:, idx] = torch.stack([correct.float(), margin, prob])
+        self.values[:, idx] = torch.stack([t.float() for t in example_stats(logits, self.data.train.y[idx])])
         self.seen[idx] = step
 
     def split_stats(self, name: str, model, inputs: Inputs):
@@ -128,7 +135,7 @@ class TrainPassRecorder(Recorder):
             fresh = predict(model, train.x[stale], train.y[stale], inputs, self.eval_batch)
             self.values[:, stale] = torch.stack([t.float() for t in fresh])
         self.last_record_step = int(self.seen.max())
-        return self.values[0] > 0.5, self.values[1], self.values[2]
+        return self.values[0] > 0.5, self.values[1], self.values[2], self.values[3]
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -140,6 +147,7 @@ def save_member(path: str | Path, dyn: MemberDynamics) -> Path:
             f"{prefix}correct": np.packbits(split.correct, axis=1),  # (C, ceil(N/8)) uint8
             f"{prefix}margin": split.margin.astype(np.float16),
             f"{prefix}prob": split.prob.astype(np.float16),
+            f"{prefix}el2n": split.el2n.astype(np.float16),
             f"{prefix}labels": split.labels.astype(np.int64),
             f"{prefix}indices": split.indices.astype(np.int64),
         }
@@ -150,26 +158,25 @@ def save_member(path: str | Path, dyn: MemberDynamics) -> Path:
 
 
 def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
-    """Load and check a member file; with `data`, fail unless it was recorded on exactly these examples."""
+    """Load and check a member file; with `data`, fail unless it was recorded on exactly these examples.
+    A file of format 1 (before el2n) loads with el2n None; one of a newer format than this code's is refused."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes())
+            version = int(meta.get("format", 1))
+            if version > FORMAT_VERSION:
+                raise UserError(f"dynamics file {path} has format {version}, newer than this curriculum reads "
+                                f"({FORMAT_VERSION}); upgrade curriculum, or score again into a new out_dir")
             c = len(z["checkpoints"])
-
-            def split(prefix):
-                labels = z[f"{prefix}labels"]
-                n = len(labels)
-                correct = np.unpackbits(z[f"{prefix}correct"], axis=1, count=n).astype(bool)
-                out = SplitDynamics(correct, z[f"{prefix}margin"], z[f"{prefix}prob"], labels, z[f"{prefix}indices"])
-                assert out.correct.shape == out.margin.shape == out.prob.shape == (c, n)
-                return out
-
-            dyn = MemberDynamics(z["checkpoints"], split(""), split("test_"), meta["arch"], int(meta["seed"]),
+            train, test = (_load_split(z, prefix, c, version >= 2) for prefix in ("", "test_"))
+            dyn = MemberDynamics(z["checkpoints"], train, test, meta["arch"], int(meta["seed"]),
                                  meta["dataset"], meta["fingerprint"], meta.get("source", "eval"),
                                  meta.get("identity", {}))
     except FileNotFoundError:
         raise UserError(f"dynamics file {path} does not exist") from None
+    except UserError:
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError, EOFError, OSError, AssertionError) as err:
         raise UserError(f"dynamics file {path} is corrupt or truncated ({type(err).__name__}); "
                         f"delete it and run score again with the same out_dir to redo that member") from None
@@ -178,3 +185,15 @@ def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
         check_alignment(f"dynamics file {path}", dyn.train.indices, dyn.train.labels,
                         data.train.index.cpu().numpy(), data.train.y.cpu().numpy(), made_for)
     return dyn
+
+
+def _load_split(z, prefix: str, checkpoints: int, with_el2n: bool) -> SplitDynamics:
+    """One split of an open member file, its arrays checked to be (checkpoints, N)."""
+    labels = z[f"{prefix}labels"]
+    n = len(labels)
+    correct = np.unpackbits(z[f"{prefix}correct"], axis=1, count=n).astype(bool)
+    el2n = z[f"{prefix}el2n"] if with_el2n else None
+    out = SplitDynamics(correct, z[f"{prefix}margin"], z[f"{prefix}prob"], el2n, labels, z[f"{prefix}indices"])
+    assert out.correct.shape == out.margin.shape == out.prob.shape == (checkpoints, n)
+    assert el2n is None or el2n.shape == (checkpoints, n)
+    return out

@@ -22,7 +22,8 @@ from ..io.files import atomic_write
 from ..models import MODELS, create_model
 from ..progress import Progress, say
 from ..seeding import stream_seed, torch_generator
-from .dynamics import FORMAT_VERSION, MemberDynamics, Recorder, TrainPassRecorder, checkpoint_steps, load_member
+from .dynamics import (FORMAT_VERSION, STATS, MemberDynamics, Recorder, TrainPassRecorder, checkpoint_steps,
+                       load_member)
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def save_resume(path: Path, identity: dict, step: int, model, opt, generator, re
              "generator": generator.get_state(), "history": history,
              "arrays": {f"{name}_{field}": torch.from_numpy(np.ascontiguousarray(getattr(split, field)))
                         for name, split in (("train", dyn.train), ("test", dyn.test))
-                        for field in ("correct", "margin", "prob")}}
+                        for field in STATS}}
     atomic_write(path, lambda f: torch.save(state, f))
 
 
@@ -256,7 +257,7 @@ def _checked_arrays(state: dict, recorder: Recorder) -> dict:
     """The saved dynamics arrays as numpy, each checked against the shape of the recorder's."""
     out = {}
     for split in ("train", "test"):
-        for name in ("correct", "margin", "prob"):
+        for name in STATS:
             values = state["arrays"][f"{split}_{name}"].cpu().numpy()
             target = getattr(getattr(recorder.dynamics, split), name)
             if values.shape != target.shape:

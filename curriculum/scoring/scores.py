@@ -18,11 +18,19 @@ DIRECTIONS = {
     "confidence": +1,     # mean probability of the label
     "variability": 0,     # std of that probability: low for always-right (easy) AND always-wrong (hard) examples
     "margin": +1,         # mean true-class margin (area under the margin)
+    "el2n": -1,           # mean L2 norm of softmax minus one-hot label over the early checkpoints: higher = harder
     "rank": -1,           # 0 = easiest by consensus
     "score": +1,          # an imported score (C-score, cartography confidence, a CSV column): higher = easier
     "cscore": +1,         # C-score (Jiang et al. 2021): higher = more regular
 }
-SCORE_COLUMNS = ("consensus", "learned_epoch", "forgetting", "confidence", "variability", "margin", "rank")
+SCORE_COLUMNS = ("consensus", "learned_epoch", "forgetting", "confidence", "variability", "margin", "el2n", "rank")
+
+# EL2N is averaged over the checkpoints at or before this epoch (with the default recording: 1/8, 1/4, 1/2 and 1).
+# Paul et al. (2021) score early in training (epoch 20 of 200 on CIFAR-10), while a network still errs on the examples
+# it has not fitted and before it memorises the mislabelled ones; our members' first epoch is that phase (they reach
+# most of their accuracy in it), and the checkpoints inside it carry most of the ranking's quality
+# (docs/performance.md). Every run has at least the epoch-1 checkpoint, so the column is never empty.
+EL2N_UNTIL = 1.0   # epochs
 
 
 def consensus(agreement: np.ndarray) -> np.ndarray:
@@ -46,6 +54,13 @@ def forgetting_events(correct: np.ndarray) -> np.ndarray:
     return np.where(correct.any(axis=0), events, np.inf)
 
 
+def el2n_score(el2n_mean: np.ndarray, checkpoints: np.ndarray, until: float = EL2N_UNTIL) -> np.ndarray:
+    """(C, N) EL2N averaged over members at each checkpoint -> (N,) mean over the checkpoints at epochs <= until."""
+    early = np.asarray(checkpoints, dtype=np.float64) <= until + 1e-9
+    assert early.any(), f"no checkpoint at or before epoch {until}"
+    return el2n_mean[early].mean(axis=0, dtype=np.float64)
+
+
 def rank(consensus_score: np.ndarray, margin: np.ndarray) -> np.ndarray:
     """0 for the easiest example by consensus, ties broken by the larger margin."""
     order = np.lexsort((-margin, -consensus_score))
@@ -55,21 +70,28 @@ def rank(consensus_score: np.ndarray, margin: np.ndarray) -> np.ndarray:
 
 
 class ScoreAccumulator:
-    """Fold in members one by one: add(correct, margin, prob) with (C, N) arrays, then finalize()."""
+    """Fold in members one by one: add(correct, margin, prob, el2n) with (C, N) arrays, then finalize(). Members
+    without el2n (files of format 1) give scores without the el2n column; all members must agree on having it."""
 
     def __init__(self):
         self.members = 0
         self.correct_sum = None  # (C, N) int32: members correct at each checkpoint
 
-    def add(self, correct: np.ndarray, margin: np.ndarray, prob: np.ndarray) -> None:
+    def add(self, correct: np.ndarray, margin: np.ndarray, prob: np.ndarray, el2n: np.ndarray | None = None) -> None:
         if self.correct_sum is None:
             c, n = correct.shape
             self.correct_sum = np.zeros((c, n), np.int32)
             self.forgetting = np.zeros(n)                            # (N,) sum over members, inf if never right
             self.prob_sum, self.prob_sq, self.margin_sum = np.zeros(n), np.zeros(n), np.zeros(n)
+            # (C, N) float32 sum over members: which checkpoints count is known only at finalize()
+            self.el2n_sum = None if el2n is None else np.zeros((c, n), np.float32)
         if correct.shape != self.correct_sum.shape:
             raise ValueError(f"member dynamics of shape {correct.shape} do not match {self.correct_sum.shape}; "
                              f"all members must share checkpoints and examples")
+        if (el2n is None) != (self.el2n_sum is None):
+            raise ValueError("some members have el2n and some do not; all members must come from one format")
+        if el2n is not None:
+            self.el2n_sum += el2n
         self.members += 1
         self.correct_sum += correct
         self.forgetting += forgetting_events(correct)
@@ -92,17 +114,18 @@ class ScoreAccumulator:
             "confidence": conf,
             "variability": np.sqrt(np.maximum(self.prob_sq / samples - conf ** 2, 0.0)),
             "margin": mean_margin,
+            **({} if self.el2n_sum is None else {"el2n": el2n_score(self.el2n_sum / self.members, checkpoints)}),
             "rank": rank(cons, mean_margin),
         }
 
 
-def derive_scores(members: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], checkpoints: np.ndarray,
+def derive_scores(members: Iterable[tuple[np.ndarray, ...]], checkpoints: np.ndarray,
                   quorum: float = 1.0) -> dict[str, np.ndarray]:
-    """Scores from an iterable of per-member (correct, margin, prob), each (C, N); members are
-    consumed one at a time, so a generator that loads them from disk keeps memory flat."""
+    """Scores from an iterable of per-member (correct, margin, prob) or (correct, margin, prob, el2n), each (C, N);
+    members are consumed one at a time, so a generator that loads them from disk keeps memory flat."""
     acc = ScoreAccumulator()
-    for correct, margin, prob in members:
-        acc.add(correct, margin, prob)
+    for member in members:
+        acc.add(*member)
     return acc.finalize(checkpoints, quorum)
 
 
