@@ -51,6 +51,8 @@ SETTINGS = {
     "train batch_size above the data": ("train", ["sampler=random", "batch_size=2000"], ["batch_size=2000", "1600"]),
     "score batch_size above the data": ("score", ["ensemble.size=1", "batch_size=2000"], ["batch_size=2000", "1600"]),
     "train seed=-1": ("train", ["sampler=random", "seed=-1"], ["seed=-1"]),
+    "train augment.pad as wide as the images": ("train", ["sampler=random", "augment=crop", "augment.pad=12"],
+                                                ["augment.pad=12", "12x12"]),
     "score records augmented training passes": ("score", ["ensemble.size=1", "recording.source=train", "augment=crop"],
                                                 ["recording.source=train", "augment=crop"]),
     "score seed=-1": ("score", ["ensemble.size=1", "seed=-1"], ["seed=-1"]),

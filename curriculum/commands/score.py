@@ -48,6 +48,7 @@ def score(cfg: DictConfig) -> None:
     check_clean_recording(rec, data_cfg.name)
     started = time.monotonic()
     data = load_data(data_cfg).to(device)   # bad data stops here, before the MLflow store is touched
+    rec.augment.resolved(data.name).check_image(data.input_shape)
     track = tracker(cfg)
     say(f"data {data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples, "
         f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")

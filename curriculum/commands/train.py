@@ -48,6 +48,7 @@ def train(cfg: DictConfig) -> None:
     set_threads(cfg.threads)
     resume_dir = writable_dir(cfg.resume_dir, "resume_dir")
     data = load_data(data_config(cfg)).to(device)   # bad data stops here, before the MLflow store is touched
+    target.augment.resolved(data.name).check_image(data.input_shape)
     track = tracker(cfg)
 
     source = None

@@ -32,6 +32,12 @@ class AugmentConfig:
         name = AUTO.get(dataset, "none") if self.name == "auto" else self.name
         return AugmentConfig(name, self.pad if name != "none" else 0)
 
+    def check_image(self, shape: tuple[int, ...]) -> None:
+        """A crop padded by as much as the image is wide can cut out nothing but padding."""
+        if self.name in ("crop", "flip_crop") and self.pad >= min(shape[-2:]):
+            raise UserError(f"augment.pad={self.pad} is not smaller than the {shape[-2]}x{shape[-1]} images; a crop "
+                            f"could hold only padding: use a pad below {min(shape[-2:])} (4 for 32x32 is usual)")
+
     def identity(self) -> dict:
         """{"augment": settings} when batches are augmented, {} without: members, resume states and train runs
         made before augmentation existed (all without it) keep their identity."""
