@@ -66,6 +66,7 @@ VARIANTS = {  # our score runs: name -> score overrides (the levers of issue 13,
 }
 COLUMNS = ("consensus", "rank", "margin", "confidence", "el2n", "forgetting", "learned_epoch")  # built-in scores
 FOLDS = 4
+RECOMMENDED = "margin"   # the score curriculum recommends for finding label errors (docs/label_noise.md)
 QUICK = ["data.train_size=2000", "data.val_size=500", "epochs=1"]
 CACHE_FORMAT = 1
 
@@ -268,34 +269,54 @@ def timed(fn, *args):
 # ---------------------------------------------------------------------------------------------- one setting
 
 def run_setting(name: str, args, store: str, cleanlab) -> tuple[list[dict], str]:
-    """All rows of one setting, and a line on its data and budgets."""
+    """All rows of one setting, and a line on its data and budgets. With --repeats R, every score run and the CV
+    are made R times, interleaved (other jobs on a shared machine then weigh on both sides alike), each repeat
+    into its own out_dir and cache; the rows give the first repeat's results and the median times."""
     overrides, why = setting_overrides(name, args.quick)
     if why:
         return [{"side": "-", "method": "-", "note": why}], why
     cfg = compose_config("score", overrides)
     data = load_data(data_config(cfg))
     setting_dir = args.out / f"{name}-{data.fingerprint}"   # other data (e.g. a build whose noise differs): anew
-    rows = []
-    for variant in (VARIANTS if args.levers else ["default"]):
-        run_dir = setting_dir / f"score-{variant.replace(', ', '+')}"
-        timing = timed_score([*overrides, *VARIANTS[variant]], run_dir, store, int(cfg.ensemble.size))
-        rows += our_rows(run_dir, data, variant, timing)
-    n = len(data.train)
-    steps = fold_steps(n, int(cfg.ensemble.size), int(cfg.epochs), FOLDS, int(cfg.batch_size))
-    cv = cached_cv(setting_dir / "cv-probs.npz", cfg, data.to(resolve_device("auto")), steps)
-    rows += peer_rows(cleanlab, cv["probs"], data.train.y.numpy(), data.noisy, cv)
+    variants = list(VARIANTS) if args.levers else ["default"]
+    steps = fold_steps(len(data.train), int(cfg.ensemble.size), int(cfg.epochs), FOLDS, int(cfg.batch_size))
+    ours, cvs = {v: [] for v in variants}, []
+    for r in range(args.repeats):
+        for variant in variants:
+            ours[variant].append(timed_score([*overrides, *VARIANTS[variant]], score_dir(setting_dir, variant, r),
+                                             store, int(cfg.ensemble.size)))
+        cvs.append(cached_cv(setting_dir / f"cv-probs{f'-r{r}' if r else ''}.npz", cfg,
+                             data.to(resolve_device("auto")), steps))
+    rows = [row for v in variants for row in our_rows(score_dir(setting_dir, v, 0), data, v, median_times(ours[v]))]
+    cv_times = median_times([{"wall_s": c["seconds"], "cpu_s": c["cpu_seconds"]} for c in cvs])
+    rows += peer_rows(cleanlab, cvs[0]["probs"], data.train.y.numpy(), data.noisy,
+                      {"seconds": cv_times["wall_s"], "cpu_seconds": cv_times["cpu_s"]})
+    return [r | {"setting": name} for r in rows], setting_line(cfg, data, overrides, steps, cvs)
+
+
+def score_dir(setting_dir: Path, variant: str, repeat: int) -> Path:
+    return setting_dir / f"score-{variant.replace(', ', '+')}{f'-r{repeat}' if repeat else ''}"
+
+
+def median_times(timings: list[dict]) -> dict:
+    """Median wall and CPU seconds over repeats (NaN: a repeat whose members were trained over several runs)."""
+    return {k: float(np.median([t[k] for t in timings])) for k in ("wall_s", "cpu_s")} | {"repeats": len(timings)}
+
+
+def setting_line(cfg, data, overrides: list[str], steps: int, cvs: list[dict]) -> str:
+    n, batch = len(data.train), int(cfg.batch_size)
     fold_n = n - n // FOLDS
-    line = (f"{n} training examples, {int(data.noisy.sum())} labels flipped ({' '.join(overrides)}); "
-            f"ensemble {cfg.ensemble.size} x {cfg.epochs} epochs x {steps_per_epoch(n, int(cfg.batch_size))} steps; "
-            f"each of the {FOLDS} folds trains on ~{fold_n} examples for {steps} steps of {cfg.batch_size} "
-            f"({steps * int(cfg.batch_size) / fold_n:.3f} epochs); CV probabilities "
-            + (f"cached from {cv['measured_at']}" if cv["cached"] else "computed now"))
-    return [r | {"setting": name} for r in rows], line
+    cached = sum(c["cached"] for c in cvs)
+    return (f"{n} training examples, {int(data.noisy.sum())} labels flipped ({' '.join(overrides)}); ensemble "
+            f"{cfg.ensemble.size} x {cfg.epochs} epochs x {steps_per_epoch(n, batch)} steps of {batch}; each of the "
+            f"{FOLDS} folds trains on ~{fold_n} examples for {steps} steps of {batch} ({steps * batch / fold_n:.3f} "
+            f"epochs); times: median of {len(cvs)} interleaved repeat(s) of every run, each timed when it trained "
+            f"({cached} of the {len(cvs)} CV runs read from their cache)")
 
 
 # ---------------------------------------------------------------------------------------------- report
 
-def fmt(value, digits: int = 3) -> str:
+def fmt(value, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
@@ -311,6 +332,18 @@ def print_table(name: str, rows: list[dict], line: str, command: str) -> None:
         print(f"| {r['side']} | {r['method']} | {fmt(r.get('auroc'))} | {fmt(r.get('auprc'))} | "
               f"{fmt(r.get('flagged'))} | {fmt(r.get('precision'))} | {fmt(r.get('recall'))} | "
               f"{fmt(r.get('wall_s'), 1)} | {fmt(r.get('cpu_s'), 1)} | {r.get('note', '')} |")
+    print_goal(rows)
+
+
+def print_goal(rows: list[dict]) -> None:
+    """Issue 13's goal per curriculum run: the recommended score's AUROC at least cleanlab's, at no more time."""
+    peer = next(r for r in rows if r["method"] == "get_label_quality_scores")
+    print(f"\n| curriculum run | `{RECOMMENDED}` AUROC - cleanlab's | wall time / cleanlab's | CPU time / cleanlab's |")
+    print("|---|---|---|---|")
+    for r in rows:
+        if r["method"] == f"score `{RECOMMENDED}`":
+            print(f"| {r['side']} | {r['auroc'] - peer['auroc']:+.4f} | {r['wall_s'] / peer['wall_s']:.2f} | "
+                  f"{r['cpu_s'] / peer['cpu_s']:.2f} |")
 
 
 def main() -> None:
@@ -319,6 +352,7 @@ def main() -> None:
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--levers", action="store_true", help="also score with the cheaper recordings")
     parser.add_argument("--quick", action="store_true", help="2000 examples, 1 epoch: a smoke run")
+    parser.add_argument("--repeats", type=int, default=1, help="time every run this many times (medians)")
     args = parser.parse_args()
     names = [s for s in args.settings.split(",") if s]
     unknown = [s for s in names if s not in SETTINGS]
