@@ -19,6 +19,22 @@ def stratified_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.argsort(key, kind="stable")
 
 
+def stratified_folds(labels: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """(N,) fold of each example for K-fold cross-validation: every example in exactly one fold, each class dealt
+    round-robin over the folds after a shuffle (a class's count differs by at most 1 between folds), and the deal
+    carried on from class to class, so the folds' sizes differ by at most 1 too."""
+    labels = np.asarray(labels)
+    if not 2 <= folds <= len(labels):
+        raise ValueError(f"folds={folds} must be at least 2 and at most the {len(labels)} examples")
+    fold = np.empty(len(labels), dtype=np.int64)
+    dealt = 0
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        fold[members] = (dealt + np.arange(len(members))) % folds
+        dealt += len(members)
+    return fold
+
+
 def split_sizes(cfg, n: int) -> tuple[int, int]:
     """(training, validation) examples taken from the `n` of the training split. data.val_size=null holds out a tenth
     (at most AUTO_VAL_MAX); a val_size that leaves nothing to train on says which value would fit. The user data

@@ -205,6 +205,12 @@ def pacing_config(settings: dict) -> PacingConfig | ExponentialPacingConfig:
 # iid epochs for the ensemble and `standard` are in curriculum/batches.py. The sampler yields index tensors; the
 # engine does the rest.
 
+def kept_count(end: float, n: int) -> int:
+    """Examples of an ordering of `n` that pacing.end=`end` ever makes available: ceil(end * n), after round(, 6)
+    drops float dust (0.36000000000000004 x 1000 is 360 examples, not 361)."""
+    return math.ceil(round(end * n, 6))
+
+
 class PacedSampler:
     """Each step draws a batch uniformly (without replacement) from the prefix of `ordering` that the
     pacing makes available: step s (0-based) uses ceil(end * g(s + 1, T) * N) examples, never fewer than one
@@ -228,11 +234,10 @@ class PacedSampler:
         self.start = start
 
     def prefix_size(self, step: int) -> int:
-        """Examples the batch of `step` (0-based) is drawn from. round(, 6) before ceil drops float dust:
-        0.36000000000000004 x 1000 is 360 examples, not 361."""
+        """Examples the batch of `step` (0-based) is drawn from (round(, 6) before ceil, as in kept_count)."""
         n = len(self.ordering)
         wanted = math.ceil(round(self.end * self.pacing(step + 1, self.total) * n, 6))
-        return min(math.ceil(round(self.end * n, 6)), max(self.batch, wanted))
+        return min(kept_count(self.end, n), max(self.batch, wanted))
 
     def _pick(self, step: int) -> torch.Tensor:
         """Positions in the ordering of step `step`'s batch: the generator's only use."""

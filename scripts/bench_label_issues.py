@@ -1,0 +1,375 @@
+"""Finding label errors, side by side with cleanlab: real Fashion-MNIST (20k training examples) with 20% and 40%
+symmetric and pairwise label noise, resumable:
+
+    .venv/bin/python scripts/bench_label_issues.py [--out outputs/label-issues]
+        [--settings symmetric-0.2,symmetric-0.4,pairwise-0.2,pairwise-0.4] [--levers] [--quick]
+
+Per setting (data.noise, data.label_noise):
+  curriculum: `python -m curriculum score` with the default settings (4 cnn members x 2 epochs) on the noisy labels,
+    into a fixed out_dir (members made with exactly these settings are reused, so a rerun resumes). AUROC and AUPRC
+    of every built-in score column for finding the flipped examples (turned "higher = more likely flipped" by
+    curriculum.analysis.noise_detection), and precision and recall of the examples `train pacing.end=auto` would
+    never train on (curriculum.schedule.pruning.auto_dropped). Wall time: the score run's own `wall_seconds`, from
+    the run that trained every member.
+  cleanlab: K=4-fold cross-validation (folds stratified by the given labels) with the same architecture through
+    curriculum's own engine and the same total training: the ensemble's members x epochs x N examples, split
+    evenly over the K folds, each training on (K-1)N/K examples (4 x 2 x N -> 8/3 epochs of 3N/4 per fold),
+    rounded to whole steps of the same batch size. Out-of-fold softmax probabilities are cached in
+    <setting>/cv-probs.npz with the key of everything that made them, and reused only on an exact match; then
+    cleanlab.rank.get_label_quality_scores and cleanlab.filter.find_label_issues with their defaults. Wall time:
+    the folds' training and prediction (measured when computed, stored in the cache) plus the row's cleanlab call.
+--levers adds score runs with recording.source=train (no extra pass), epoch-end checkpoints only, and both.
+Prints one markdown table per setting and writes <out>/label_issues.csv. A setting this build cannot make (before
+data.noise exists) and a score column it does not write (el2n) are reported as not available in this build."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from reproduce import cli
+
+from curriculum.analysis.noise_detection import detection
+from curriculum.analysis.stats import auroc, average_precision
+from curriculum.atomic import atomic_write
+from curriculum.batches import shuffled_batches, steps_per_epoch
+from curriculum.commands.common import augment_config, data_config, optim_config
+from curriculum.config import compose_config
+from curriculum.data.datasets import load_data
+from curriculum.data.splits import stratified_folds
+from curriculum.engine import Batches, Hooks, Inputs, Schedule, make_optimizer, resolve_device, resolve_precision, train
+from curriculum.io.scorefile import read_scores
+from curriculum.progress import Progress
+from curriculum.schedule.pruning import auto_dropped
+from curriculum.scoring.ensemble import EnsembleConfig, RecordingConfig, member_augment, member_model
+from curriculum.seeding import numpy_rng, torch_generator
+
+SETTINGS = {  # name -> (data.noise, data.label_noise)
+    "symmetric-0.2": ("symmetric", 0.2), "symmetric-0.4": ("symmetric", 0.4),
+    "pairwise-0.2": ("pairwise", 0.2), "pairwise-0.4": ("pairwise", 0.4),
+}
+VARIANTS = {  # our score runs: name -> score overrides (the levers of issue 13, item 4)
+    "default": [],
+    "train-pass": ["recording.source=train"],
+    "epoch-ends": ["recording.within_first_epoch=[]"],
+    "train-pass, epoch-ends": ["recording.source=train", "recording.within_first_epoch=[]"],
+}
+COLUMNS = ("consensus", "rank", "margin", "confidence", "el2n", "forgetting", "learned_epoch")  # built-in scores
+FOLDS = 4
+RECOMMENDED = "margin"   # the score curriculum recommends for finding label errors (docs/label_noise.md)
+QUICK = ["data.train_size=2000", "data.val_size=500", "epochs=1"]
+CACHE_FORMAT = 1
+
+
+def require_cleanlab():
+    """The optional peer, imported only when the benchmark runs; one line when it is missing."""
+    try:
+        import cleanlab.filter
+        import cleanlab.rank
+    except ImportError:
+        raise SystemExit("bench_label_issues.py needs cleanlab: pip install -e .[bench]") from None
+    return cleanlab
+
+
+# ---------------------------------------------------------------------------------------------- settings
+
+def setting_overrides(name: str, quick: bool) -> tuple[list[str], str]:
+    """(score overrides, "") for a setting this build can make, else ([], why not). Symmetric noise is all that
+    a build without data.noise has, so there it is asked for by data.label_noise alone."""
+    kind, fraction = SETTINGS[name]
+    base = (QUICK if quick else []) + [f"data.label_noise={fraction}"]
+    why = unavailable(base + [f"data.noise={kind}"])
+    if not why:
+        return base + [f"data.noise={kind}"], ""
+    if kind == "symmetric" and not unavailable(base):
+        return base, ""
+    return [], f"data.noise={kind}: not available in this build ({why})"
+
+
+def unavailable(overrides: list[str]) -> str:
+    """"" when the score config composes with `overrides`, else the first line of why not."""
+    try:
+        compose_config("score", overrides)
+    except Exception as err:  # Hydra's ConfigCompositionException, or a schema's UserError
+        return str(err).splitlines()[0]
+    return ""
+
+
+def fold_steps(n: int, members: int, epochs: int, folds: int, batch_size: int) -> int:
+    """Steps of each CV fold for the same total training as the ensemble: members x epochs x n // batch_size
+    steps of `batch_size`, split evenly over the folds and rounded to a whole step."""
+    return round(members * epochs * steps_per_epoch(n, batch_size) / folds)
+
+
+# ---------------------------------------------------------------------------------------------- our side
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all threads) and of its finished child processes."""
+    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF,
+                                                                         resource.RUSAGE_CHILDREN)))
+
+
+def timed_score(overrides: list[str], run_dir: Path, store: str, members: int) -> dict:
+    """`score` into run_dir, and the timing of the run that trained every member, kept in run_dir/bench_timing.json
+    (a rerun reuses the members in seconds): wall_s, the score run's own wall_seconds, and cpu_s, the CPU seconds of
+    the whole command (on a shared machine, the figure other jobs inflate least)."""
+    path = run_dir / "bench_timing.json"
+    fresh = not list((run_dir / "dynamics").glob("member-*.npz"))
+    cpu = cpu_seconds()
+    cli("score", *overrides, f"out_dir={run_dir}", store=store)
+    if fresh:
+        timing = {"wall_s": score_wall_seconds(store, run_dir, members), "cpu_s": cpu_seconds() - cpu,
+                  "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+        atomic_write(path, lambda f: f.write(json.dumps(timing).encode()))
+    return json.loads(path.read_text()) if path.is_file() else {"wall_s": float("nan"), "cpu_s": float("nan")}
+
+
+def score_wall_seconds(store: str, run_dir: Path, members: int) -> float:
+    """wall_seconds of the newest score run into `run_dir` that trained all `members` (one nested run each);
+    NaN when the members were trained over several runs (a resumed score), so no single run timed them."""
+    import mlflow
+
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(experiment_names=["curriculum"], order_by=["attributes.start_time DESC"],
+                              filter_string="tags.stage = 'score' and attributes.status = 'FINISHED'")
+    runs = runs[runs["tags.out_dir"] == str(run_dir.resolve())]
+    children = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.stage = 'score_member'")
+    trained = children["tags.mlflow.parentRunId"].value_counts() if len(children) else pd.Series(dtype=int)
+    for _, run in runs.iterrows():
+        if trained.get(run["run_id"], 0) == members:
+            return float(run["metrics.wall_seconds"])
+    return float("nan")
+
+
+def our_rows(run_dir: Path, data, variant: str, timing: dict) -> list[dict]:
+    """One row per built-in score column (not-available rows for columns this build does not write), and one
+    for what pacing.end=auto drops."""
+    frame, meta = read_scores(run_dir / "scores.parquet")
+    assert np.array_equal(frame["label"].to_numpy(), data.train.y.numpy()), "scores made for other labels"
+    noisy = data.noisy
+    present = [c for c in COLUMNS if c in frame]
+    found = detection(frame, present, noisy).set_index("score")
+    side = f"curriculum ({variant})"
+    rows = [{"side": side, "method": f"score `{c}`", "auroc": found.loc[c, "auroc"], "auprc": found.loc[c, "auprc"],
+             "wall_s": timing["wall_s"], "cpu_s": timing["cpu_s"]} if c in present else
+            {"side": side, "method": f"score `{c}`", "note": "not available in this build"} for c in COLUMNS]
+    dropped = auto_dropped(frame["consensus"].to_numpy(), frame["margin"].to_numpy(), frame["label"].to_numpy(), meta)
+    return rows + [flag_row(side, "pacing.end=auto drops", dropped, noisy, timing)]
+
+
+def flag_row(side: str, method: str, flagged: np.ndarray, noisy: np.ndarray, timing: dict) -> dict:
+    """Precision and recall of a set of flagged examples for finding the flipped ones."""
+    hits = int((flagged & noisy).sum())
+    return {"side": side, "method": method, "flagged": int(flagged.sum()), "wall_s": timing["wall_s"],
+            "cpu_s": timing["cpu_s"],
+            "precision": hits / flagged.sum() if flagged.any() else float("nan"), "recall": hits / noisy.sum()}
+
+
+# ---------------------------------------------------------------------------------------------- cleanlab's side
+
+def cv_key(cfg, data, steps: int, device, precision: str) -> dict:
+    """Everything that makes the out-of-fold probabilities: a cached file is reused only when its key equals this."""
+    key = {"format": CACHE_FORMAT, "data": data.fingerprint, "folds": FOLDS, "fold_seed": int(cfg.seed),
+           "models": list(cfg.ensemble.models), "model_kwargs": dict(cfg.model.get("kwargs") or {}),
+           "optim": asdict(optim_config(cfg)), "batch_size": int(cfg.batch_size), "steps_per_fold": steps,
+           "augment": augment_config(cfg).resolved(data.name).identity(), "device": str(device),
+           "precision": precision, "threads": torch.get_num_threads(), "torch": torch.__version__}
+    return json.loads(json.dumps(key, sort_keys=True))
+
+
+def train_fold(cfg, data, member, train_idx: np.ndarray, steps: int, inputs: Inputs) -> torch.nn.Module:
+    """Member `member`'s network (its init and order streams, as in score) trained `steps` steps on train_idx."""
+    device = data.train.x.device
+    rec = RecordingConfig(batch_size=int(cfg.batch_size), augment=augment_config(cfg))
+    model = member_model(member, data, dict(cfg.model.get("kwargs") or {})).to(device)
+    optim = optim_config(cfg)
+    idx = torch.as_tensor(train_idx, device=device)
+    generator = torch_generator(member.seed, "order", device)
+    batches = Batches(data.train.x[idx], data.train.y[idx], inputs,
+                      shuffled_batches(len(idx), rec.batch_size, generator), member_augment(member, data, rec))
+    progress = Progress(f"[fold {member.k + 1}/{FOLDS} {member.arch} seed={member.seed}]", steps,
+                        steps_per_epoch(len(idx), rec.batch_size))
+    train(model, batches, Schedule(optim, steps), Hooks(progress=progress), make_optimizer(model.parameters(), optim))
+    progress.close("done")
+    return model
+
+
+@torch.inference_mode()
+def softmax_probabilities(model, x: torch.Tensor, inputs: Inputs, batch_size: int = 256) -> np.ndarray:
+    """(N, classes) float32 softmax of a clean eval-mode pass."""
+    model.eval()
+    parts = []
+    for start in range(0, len(x), batch_size):
+        with inputs.autocast():
+            parts.append(torch.softmax(model(inputs(x[start:start + batch_size])).float(), 1))
+    return torch.cat(parts).cpu().numpy()
+
+
+def cv_probabilities(cfg, data, steps: int, precision: str) -> tuple[np.ndarray, float]:
+    """Out-of-fold probabilities (N, classes) of K members, member k trained on every fold but k; wall and CPU
+    seconds."""
+    started, cpu = time.perf_counter(), cpu_seconds()
+    fold = stratified_folds(data.train.y.numpy(), FOLDS, numpy_rng(int(cfg.seed), "folds"))
+    inputs = Inputs(data.mean, data.std, data.train.x.device, precision)
+    probs = np.zeros((len(fold), data.num_classes), dtype=np.float32)
+    members = EnsembleConfig(size=FOLDS, models=tuple(cfg.ensemble.models), seed=int(cfg.seed)).members()
+    for member in members:
+        held = np.flatnonzero(fold == member.k)
+        model = train_fold(cfg, data, member, np.flatnonzero(fold != member.k), steps, inputs)
+        probs[held] = softmax_probabilities(model, data.train.x[torch.as_tensor(held)], inputs)
+    return probs, {"seconds": time.perf_counter() - started, "cpu_seconds": cpu_seconds() - cpu}
+
+
+def cached_cv(path: Path, cfg, data, steps: int) -> dict:
+    """The cached out-of-fold probabilities when their key equals this run's, else computed now and cached."""
+    device = data.train.x.device
+    precision = resolve_precision(str(cfg.get("precision", "auto")), device)
+    key = cv_key(cfg, data, steps, device, precision)
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            found = json.loads(z["meta"].tobytes())
+            if found["key"] == key:
+                return found | {"probs": z["probs"], "cached": True}
+        print(f"[cv] {path} was made otherwise; computing again", file=sys.stderr)
+    probs, seconds = cv_probabilities(cfg, data, steps, precision)
+    meta = {"key": key, **seconds, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    atomic_write(path, lambda f: np.savez(f, probs=probs, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8)))
+    return meta | {"probs": probs, "cached": False}
+
+
+def peer_rows(cleanlab, probs: np.ndarray, labels: np.ndarray, noisy: np.ndarray, cv: dict) -> list[dict]:
+    """cleanlab's label quality scores (lower = more likely an issue) and its flagged issues, both with defaults;
+    each row's time is the CV's (cv: seconds, cpu_seconds) plus that call's."""
+    (quality, rank_time), (issues, find_time) = (timed(cleanlab.rank.get_label_quality_scores, labels, probs),
+                                                 timed(cleanlab.filter.find_label_issues, labels, probs))
+    side = f"cleanlab ({FOLDS}-fold CV)"
+    rank_row = {"side": side, "method": "get_label_quality_scores", "auroc": auroc(-quality, noisy),
+                "auprc": average_precision(-quality, noisy)}
+    total = (lambda t: {"wall_s": cv["seconds"] + t["wall_s"], "cpu_s": cv["cpu_seconds"] + t["cpu_s"]})
+    return [rank_row | total(rank_time), flag_row(side, "find_label_issues", issues, noisy, total(find_time))]
+
+
+def timed(fn, *args):
+    """fn(*args) and its wall and CPU seconds."""
+    started, cpu = time.perf_counter(), cpu_seconds()
+    out = fn(*args)
+    return out, {"wall_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu}
+
+
+# ---------------------------------------------------------------------------------------------- one setting
+
+def run_setting(name: str, args, store: str, cleanlab) -> tuple[list[dict], str]:
+    """All rows of one setting, and a line on its data and budgets. With --repeats R, every score run and the CV
+    are made R times, interleaved (other jobs on a shared machine then weigh on both sides alike), each repeat
+    into its own out_dir and cache; the rows give the first repeat's results and the median times."""
+    overrides, why = setting_overrides(name, args.quick)
+    if why:
+        return [{"side": "-", "method": "-", "note": why}], why
+    cfg = compose_config("score", overrides)
+    data = load_data(data_config(cfg))
+    setting_dir = args.out / f"{name}-{data.fingerprint}"   # other data (e.g. a build whose noise differs): anew
+    variants = list(VARIANTS) if args.levers else ["default"]
+    steps = fold_steps(len(data.train), int(cfg.ensemble.size), int(cfg.epochs), FOLDS, int(cfg.batch_size))
+    ours, cvs = {v: [] for v in variants}, []
+    for r in range(args.repeats):
+        for variant in variants:
+            ours[variant].append(timed_score([*overrides, *VARIANTS[variant]], score_dir(setting_dir, variant, r),
+                                             store, int(cfg.ensemble.size)))
+        cvs.append(cached_cv(setting_dir / f"cv-probs{f'-r{r}' if r else ''}.npz", cfg,
+                             data.to(resolve_device("auto")), steps))
+    rows = [row for v in variants for row in our_rows(score_dir(setting_dir, v, 0), data, v, median_times(ours[v]))]
+    cv_times = median_times([{"wall_s": c["seconds"], "cpu_s": c["cpu_seconds"]} for c in cvs])
+    rows += peer_rows(cleanlab, cvs[0]["probs"], data.train.y.numpy(), data.noisy,
+                      {"seconds": cv_times["wall_s"], "cpu_seconds": cv_times["cpu_s"]})
+    return [r | {"setting": name} for r in rows], setting_line(cfg, data, overrides, steps, cvs)
+
+
+def score_dir(setting_dir: Path, variant: str, repeat: int) -> Path:
+    return setting_dir / f"score-{variant.replace(', ', '+')}{f'-r{repeat}' if repeat else ''}"
+
+
+def median_times(timings: list[dict]) -> dict:
+    """Median wall and CPU seconds over repeats (NaN: a repeat whose members were trained over several runs)."""
+    return {k: float(np.median([t[k] for t in timings])) for k in ("wall_s", "cpu_s")} | {"repeats": len(timings)}
+
+
+def setting_line(cfg, data, overrides: list[str], steps: int, cvs: list[dict]) -> str:
+    n, batch = len(data.train), int(cfg.batch_size)
+    fold_n = n - n // FOLDS
+    cached = sum(c["cached"] for c in cvs)
+    return (f"{n} training examples, {int(data.noisy.sum())} labels flipped ({' '.join(overrides)}); ensemble "
+            f"{cfg.ensemble.size} x {cfg.epochs} epochs x {steps_per_epoch(n, batch)} steps of {batch}; each of the "
+            f"{FOLDS} folds trains on ~{fold_n} examples for {steps} steps of {batch} ({steps * batch / fold_n:.3f} "
+            f"epochs); times: median of {len(cvs)} interleaved repeat(s) of every run, each timed when it trained "
+            f"({cached} of the {len(cvs)} CV runs read from their cache)")
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+def fmt(value, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def print_table(name: str, rows: list[dict], line: str, command: str) -> None:
+    print(f"\n### {name}\n\n`{command}`\n\n{line}\n")
+    if rows[0]["side"] == "-":   # a setting this build cannot make: the line says why
+        return
+    print("| side | method | AUROC | AUPRC | flagged | precision | recall | wall time (s) | CPU time (s) | note |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['side']} | {r['method']} | {fmt(r.get('auroc'))} | {fmt(r.get('auprc'))} | "
+              f"{fmt(r.get('flagged'))} | {fmt(r.get('precision'))} | {fmt(r.get('recall'))} | "
+              f"{fmt(r.get('wall_s'), 1)} | {fmt(r.get('cpu_s'), 1)} | {r.get('note', '')} |")
+    print_goal(rows)
+
+
+def print_goal(rows: list[dict]) -> None:
+    """Issue 13's goal per curriculum run: the recommended score's AUROC at least cleanlab's, at no more time."""
+    peer = next(r for r in rows if r["method"] == "get_label_quality_scores")
+    print(f"\n| curriculum run | `{RECOMMENDED}` AUROC - cleanlab's | wall time / cleanlab's | CPU time / cleanlab's |")
+    print("|---|---|---|---|")
+    for r in rows:
+        if r["method"] == f"score `{RECOMMENDED}`":
+            print(f"| {r['side']} | {r['auroc'] - peer['auroc']:+.4f} | {r['wall_s'] / peer['wall_s']:.2f} | "
+                  f"{r['cpu_s'] / peer['cpu_s']:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None, help="default outputs/label-issues (-quick)")
+    parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--levers", action="store_true", help="also score with the cheaper recordings")
+    parser.add_argument("--quick", action="store_true", help="2000 examples, 1 epoch: a smoke run")
+    parser.add_argument("--repeats", type=int, default=1, help="time every run this many times (medians)")
+    args = parser.parse_args()
+    names = [s for s in args.settings.split(",") if s]
+    unknown = [s for s in names if s not in SETTINGS]
+    if unknown:
+        raise SystemExit(f"unknown setting {unknown[0]!r}; choose from {', '.join(SETTINGS)}")
+    cleanlab = require_cleanlab()
+    args.out = (args.out or Path("outputs/label-issues" + ("-quick" if args.quick else ""))).resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    store = f"sqlite:///{args.out / 'mlflow.db'}"
+    command = " ".join(["python scripts/bench_label_issues.py", *sys.argv[1:]])
+    results = [(name, *run_setting(name, args, store, cleanlab)) for name in names]
+    for name, rows, line in results:
+        print_table(name, rows, line, command)
+    table = pd.DataFrame([r for _, rows, _ in results for r in rows])
+    table.to_csv(args.out / "label_issues.csv", index=False)
+    print(f"\nwrote {args.out / 'label_issues.csv'}")
+
+
+if __name__ == "__main__":
+    main()
