@@ -60,6 +60,8 @@ SETTINGS = {
     "eval.per_epoch=0": ("train", ["sampler=standard", "epochs=1", "eval.per_epoch=0"], ["eval.per_epoch=0"]),
     "pacing.end below one batch": ("train", ["sampler=random", "pacing.end=0.01"],
                                    ["pacing.end=0.01", "batch_size=128"]),
+    "the oracle without injected noise": ("train", ["sampler=standard", "sampler.keep=clean"],
+                                          ["sampler.keep=clean", "no label was flipped"]),
     "resume_dir that cannot be made": ("train", ["sampler=random", "resume_dir=/proc/curriculum"],
                                        ["resume_dir='/proc/curriculum' cannot be created"]),
     "recording.quorum=1.5": ("score", ["ensemble.size=1", "recording.quorum=1.5"], ["recording.quorum=1.5"]),

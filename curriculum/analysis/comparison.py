@@ -28,9 +28,10 @@ MEANING = {
     "test/acc_curve_mean": "mean test accuracy over training, from the first evaluation to the last",
 }
 MIN_SEEDS = 3
-DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",)}  # not shown in arm names
+DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",), "keep": ("all",)}  # not shown
 SHOWN = {"function": "pacing.name", "end": "pacing.end", "score": "sampler.score", "balanced": "sampler.balanced",
-         "ties": "sampler.ties", "scores": "scores"}  # arm setting -> the override a reader knows it by
+         "ties": "sampler.ties", "keep": "sampler.keep", "scores": "scores"}  # arm setting -> its override
+KEEP_KEYWORDS = ("all", "clean")   # sampler.keep values that are no scores column (schedule/keep.py)
 
 
 def mean_std(values) -> tuple[float, float]:
@@ -60,27 +61,31 @@ def curve_mean(steps, accs) -> float:
     return float(np.sum(np.diff(s) * (a[1:] + a[:-1]) / 2) / (s[-1] - s[0]))
 
 
-def arm_tag(sampler: str, pacing: dict, score: str, balanced: bool, ties: str, scores: str) -> dict:
+def arm_tag(sampler: str, pacing: dict, score: str, balanced: bool, ties: str, scores: str,
+            keep: str = "all") -> dict:
     """What defines an arm, as `train` tags it and compare keys it: standard has no pacing, so no pacing.end
-    either. `pacing` is the resolved pacing config (name, preset, end and the family's parameters)."""
+    either, and uses the scores only when sampler.keep names one of their columns. `pacing` is the resolved pacing
+    config (name, preset, end and the family's parameters). keep=all is left out, as runs before it had none."""
+    kept = {} if keep == "all" else {"keep": keep}
     if sampler == "standard":
-        return {"sampler": "standard"}
+        return {"sampler": "standard"} | kept | ({"scores": scores} if keep not in KEEP_KEYWORDS else {})
     return {"sampler": sampler, "pacing": str(pacing.get("preset") or pacing["name"]), "function": str(pacing["name"]),
             "params": {k: v for k, v in pacing.items() if k not in ("name", "end", "preset")},
-            "end": str(pacing["end"]), "score": score, "balanced": balanced, "ties": ties, "scores": scores}
+            "end": str(pacing["end"]), "score": score, "balanced": balanced, "ties": ties, "scores": scores} | kept
 
 
 def arm_definition(raw: dict) -> dict:
     """The settings that make runs one arm, from a run's `arm` tag, keeping only what its sampler uses:
-    `standard` uses none (not even pacing.end); `random` ignores the score column and the tie-break, and
-    the scores themselves unless pacing.end=auto estimates its end from them."""
+    `standard` uses none but sampler.keep (not even pacing.end); `random` ignores the score column and the
+    tie-break, and the scores themselves unless pacing.end=auto or sampler.keep reads them."""
     if raw["sampler"] == "standard":
-        return {"sampler": "standard"}
+        return {k: v for k, v in raw.items() if k in ("sampler", "keep", "scores")}
     arm = dict(raw)
     if "end" in arm:
         arm["end"] = "auto" if str(arm["end"]) == "auto" else f"{float(arm['end']):.4g}"
     if arm["sampler"] == "random":
-        unused = {"score", "ties"} | ({"scores"} if arm.get("end") != "auto" else set())
+        reads_scores = arm.get("end") == "auto" or arm.get("keep", "all") not in KEEP_KEYWORDS
+        unused = {"score", "ties"} | (set() if reads_scores else {"scores"})
         arm = {k: v for k, v in arm.items() if k not in unused}
     return arm
 
@@ -91,10 +96,12 @@ def arm_key(raw: dict) -> str:
 
 def arm_name(raw: dict) -> str:
     """`standard`, `consensus/linear`, `consensus/linear@end=0.7`, `consensus/steep`; sampler settings off
-    their defaults follow in brackets, as in `consensus/linear[sampler.score=margin]`."""
+    their defaults follow in brackets, as in `consensus/linear[sampler.score=margin]`. `oracle` is standard
+    training on the truly clean examples only (sampler.keep=clean)."""
     arm = arm_definition(raw)
     if arm["sampler"] == "standard":
-        return "standard"
+        keep = arm.get("keep", "all")
+        return {"all": "standard", "clean": "oracle"}.get(keep, f"standard[sampler.keep={keep}]")
     end = arm.get("end", "1")
     name = f"{arm['sampler']}/{arm['pacing']}" + ("" if end == "1" else "@end=" + (
         end if end == "auto" else f"{float(end):.3g}"))

@@ -26,6 +26,7 @@ from ..io.files import exclusive_lock
 from ..io.score_source import resolve_scores
 from ..io.tracking import git_commit
 from ..runtime import set_threads
+from ..schedule.keep import kept_positions, needs_scores, restrict
 from ..schedule.pacing import pacing_config
 from ..schedule.pruning import estimate_clean_fraction
 from ..schedule.sampler import SamplerConfig, make_ordering
@@ -51,23 +52,28 @@ def train(cfg: DictConfig) -> None:
     target.augment.resolved(data.name).check_image(data.input_shape)
     track = tracker(cfg)
 
+    keep = ordering_cfg.keep
     source = None
-    if sampler in ("consensus", "anti") or str(cfg.scores) != "latest" or end == "auto":
+    if sampler in ("consensus", "anti") or str(cfg.scores) != "latest" or end == "auto" or needs_scores(keep):
         source = resolve_scores(str(cfg.scores), track, data)
     column = score_column(source, column)
     oriented = orientation(source.frame[column].to_numpy(), column) if source is not None else None
+    kept = kept_positions(keep, data.noisy, source.frame if source is not None else None)
     if end == "auto":
-        end = auto_end(source, column)
+        end = auto_end(source, column, keep)
     ordering = make_ordering(sampler, oriented, data.train.y.cpu().numpy(), int(cfg.seed),
                              ordering_cfg.balanced, tie_break(source, column, cfg))
-    _check_batches(len(data.train), target.batch_size, end if sampler != "standard" else None)
+    ordering = restrict(ordering, kept) if ordering is not None else None
+    usable = len(data.train) if kept is None else len(kept)
+    _check_batches(len(data.train), usable, target.batch_size, end if sampler != "standard" else None, keep)
 
     arm = arm_tag(sampler, pacing_dict, column, ordering_cfg.balanced, ordering_cfg.ties,
-                  source.sha256 if source else "none")
+                  source.sha256 if source else "none", keep)
     pacing_name = arm.get("pacing", "none")
     say(f"train {sampler}/{pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples"
+        + (f", {usable} kept by sampler.keep={keep}" if kept is not None else "")
         + (f", end={end:.3f}" if sampler != "standard" else "") + f") with scores {source.path if source else 'none'}")
-    name = f"{sampler}-{pacing_name}-s{cfg.seed}"
+    name = f"{sampler}-{pacing_name}" + (f"-keep-{keep}" if kept is not None else "") + f"-s{cfg.seed}"
     identity = run_identity(cfg, device, target, data, source, arm, end)
     state_file = state_path(resume_dir, name, identity)
     lock = state_file.with_suffix(".lock")
@@ -78,7 +84,7 @@ def train(cfg: DictConfig) -> None:
         run = TargetRun(name, run_tags(cfg, sampler, pacing_name, end, data, source, column, target, arm),
                         f"[{sampler}/{pacing_name} seed={cfg.seed}]", end if sampler != "standard" else None,
                         model_spec(target, data))
-        fit = partial(train_target, data, target, optim, ordering, pacing, end, run.label)
+        fit = partial(train_target, data, target, optim, ordering, pacing, end, run.label, kept=kept)
         run_id, summary = run_target(track, cfg, run, resume, fit)
         discard_state(state_file)  # finished: the same settings start a new run
     say(f"{run.label} test acc final {summary['test/acc_final']:.4f}, best {summary['test/acc_best']:.4f}"
@@ -211,8 +217,11 @@ def score_column(source, column: str) -> str:
     return column
 
 
-def auto_end(source, column: str) -> float:
+def auto_end(source, column: str, keep: str) -> float:
     """pacing.end=auto: keep the share of examples that the consensus histogram says are correctly labelled."""
+    if keep != "all":
+        raise UserError(f"pacing.end=auto estimates the clean share of all the training examples, but sampler.keep="
+                        f"{keep} already keeps only some; use one of the two, or set pacing.end to a fraction")
     if column != "consensus":
         raise UserError(f"pacing.end=auto estimates the clean share from consensus scores, but the ordering uses "
                         f"{column!r} from {source.path}; use scores from `python -m curriculum score` with "
@@ -252,10 +261,15 @@ def tie_break(source, column: str, cfg: DictConfig):
     return source.frame["margin"].to_numpy()
 
 
-def _check_batches(n: int, batch_size: int, end: float | None) -> None:
-    """The sampler draws full batches from the first ceil(end * n) examples of the ordering (all n for
-    `standard`, end=None): at least one batch must fit, said before any MLflow run exists."""
+def _check_batches(n: int, usable: int, batch_size: int, end: float | None, keep: str) -> None:
+    """The run takes the steps of all n examples; the sampler draws full batches from the first ceil(end * usable)
+    examples of the ordering (all `usable` ones, those sampler.keep keeps, for `standard`, end=None): at least one
+    batch must fit, said before any MLflow run exists."""
     steps_per_epoch(n, batch_size)
+    if usable < batch_size:
+        raise UserError(f"sampler.keep={keep} keeps {usable} of the {n} training examples, fewer than one batch "
+                        f"(batch_size={batch_size}); keep more or lower batch_size")
+    n = usable
     if end is not None and end * n < batch_size:
         least = math.ceil(batch_size / n * 1000) / 1000  # rounded up to 3 decimals
         raise UserError(f"pacing.end={end:g} keeps {int(end * n)} of the {n} training examples, fewer than one batch "

@@ -63,9 +63,12 @@ class TrainedTarget(NamedTuple):
 
 
 def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np.ndarray | None = None,
-                 pacing=None, end: float = 1.0, label: str = "[train]", resume: Resume | None = None) -> TrainedTarget:
-    """Train one target network. ordering=None is plain iid training (`standard`). With `resume`, the state is saved
-    at the start and at every evaluation, and a run given a saved state continues from it to the same result."""
+                 pacing=None, end: float = 1.0, label: str = "[train]", resume: Resume | None = None,
+                 kept: np.ndarray | None = None) -> TrainedTarget:
+    """Train one target network for the steps of all its training examples. ordering=None is plain iid training
+    (`standard`) over all of them, or over the positions `kept` (sampler.keep; a paced ordering comes restricted
+    already). With `resume`, the state is saved at the start and at every evaluation, and a run given a saved state
+    continues from it to the same result."""
     device = data.train.x.device
     n = len(data.train)
     per_epoch = steps_per_epoch(n, cfg.batch_size)
@@ -77,7 +80,7 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
     start = restore(resume, model, opt, seen, history) if resume and resume.state else 0
     gen = torch_generator(cfg.seed, "target_batches", device)
     if ordering is None:
-        sampler, batches = None, shuffled_batches(n, cfg.batch_size, gen, start)
+        sampler, batches = None, iid_batches(n, kept, cfg.batch_size, gen, start)
     else:
         sampler = PacedSampler(ordering, pacing, total, cfg.batch_size, end, gen, start)
         batches = iter(sampler)
@@ -90,7 +93,8 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
                 for name, s in (("val", data.val), ("test", data.test)) if len(s)}
         history.append({"step": stats.step, "epoch": stats.step / per_epoch, "train/loss": stats.loss,
                         "train/acc": stats.acc, **accs,
-                        "curriculum/data_fraction": sampler.prefix_size(stats.step - 1) / n if sampler else 1.0,
+                        "curriculum/data_fraction": (sampler.prefix_size(stats.step - 1) if sampler else
+                                                     n if kept is None else len(kept)) / n,
                         "curriculum/seen_fraction": seen.float().mean().item()})
         if resume:
             save_state(resume, stats.step, model, opt, seen, history)
@@ -105,6 +109,15 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
     progress.close(f"done: test acc {history[-1].get('test/acc', float('nan')):.4f}"
                    + (f" (resumed at step {start})" if start else ""))
     return TrainedTarget(history, summarize(history, int(seen.sum()), total), model)
+
+
+def iid_batches(n: int, kept: np.ndarray | None, batch_size: int, generator: torch.Generator,
+                start: int) -> Iterator[torch.Tensor]:
+    """`standard`'s batches: shuffled epochs over all n positions, or over the `kept` ones only."""
+    if kept is None:
+        return shuffled_batches(n, batch_size, generator, start)
+    positions = torch.as_tensor(kept, dtype=torch.int64, device=generator.device)
+    return (positions[batch] for batch in shuffled_batches(len(kept), batch_size, generator, start))
 
 
 def summarize(history: list[dict], distinct_seen: int, total_steps: int) -> dict:
