@@ -27,32 +27,26 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
+from cross_validation import FOLDS, cached_cv, cpu_seconds, fold_steps, require_cleanlab
 from reproduce import cli
 
 from curriculum.analysis.noise_detection import detection
 from curriculum.analysis.stats import auroc, average_precision
 from curriculum.atomic import atomic_write
-from curriculum.batches import shuffled_batches, steps_per_epoch
-from curriculum.commands.common import augment_config, data_config, optim_config
+from curriculum.batches import steps_per_epoch
+from curriculum.commands.common import data_config
 from curriculum.config import compose_config
 from curriculum.data.datasets import load_data
-from curriculum.data.splits import stratified_folds
-from curriculum.engine import Batches, Hooks, Inputs, Schedule, make_optimizer, resolve_device, resolve_precision, train
+from curriculum.engine import resolve_device
 from curriculum.io.scorefile import read_scores
-from curriculum.progress import Progress
 from curriculum.schedule.pruning import auto_dropped
-from curriculum.scoring.ensemble import EnsembleConfig, RecordingConfig, member_augment, member_model
-from curriculum.seeding import numpy_rng, torch_generator
 
 SETTINGS = {  # name -> (data.noise, data.label_noise)
     "symmetric-0.2": ("symmetric", 0.2), "symmetric-0.4": ("symmetric", 0.4),
@@ -65,20 +59,8 @@ VARIANTS = {  # our score runs: name -> score overrides (the levers of issue 13,
     "train-pass, epoch-ends": ["recording.source=train", "recording.within_first_epoch=[]"],
 }
 COLUMNS = ("consensus", "rank", "margin", "confidence", "el2n", "forgetting", "learned_epoch")  # built-in scores
-FOLDS = 4
 RECOMMENDED = "margin"   # the score curriculum recommends for finding label errors (docs/label_noise.md)
 QUICK = ["data.train_size=2000", "data.val_size=500", "epochs=1"]
-CACHE_FORMAT = 1
-
-
-def require_cleanlab():
-    """The optional peer, imported only when the benchmark runs; one line when it is missing."""
-    try:
-        import cleanlab.filter
-        import cleanlab.rank
-    except ImportError:
-        raise SystemExit("bench_label_issues.py needs cleanlab: pip install -e .[bench]") from None
-    return cleanlab
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -105,19 +87,7 @@ def unavailable(overrides: list[str]) -> str:
     return ""
 
 
-def fold_steps(n: int, members: int, epochs: int, folds: int, batch_size: int) -> int:
-    """Steps of each CV fold for the same total training as the ensemble: members x epochs x n // batch_size
-    steps of `batch_size`, split evenly over the folds and rounded to a whole step."""
-    return round(members * epochs * steps_per_epoch(n, batch_size) / folds)
-
-
 # ---------------------------------------------------------------------------------------------- our side
-
-def cpu_seconds() -> float:
-    """User + system CPU seconds of this process (all threads) and of its finished child processes."""
-    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF,
-                                                                         resource.RUSAGE_CHILDREN)))
-
 
 def timed_score(overrides: list[str], run_dir: Path, store: str, members: int) -> dict:
     """`score` into run_dir, and the timing of the run that trained every member, kept in run_dir/bench_timing.json
@@ -176,76 +146,6 @@ def flag_row(side: str, method: str, flagged: np.ndarray, noisy: np.ndarray, tim
 
 
 # ---------------------------------------------------------------------------------------------- cleanlab's side
-
-def cv_key(cfg, data, steps: int, device, precision: str) -> dict:
-    """Everything that makes the out-of-fold probabilities: a cached file is reused only when its key equals this."""
-    key = {"format": CACHE_FORMAT, "data": data.fingerprint, "folds": FOLDS, "fold_seed": int(cfg.seed),
-           "models": list(cfg.ensemble.models), "model_kwargs": dict(cfg.model.get("kwargs") or {}),
-           "optim": asdict(optim_config(cfg)), "batch_size": int(cfg.batch_size), "steps_per_fold": steps,
-           "augment": augment_config(cfg).resolved(data.name).identity(), "device": str(device),
-           "precision": precision, "threads": torch.get_num_threads(), "torch": torch.__version__}
-    return json.loads(json.dumps(key, sort_keys=True))
-
-
-def train_fold(cfg, data, member, train_idx: np.ndarray, steps: int, inputs: Inputs) -> torch.nn.Module:
-    """Member `member`'s network (its init and order streams, as in score) trained `steps` steps on train_idx."""
-    device = data.train.x.device
-    rec = RecordingConfig(batch_size=int(cfg.batch_size), augment=augment_config(cfg))
-    model = member_model(member, data, dict(cfg.model.get("kwargs") or {})).to(device)
-    optim = optim_config(cfg)
-    idx = torch.as_tensor(train_idx, device=device)
-    generator = torch_generator(member.seed, "order", device)
-    batches = Batches(data.train.x[idx], data.train.y[idx], inputs,
-                      shuffled_batches(len(idx), rec.batch_size, generator), member_augment(member, data, rec))
-    progress = Progress(f"[fold {member.k + 1}/{FOLDS} {member.arch} seed={member.seed}]", steps,
-                        steps_per_epoch(len(idx), rec.batch_size))
-    train(model, batches, Schedule(optim, steps), Hooks(progress=progress), make_optimizer(model.parameters(), optim))
-    progress.close("done")
-    return model
-
-
-@torch.inference_mode()
-def softmax_probabilities(model, x: torch.Tensor, inputs: Inputs, batch_size: int = 256) -> np.ndarray:
-    """(N, classes) float32 softmax of a clean eval-mode pass."""
-    model.eval()
-    parts = []
-    for start in range(0, len(x), batch_size):
-        with inputs.autocast():
-            parts.append(torch.softmax(model(inputs(x[start:start + batch_size])).float(), 1))
-    return torch.cat(parts).cpu().numpy()
-
-
-def cv_probabilities(cfg, data, steps: int, precision: str) -> tuple[np.ndarray, float]:
-    """Out-of-fold probabilities (N, classes) of K members, member k trained on every fold but k; wall and CPU
-    seconds."""
-    started, cpu = time.perf_counter(), cpu_seconds()
-    fold = stratified_folds(data.train.y.numpy(), FOLDS, numpy_rng(int(cfg.seed), "folds"))
-    inputs = Inputs(data.mean, data.std, data.train.x.device, precision)
-    probs = np.zeros((len(fold), data.num_classes), dtype=np.float32)
-    members = EnsembleConfig(size=FOLDS, models=tuple(cfg.ensemble.models), seed=int(cfg.seed)).members()
-    for member in members:
-        held = np.flatnonzero(fold == member.k)
-        model = train_fold(cfg, data, member, np.flatnonzero(fold != member.k), steps, inputs)
-        probs[held] = softmax_probabilities(model, data.train.x[torch.as_tensor(held)], inputs)
-    return probs, {"seconds": time.perf_counter() - started, "cpu_seconds": cpu_seconds() - cpu}
-
-
-def cached_cv(path: Path, cfg, data, steps: int) -> dict:
-    """The cached out-of-fold probabilities when their key equals this run's, else computed now and cached."""
-    device = data.train.x.device
-    precision = resolve_precision(str(cfg.get("precision", "auto")), device)
-    key = cv_key(cfg, data, steps, device, precision)
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            found = json.loads(z["meta"].tobytes())
-            if found["key"] == key:
-                return found | {"probs": z["probs"], "cached": True}
-        print(f"[cv] {path} was made otherwise; computing again", file=sys.stderr)
-    probs, seconds = cv_probabilities(cfg, data, steps, precision)
-    meta = {"key": key, **seconds, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
-    atomic_write(path, lambda f: np.savez(f, probs=probs, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8)))
-    return meta | {"probs": probs, "cached": False}
-
 
 def peer_rows(cleanlab, probs: np.ndarray, labels: np.ndarray, noisy: np.ndarray, cv: dict) -> list[dict]:
     """cleanlab's label quality scores (lower = more likely an issue) and its flagged issues, both with defaults;

@@ -1,13 +1,16 @@
 """Reproduction study on real Fashion-MNIST, in one command, resumable (finished runs are skipped):
 
-    .venv/bin/python scripts/reproduce.py [--out outputs/reproduce] [--seeds 5] [--quick]
+    .venv/bin/python scripts/reproduce.py [--out outputs/reproduce] [--seeds 5] [--quick] [--part all]
 
 Settings: (a) clean data, standard budget; (b) a limited budget (1/4 of the steps); (c) 40% label noise, scored
 and trained on the same noisy labels, with a budget long enough for standard training to start fitting the
 noise. Arms: consensus, random, anti, standard (the headline rows, --seeds seeds), a steep and a gentle pacing,
 and in (c) pruning curricula (pacing.end=auto and fixed fractions, with a random control). Agreement side:
 analyze of the clean ensemble, of a mixed cnn+mlp ensemble (cross-architecture Spearman) and of a random-labels
-control. Writes docs/results.md from the compare and analyze outputs."""
+control. Label-noise part (issue 13; alone with --part label-noise, needs the `bench` extra for cleanlab): 20% and
+40% symmetric and pairwise noise, standard training against consensus pruning with pacing.end=auto, the oracle
+(sampler.keep=clean) and training on cleanlab's kept examples. Writes docs/results.md from the compare and analyze
+outputs, each part's command as it was run (<out>/command-<part>.txt)."""
 
 from __future__ import annotations
 
@@ -32,6 +35,44 @@ SCORES = {  # name -> score overrides
     "mixed": ["ensemble.models=[cnn,mlp]", "epochs=4"],
     "random_labels": ["data.random_labels=true", "epochs=4"],
 }
+
+
+# Label-noise study (issue 13): each kind and level of noise on the noisy setting's data and target.
+NOISE_SETTINGS = {"symmetric-0.2": ("symmetric", 0.2), "symmetric-0.4": ("symmetric", 0.4),
+                  "pairwise-0.2": ("pairwise", 0.2), "pairwise-0.4": ("pairwise", 0.4)}
+PEER_KEEP = "cleanlab_keep"   # the column of the CSV of cleanlab's verdicts (cross_validation.cleanlab_kept_csv)
+NOISE_ARMS = {  # arm name in compare's table -> train overrides
+    "standard": ["sampler=standard"],
+    "consensus/linear@end=auto": ["sampler=consensus", "pacing.end=auto"],
+    "oracle": ["sampler=standard", "sampler.keep=clean"],
+    f"standard[sampler.keep={PEER_KEEP}]": ["sampler=standard", f"sampler.keep={PEER_KEEP}"],
+}
+
+
+def noise_data(setting: str) -> list[str]:
+    kind, fraction = NOISE_SETTINGS[setting]
+    return NOISY_DATA[:2] + [f"data.noise={kind}", f"data.label_noise={fraction}"]
+
+
+def noise_scores() -> dict:
+    """The score run of each label-noise setting, made as the noisy study's (8 epochs)."""
+    return {f"noise-{name}": noise_data(name) + ["epochs=8"] for name in NOISE_SETTINGS}
+
+
+def noise_studies(seeds: int, quick: bool) -> list[dict]:
+    """Per noise setting: standard training against consensus pruning with the end the tool estimates, the oracle
+    (only the truly clean examples) and cleanlab-filtered training (only the examples cleanlab does not flag)."""
+    epochs = "epochs=4" if quick else "epochs=20"
+    return [{"study": f"label-noise-{name}", "scores": f"noise-{name}", "peer": f"cleanlab-{name}.csv",
+             "train": noise_data(name) + NOISY_TARGET + [epochs], "arms": [(o, seeds) for o in NOISE_ARMS.values()]}
+            for name in NOISE_SETTINGS]
+
+
+def arm_scores(out: Path, setting: dict, overrides: list[str]) -> Path:
+    """The scores an arm trains with: cleanlab's verdicts for the peer arm, else the study's score run."""
+    if f"sampler.keep={PEER_KEEP}" in overrides:
+        return out / setting["peer"]
+    return out / f"score-{setting['scores']}"
 
 
 def settings(seeds: int, quick: bool) -> list[dict]:
@@ -81,7 +122,8 @@ def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:
 
     cfg = compose_config("train", [*overrides, "device=auto"])
     want = arm_tag(str(cfg.sampler.name), OmegaConf.to_container(cfg.pacing, resolve=True), str(cfg.sampler.score),
-                   bool(cfg.sampler.balanced), str(cfg.sampler.get("ties", "margin")), "")
+                   bool(cfg.sampler.balanced), str(cfg.sampler.get("ties", "margin")), "",
+                   str(cfg.sampler.get("keep", "all")))
     training = json.dumps(training_tag(cfg, target_config(cfg, resolve_device("auto"))), sort_keys=True)
 
     def without_scores(arm: dict) -> dict:
@@ -103,37 +145,91 @@ def main() -> None:
     parser.add_argument("--out", default="outputs/reproduce")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="shorter budgets, for a smoke test")
+    parser.add_argument("--part", choices=PARTS, default="all",
+                        help="curriculum: the curriculum studies and agreement; label-noise: issue 13's study")
     parser.add_argument("--results-only", action="store_true", help="rewrite docs/results.md from existing outputs")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     store = f"sqlite:///{out / 'mlflow.db'}"
-    if args.results_only:
-        return write_results(out, store, args)
-    for name, overrides in SCORES.items():
-        quick = ["epochs=2"] if args.quick and not any(o.startswith("epochs=") for o in overrides) else []
+    if not args.results_only:
+        record_command(out, args)
+        if args.part in ("all", "curriculum"):
+            run_part(out, store, SCORES, settings(args.seeds, args.quick), args.quick)
+            for name in SCORES:
+                cli("analyze", f"scores={out / f'score-{name}'}", f"out_dir={out / f'analyze-{name}'}", store=store)
+        if args.part in ("all", "label-noise"):
+            run_label_noise(out, store, args)
+    write_results(out, store, args)
+
+
+PARTS = ("all", "curriculum", "label-noise")
+
+
+def record_command(out: Path, args) -> None:
+    """The command line of each part this run makes, for the results' "Command:" lines."""
+    line = "python scripts/reproduce.py " + " ".join(sys.argv[1:])
+    for part in PARTS[1:]:
+        if args.part in ("all", part):
+            (out / f"command-{part}.txt").write_text(line + "\n")
+
+
+def part_command(out: Path, part: str) -> str:
+    path = out / f"command-{part}.txt"
+    return path.read_text().strip() if path.is_file() else "(not recorded)"
+
+
+def run_part(out: Path, store: str, scores: dict, studies: list[dict], quick: bool) -> None:
+    """Score runs, then every study's missing seeds, then each study's comparison."""
+    for name, overrides in scores.items():
+        shorter = ["epochs=2"] if quick and not any(o.startswith("epochs=") for o in overrides) else []
         # always through `score`: it skips members made with exactly these settings and stops on any other
-        cli("score", *overrides, *quick, f"out_dir={out / f'score-{name}'}", store=store)
-    for setting in settings(args.seeds, args.quick):
+        cli("score", *overrides, *shorter, f"out_dir={out / f'score-{name}'}", store=store)
+    for setting in studies:
         for overrides, n in setting["arms"]:
             missing = sorted(set(range(n)) - done_seeds(store, setting["study"], [*setting["train"], *overrides]))
             if missing:
                 cli("train", "-m", *setting["train"], *overrides, f"study={setting['study']}",
-                    f"scores={out / ('score-' + setting['scores'])}", "seed=" + ",".join(map(str, missing)), store=store)
-    for s in settings(args.seeds, args.quick):
+                    f"scores={arm_scores(out, setting, overrides)}", "seed=" + ",".join(map(str, missing)),
+                    store=store)
+    for s in studies:
         cli("compare", f"study={s['study']}", f"out_dir={out / ('compare-' + s['study'])}", store=store)
-    for name in SCORES:
-        cli("analyze", f"scores={out / f'score-{name}'}", f"out_dir={out / f'analyze-{name}'}", store=store)
-    write_results(out, store, args)
 
 
-def study_wall_minutes(store: str) -> float:
-    """From the first run's start to the last run's end, as recorded in the MLflow store."""
+def run_label_noise(out: Path, store: str, args) -> None:
+    """Issue 13's study: score each noise setting, make cleanlab's verdicts on cross-validated probabilities with
+    the same training as the score run's ensemble (cross_validation.py), then train and compare the arms."""
+    from cross_validation import FOLDS, cached_cv, cleanlab_kept_csv, fold_steps, require_cleanlab
+
+    from curriculum.commands.common import data_config
+    from curriculum.config import compose_config
+    from curriculum.data.datasets import load_data
+
+    cleanlab = require_cleanlab()
+    scores, studies = noise_scores(), noise_studies(max(3, args.seeds), args.quick)
+    for name, overrides in scores.items():
+        cli("score", *overrides, f"out_dir={out / f'score-{name}'}", store=store)
+    for study in studies:
+        cfg = compose_config("score", scores[study["scores"]])
+        data = load_data(data_config(cfg))
+        steps = fold_steps(len(data.train), int(cfg.ensemble.size), int(cfg.epochs), FOLDS, int(cfg.batch_size))
+        cv = cached_cv(out / f"cv-{study['scores']}.npz", cfg, data, steps)
+        cleanlab_kept_csv(out / study["peer"], cleanlab, cv["probs"], data)
+    run_part(out, store, {}, studies, args.quick)   # scored above
+
+
+def study_wall_minutes(store: str, label_noise: bool) -> float:
+    """From the first run's start to the last run's end of one part of the study (the label-noise part's runs:
+    its studies' train runs, its score runs and their members), as recorded in the MLflow store."""
     import mlflow
 
     mlflow.set_tracking_uri(store)
     runs = mlflow.search_runs(experiment_names=["curriculum"])
-    return (runs["end_time"].max() - runs["start_time"].min()).total_seconds() / 60
+    scored = runs["tags.out_dir"].fillna("").str.contains("/score-noise-") if "tags.out_dir" in runs else False
+    ours = runs["tags.study"].fillna("").str.startswith("label-noise-") | scored
+    ours |= runs["tags.mlflow.parentRunId"].isin(runs.loc[ours, "run_id"])
+    part = runs[ours if label_noise else ~ours]
+    return (part["end_time"].max() - part["start_time"].min()).total_seconds() / 60
 
 
 def arm_metric(out: Path, store: str, study: str, arm: str, metric: str = "test/acc_at_best_val") -> pd.Series:
@@ -159,18 +255,64 @@ def tie_effect(out: Path, store: str, study: str) -> str:
             f"(test accuracy at best validation, paired over {pairs} seeds)")
 
 
+def oracle_share(out: Path, store: str, study: str, arm: str, metric: str) -> str:
+    """The share of the oracle's gain over standard that `arm` captures: the mean paired gain of the arm over
+    standard divided by the oracle's, over the seeds all three have."""
+    standard, oracle, other = (arm_metric(out, store, study, a, metric) for a in ("standard", "oracle", arm))
+    seeds = standard.index.intersection(oracle.index).intersection(other.index)
+    gain = float((oracle[seeds] - standard[seeds]).mean())
+    if not gain > 0:
+        return f"– (the oracle gains {100 * gain:+.2f} points)"
+    return f"{100 * float((other[seeds] - standard[seeds]).mean()) / gain:.0f}%"
+
+
+def label_noise_row(out: Path, store: str, study: str, metric: str) -> str:
+    """One setting: mean ± std of each arm, and the shares of the oracle's gain of pruning and cleanlab."""
+    cells = []
+    for arm in NOISE_ARMS:
+        values = arm_metric(out, store, study, arm, metric)
+        cells.append(f"{100 * values.mean():.2f} ± {100 * values.std(ddof=1):.2f}")
+    peer = f"standard[sampler.keep={PEER_KEEP}]"
+    shares = [oracle_share(out, store, study, a, metric) for a in ("consensus/linear@end=auto", peer)]
+    return f"| {study.removeprefix('label-noise-')} | " + " | ".join(cells + shares) + " |"
+
+
+def label_noise_section(out: Path, store: str, args) -> list[str]:
+    """docs/results.md's section of issue 13's study, every number from the compare outputs and the store."""
+    studies = noise_studies(args.seeds, False)
+    lines = ["", "## Label noise: consensus pruning against the oracle and cleanlab", "",
+             f"Command: `{part_command(out, 'label-noise')}`; "
+             f"wall time {study_wall_minutes(store, label_noise=True):.0f} min.  ",
+             "Data: " + " ".join(NOISY_DATA[:2]) + " with each setting's noise (validation labels stay clean); "
+             "scores: the default ensemble, 8 epochs; cleanlab: `find_label_issues` (defaults) on 4-fold "
+             "out-of-fold probabilities from the same cnn and total training as the ensemble "
+             "(`scripts/cross_validation.py`), its kept examples trained on through the CSV importer "
+             f"(`sampler.keep={PEER_KEEP}`); target: " + " ".join(NOISY_TARGET) + ", epochs=20. Every arm takes "
+             "the same steps. Share = the arm's mean paired gain over standard / the oracle's.", ""]
+    header = ("| setting | " + " | ".join(NOISE_ARMS) + " | pruning's share of the oracle's gain | "
+              "cleanlab's share |")
+    for metric, meaning in (("test/acc_at_best_val", "test accuracy at the best validation point"),
+                            ("test/acc_final", "test accuracy at the end of training")):
+        lines += [f"{meaning.capitalize()} (%, mean ± std over seeds):", "", header,
+                  "|" + "---|" * (len(NOISE_ARMS) + 3)]
+        lines += [label_noise_row(out, store, s["study"], metric) for s in studies] + [""]
+    for s in studies:
+        table = (out / f"compare-{s['study']}" / "comparison.md").read_text()
+        lines += [f"### {s['study']}", "", table.strip().split("\n", 2)[2].strip(), ""]
+    return lines
+
+
 def write_results(out: Path, store: str, args) -> None:
     """docs/results.md, every number taken from the compare and analyze outputs."""
     tables = {s["study"]: (out / f"compare-{s['study']}" / "comparison.md").read_text()
               for s in settings(args.seeds, args.quick)}
-    wall = study_wall_minutes(store)
+    wall = study_wall_minutes(store, label_noise=False)
     def final(name):
         a = pd.read_csv(out / f"analyze-{name}" / "agreement.csv")
         return a[a["split"] == "train"].iloc[-1], a[a["split"] == "test"].iloc[-1]
 
     lines = ["# Reproduction study: Fashion-MNIST", "",
-             f"Command: `python scripts/reproduce.py --out {args.out} --seeds {args.seeds}"
-             f"{' --quick' if args.quick else ''}`  ",
+             f"Command: `{part_command(out, 'curriculum')}`  ",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
              f"CPU only; wall time from the first run's start to the last one's end {wall:.0f} min.", "",
              "## Agreement (last checkpoint, members' own training labels)", "",
@@ -196,6 +338,8 @@ def write_results(out: Path, store: str, args) -> None:
         figure = ROOT / "docs" / f"results-{study}.png"
         shutil.copyfile(out / f"compare-{study}" / "learning_curves.png", figure)
         lines += ["", f"![learning curves of {study}]({figure.name})"]
+    if all((out / f"compare-{s['study']}" / "comparison.md").is_file() for s in noise_studies(args.seeds, False)):
+        lines += label_noise_section(out, store, args)
     target = ROOT / "docs" / "results.md"
     target.write_text("\n".join(lines) + "\n")
     print(f"wrote {target}")

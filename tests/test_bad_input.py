@@ -190,8 +190,8 @@ def test_every_override_of_the_reproduction_study_passes_the_check():
     spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
     reproduce = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(reproduce)
-    for overrides in reproduce.SCORES.values():
+    for overrides in [*reproduce.SCORES.values(), *reproduce.noise_scores().values()]:
         check_overrides(CONF_DIR, "score", overrides)
-    for setting in reproduce.settings(seeds=5, quick=False):
+    for setting in reproduce.settings(seeds=5, quick=False) + reproduce.noise_studies(seeds=5, quick=False):
         for arm, _ in setting["arms"]:
             check_overrides(CONF_DIR, "train", ["-m", *setting["train"], *arm, "seed=0,1,2", "scores=x", "study=s"])
