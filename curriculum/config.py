@@ -61,6 +61,8 @@ class RecordingSettings:
     eval_batch: int = RecordingConfig.eval_batch  # examples per recording forward pass (256: fastest on CPU, measured)
     source: str = RecordingConfig.source          # eval: clean passes | train: from the training forward pass (free)
     quorum: float = RecordingConfig.quorum        # share of members that must be right for learned_epoch
+    test: bool = RecordingConfig.test             # record the test split; false: training examples only (no
+                                                  # test_scores.parquet; ~15% less time, for finding label errors)
 
 
 @dataclass

@@ -46,14 +46,15 @@ def member_agreement(members) -> dict:
     """Per split: members-right counts (C, N) and member accuracies (K, C); per member: learning speed on the
     training set (share of checkpoints at which it is right, (N,)). `members` yields MemberDynamics, one in memory
     at a time (scoring.derive.member_files)."""
-    count, accuracy, speed, arch = {}, {"train": [], "test": []}, [], []
+    count, accuracy, speed, arch = {}, {}, [], []
     for dyn in members:
         for split, part in (("train", dyn.train), ("test", dyn.test)):
-            count[split] = count.get(split, 0) + part.correct.astype(np.int32)
-            accuracy[split].append(part.correct.mean(axis=1))
+            if part.labels.size:   # a test split not recorded (recording.test=false) has no rows
+                count[split] = count.get(split, 0) + part.correct.astype(np.int32)
+                accuracy.setdefault(split, []).append(part.correct.mean(axis=1))
         speed.append(dyn.train.correct.mean(axis=0))
         arch.append(dyn.arch)
-    rows = [row for split in ("train", "test")
+    rows = [row for split in count
             for row in agreement_rows(count[split], np.array(accuracy[split]), dyn.checkpoints, split)]
     return {"rows": rows, "speed": np.array(speed), "arch": arch, "dataset": dyn.dataset,
             "checkpoints": dyn.checkpoints}

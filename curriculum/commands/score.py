@@ -40,7 +40,8 @@ def score(cfg: DictConfig) -> None:
                           within_first_epoch=tuple(cfg.recording.within_first_epoch),
                           eval_batch=int(cfg.recording.eval_batch), source=str(cfg.recording.source),
                           precision=resolve_precision(str(cfg.precision), device),
-                          quorum=float(cfg.recording.quorum), augment=augment_config(cfg))
+                          quorum=float(cfg.recording.quorum), augment=augment_config(cfg),
+                          test=bool(cfg.recording.test))
     optim = optim_config(cfg)
     out_dir = writable_dir(cfg.out_dir)
     set_threads(cfg.threads)
@@ -124,22 +125,27 @@ def member_tags(member, data: Data) -> dict:
 def log_history(track: Tracker, run_id: str, history: list[dict]) -> None:
     names = [k for k in history[0] if k not in ("step",)]
     track.log_metrics(run_id, {name: [(h["step"], h[name]) for h in history] for name in names})
-    track.log_metrics(run_id, {"test/acc_final": [(history[-1]["step"], history[-1]["test/acc"])]})
+    if "test/acc" in history[-1]:
+        track.log_metrics(run_id, {"test/acc_final": [(history[-1]["step"], history[-1]["test/acc"])]})
 
 
 def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path], quorum: float,
                       out_dir: Path) -> dict:
-    """scores.parquet, test_scores.parquet and the consensus histogram, logged as artifacts; returns a summary.
-    Reads each member file once."""
+    """scores.parquet, test_scores.parquet (when the test split was recorded) and the consensus histogram, logged
+    as artifacts; returns a summary. Reads each member file once."""
     run = derive_score_run(paths, data, quorum)
     for split, name in (("train", "scores.parquet"), ("test", "test_scores.parquet")):
-        track.log_artifact(run_id, write_scores(out_dir / name, run.frames[split], run.metas[split]))
+        if split in run.frames:
+            track.log_artifact(run_id, write_scores(out_dir / name, run.frames[split], run.metas[split]))
     train_frame, meta = run.frames["train"], run.metas["train"]
     hist = consensus_histogram(out_dir / "consensus_hist.png", train_frame["consensus"].to_numpy(),
                                len(meta["ensemble"]) * len(meta["checkpoints"]), train_frame["noisy"].to_numpy(),
                                f"{data.name}: {len(paths)} members, {len(train_frame)} examples")
     track.log_artifact(run_id, hist)
+    summary = {"learned_by_all": run.learned_by_all, "learned_by_none": run.learned_by_none,
+               "consensus_mean": float(train_frame["consensus"].mean())}
+    if not run.member_test_acc:
+        say("test split not recorded (recording.test=false): no test_scores.parquet")
+        return summary
     say("members' test accuracy at the last checkpoint: " + ", ".join(f"{a:.4f}" for a in run.member_test_acc))
-    return {"learned_by_all": run.learned_by_all, "learned_by_none": run.learned_by_none,
-            "member_test_acc_mean": float(np.mean(run.member_test_acc)),
-            "consensus_mean": float(train_frame["consensus"].mean())}
+    return summary | {"member_test_acc_mean": float(np.mean(run.member_test_acc))}

@@ -21,7 +21,7 @@ from ..errors import UserError
 from ..progress import Progress
 from ..seeding import torch_generator
 from .dynamics import MemberDynamics, Recorder, checkpoint_steps
-from .ensemble import history_row, member_augment, member_identity, member_model
+from .ensemble import done_line, history_row, member_augment, member_identity, member_model
 
 
 class StackedMembers:
@@ -83,7 +83,7 @@ def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kw
     steps, epochs = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
     stacked = StackedMembers([member_model(m, data, model_kwargs).to(device) for m in members])
     inputs = Inputs(data.mean, data.std, device, rec.precision)
-    recorders = [Recorder(epochs, data, m.arch, m.seed, rec.eval_batch) for m in members]
+    recorders = [Recorder(epochs, data, m.arch, m.seed, rec.eval_batch, rec.test) for m in members]
     for m, recorder in zip(members, recorders):
         recorder.dynamics.identity = member_identity(m, data, rec, optim, model_kwargs, epochs)
     histories = [[] for _ in members]
@@ -101,8 +101,7 @@ def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kw
                       None if augments[0] is None else per_member(augments))
     progress = Progress(label, total, per_epoch)
     train(stacked, batches, Schedule(optim, total), Hooks(steps, at_checkpoint, progress=progress))
-    final = ", ".join(f"{h[-1]['test/acc']:.4f}" for h in histories)
-    progress.close(f"done: test acc {final}")
+    progress.close(done_line(histories))
     return [(r.dynamics, h) for r, h in zip(recorders, histories)]
 
 
@@ -116,7 +115,7 @@ def per_member(augments: list):
 
 def record_stacked(recorders: list[Recorder], row: int, stacked: StackedMembers, inputs: Inputs, eval_batch: int):
     """Recorder.record for every member at once: one stacked clean pass per split."""
-    for name in ("train", "test"):
+    for name in recorders[0].splits:
         split = getattr(recorders[0].data, name)
         stats = predict_stacked(stacked, split.x, split.y, inputs, eval_batch)          # each (K, N)
         for j, recorder in enumerate(recorders):

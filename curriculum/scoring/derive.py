@@ -41,22 +41,23 @@ def member_files(paths: list[Path], data: Data | None = None) -> Iterator[Member
 class ScoreRun:
     frames: dict[str, pd.DataFrame]   # per split: index, label, true_label, noisy, scores... (and path: data=folder)
     metas: dict[str, dict]            # per split: the score file's metadata
-    member_test_acc: list[float]      # each member's test accuracy at the last checkpoint
+    member_test_acc: list[float]      # each member's test accuracy at the last checkpoint (none: not recorded)
     learned_by_all: float             # share of training examples right in every member at the last checkpoint
     learned_by_none: float            # ... in no member
 
 
 def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits=SPLITS) -> ScoreRun:
-    """Scores of `splits` and the last-checkpoint summary, from one pass over the member files."""
+    """Scores of `splits` and the last-checkpoint summary, from one pass over the member files. A split the members
+    did not record (recording.test=false: no test examples) has no frame, and the members no test accuracy."""
     accumulators = {split: ScoreAccumulator() for split in splits}
     ensemble, test_acc, votes, first = [], [], 0, None
     for path, dyn in zip(paths, member_files(paths, data)):
         first = first or dyn
         ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name, "source": dyn.source})
+        accumulators = {split: acc for split, acc in accumulators.items() if getattr(dyn, split).labels.size}
         for split, acc in accumulators.items():
-            part = getattr(dyn, split)
-            acc.add(*part.stats())
-        test_acc.append(float(dyn.test.correct[-1].mean()))
+            acc.add(*getattr(dyn, split).stats())
+        test_acc += [float(dyn.test.correct[-1].mean())] if dyn.test.labels.size else []
         votes = votes + dyn.train.correct[-1].astype(np.int32)   # (N,) members right at the last checkpoint
     frames, metas = {}, {}
     for split, acc in accumulators.items():

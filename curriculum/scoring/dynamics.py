@@ -71,26 +71,29 @@ class Recorder:
 
     source = "eval"
 
-    def __init__(self, checkpoints: np.ndarray, data: Data, arch: str, seed: int, eval_batch: int = 256):
+    def __init__(self, checkpoints: np.ndarray, data: Data, arch: str, seed: int, eval_batch: int = 256,
+                 test: bool = True):
         c = len(checkpoints)
+        none = np.zeros(0, dtype=np.int64)   # recording.test=false: a test split of no examples
         self.dynamics = MemberDynamics(
             np.asarray(checkpoints, dtype=np.float64),
             SplitDynamics.empty(c, data.train.y.cpu().numpy(), data.train.index.cpu().numpy()),
-            SplitDynamics.empty(c, data.test.y.cpu().numpy(), data.test.index.cpu().numpy()),
+            SplitDynamics.empty(c, data.test.y.cpu().numpy() if test else none,
+                                data.test.index.cpu().numpy() if test else none),
             arch, seed, data.name, data.fingerprint, self.source)
         self.data, self.eval_batch = data, eval_batch
+        self.splits = ("train", "test") if test else ("train",)
         self.seconds = np.zeros(c)
 
     observe = None   # recorders that read the training pass set this to a method (see TrainPassRecorder)
 
-    def record(self, row: int, model: torch.nn.Module, inputs: Inputs) -> float:
-        """Record checkpoint `row`; returns the test accuracy at it."""
+    def record(self, row: int, model: torch.nn.Module, inputs: Inputs) -> None:
+        """Record checkpoint `row` of every split recorded."""
         started = time.perf_counter()
-        for name in ("train", "test"):
+        for name in self.splits:
             self.store(row, name, self.split_stats(name, model, inputs))
             reach("record")
         self.seconds[row] += time.perf_counter() - started
-        return float(self.dynamics.test.correct[row].mean())
 
     def split_stats(self, name: str, model, inputs: Inputs):
         """(correct, margin, prob, el2n) of split `name` now, as device tensors: a clean pass."""
@@ -115,8 +118,8 @@ class TrainPassRecorder(Recorder):
 
     source = "train"
 
-    def __init__(self, checkpoints, data: Data, arch: str, seed: int, eval_batch: int = 256):
-        super().__init__(checkpoints, data, arch, seed, eval_batch)
+    def __init__(self, checkpoints, data: Data, arch: str, seed: int, eval_batch: int = 256, test: bool = True):
+        super().__init__(checkpoints, data, arch, seed, eval_batch, test)
         n, device = len(data.train), data.train.x.device
         self.values = torch.zeros(len(STATS), n, device=device)            # correct, margin, prob, el2n
         self.seen = torch.zeros(n, dtype=torch.long, device=device)        # step that last drew each example

@@ -78,6 +78,7 @@ class RecordingConfig:
     precision: str = "fp32"  # resolved numeric precision of forward passes: fp32 | bf16 (GPU autocast)
     quorum: float = 1.0    # share of members right at every later checkpoint for learned_epoch (scores only)
     augment: AugmentConfig = AugmentConfig()  # of the training batches (auto: the dataset's default)
+    test: bool = True      # record the test split too; false: training examples only (a run only to rank them)
 
     def __post_init__(self):
         object.__setattr__(self, "within_first_epoch", tuple(self.within_first_epoch))  # a list from the command line
@@ -111,7 +112,7 @@ def member_identity(member: Member, data: Data, rec: RecordingConfig, optim: Opt
                 "seed": member.seed, "data": data.fingerprint, "optim": asdict(optim),
                 "batch_size": rec.batch_size, "epochs": rec.epochs,
                 "checkpoints": [float(e) for e in checkpoints], "source": rec.source, "precision": rec.precision,
-                **rec.augment.resolved(data.name).identity()}
+                **rec.augment.resolved(data.name).identity(), **({} if rec.test else {"test": False})}
     return json.loads(json.dumps(identity, sort_keys=True))
 
 
@@ -154,7 +155,7 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     opt = make_optimizer(model.parameters(), optim)
     generator = torch_generator(member.seed, "order", device)
     inputs = Inputs(data.mean, data.std, device, rec.precision)
-    recorder = RECORDERS[rec.source](epochs, data, member.arch, member.seed, rec.eval_batch)
+    recorder = RECORDERS[rec.source](epochs, data, member.arch, member.seed, rec.eval_batch, rec.test)
     row_of_step = {int(s): i for i, s in enumerate(steps)}
     identity = member_identity(member, data, rec, optim, model_kwargs, epochs)
     recorder.dynamics.identity = identity
@@ -175,7 +176,7 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
                       member_augment(member, data, rec))
     hooks = Hooks([s for s in steps if s > start], at_checkpoint, recorder.observe, progress)
     train(model, batches, Schedule(optim, total, start), hooks, opt)
-    progress.close(f"done: test acc {history[-1]['test/acc']:.4f}" + (f" (resumed at step {start})" if start else ""))
+    progress.close(done_line([history]) + (f" (resumed at step {start})" if start else ""))
     return recorder.dynamics, history
 
 
@@ -193,9 +194,18 @@ def member_augment(member: Member, data: Data, rec: RecordingConfig):
 
 
 def history_row(step: int, loss: float, acc: float, dyn: MemberDynamics, row: int) -> dict:
-    """One member's history at checkpoint `row`: training loss/acc since the last, and the recorded accuracies."""
-    return {"step": step, "epoch": float(dyn.checkpoints[row]), "train/loss": loss, "train/acc": acc,
-            "test/acc": float(dyn.test.correct[row].mean()), "train/recorded_acc": float(dyn.train.correct[row].mean())}
+    """One member's history at checkpoint `row`: training loss/acc since the last, and the recorded accuracies
+    (test/acc only when the test split is recorded)."""
+    test = {"test/acc": float(dyn.test.correct[row].mean())} if dyn.test.labels.size else {}
+    return {"step": step, "epoch": float(dyn.checkpoints[row]), "train/loss": loss, "train/acc": acc, **test,
+            "train/recorded_acc": float(dyn.train.correct[row].mean())}
+
+
+def done_line(histories: list[list[dict]]) -> str:
+    """The progress line's end for members whose history rows these are."""
+    if "test/acc" not in histories[0][-1]:
+        return "done (test split not recorded: recording.test=false)"
+    return "done: test acc " + ", ".join(f"{h[-1]['test/acc']:.4f}" for h in histories)
 
 
 def save_resume(path: Path, identity: dict, step: int, model, opt, generator, recorder: Recorder, history) -> None:
