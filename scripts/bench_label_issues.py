@@ -9,16 +9,18 @@ Per setting (data.noise, data.label_noise):
     into a fixed out_dir (members made with exactly these settings are reused, so a rerun resumes). AUROC and AUPRC
     of every built-in score column for finding the flipped examples (turned "higher = more likely flipped" by
     curriculum.analysis.noise_detection), and precision and recall of the examples `train pacing.end=auto` would
-    never train on (curriculum.schedule.pruning.auto_dropped). Wall time: the score run's own `wall_seconds`, from
-    the run that trained every member.
+    never train on (curriculum.schedule.pruning.auto_dropped).
   cleanlab: K=4-fold cross-validation (folds stratified by the given labels) with the same architecture through
     curriculum's own engine and the same total training: the ensemble's members x epochs x N examples, split
     evenly over the K folds, each training on (K-1)N/K examples (4 x 2 x N -> 8/3 epochs of 3N/4 per fold),
-    rounded to whole steps of the same batch size. Out-of-fold softmax probabilities are cached in
-    <setting>/cv-probs.npz with the key of everything that made them, and reused only on an exact match; then
-    cleanlab.rank.get_label_quality_scores and cleanlab.filter.find_label_issues with their defaults. Wall time:
-    the folds' training and prediction (measured when computed, stored in the cache) plus the row's cleanlab call.
---levers adds score runs with recording.source=train (no extra pass), epoch-end checkpoints only, and both.
+    rounded to whole steps of the same batch size (scripts/cross_validation.py, run as its own command). Then
+    cleanlab.rank.get_label_quality_scores and cleanlab.filter.find_label_issues with their defaults.
+  Times, both sides alike: the whole command's wall and CPU seconds (process start to exit: imports, data, training,
+    and for curriculum the score files and the MLflow run), and the training wall time (curriculum: the member runs'
+    training and recording; cleanlab: the folds' training and prediction), each kept beside its outputs when it
+    computed afresh.
+--levers adds score runs with recording.source=train (no extra pass), epoch-end checkpoints only, both, and both
+without the test split (recording.test=false).
 Prints one markdown table per setting and writes <out>/label_issues.csv. A setting this build cannot make (before
 data.noise exists) and a score column it does not write (el2n) are reported as not available in this build."""
 
@@ -27,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cross_validation import FOLDS, cached_cv, cpu_seconds, fold_steps, require_cleanlab
+from cross_validation import FOLDS, cpu_seconds, fold_steps, require_cleanlab
 from reproduce import cli
 
 from curriculum.analysis.noise_detection import detection
@@ -44,7 +48,6 @@ from curriculum.batches import steps_per_epoch
 from curriculum.commands.common import data_config
 from curriculum.config import compose_config
 from curriculum.data.datasets import load_data
-from curriculum.engine import resolve_device
 from curriculum.io.scorefile import read_scores
 from curriculum.schedule.pruning import auto_dropped
 
@@ -57,6 +60,8 @@ VARIANTS = {  # our score runs: name -> score overrides (the levers of issue 13,
     "train-pass": ["recording.source=train"],
     "epoch-ends": ["recording.within_first_epoch=[]"],
     "train-pass, epoch-ends": ["recording.source=train", "recording.within_first_epoch=[]"],
+    "train-pass, epoch-ends, no test": ["recording.source=train", "recording.within_first_epoch=[]",
+                                        "recording.test=false"],
 }
 COLUMNS = ("consensus", "rank", "margin", "confidence", "el2n", "forgetting", "learned_epoch")  # built-in scores
 RECOMMENDED = "margin"   # the score curriculum recommends for finding label errors (docs/label_noise.md)
@@ -89,24 +94,46 @@ def unavailable(overrides: list[str]) -> str:
 
 # ---------------------------------------------------------------------------------------------- our side
 
-def timed_score(overrides: list[str], run_dir: Path, store: str, members: int) -> dict:
-    """`score` into run_dir, and the timing of the run that trained every member, kept in run_dir/bench_timing.json
-    (a rerun reuses the members in seconds): wall_s, the score run's own wall_seconds, and cpu_s, the CPU seconds of
-    the whole command (on a shared machine, the figure other jobs inflate least)."""
-    path = run_dir / "bench_timing.json"
-    fresh = not list((run_dir / "dynamics").glob("member-*.npz"))
-    cpu = cpu_seconds()
-    cli("score", *overrides, f"out_dir={run_dir}", store=store)
+def timed_command(path: Path, fresh: bool, command) -> dict:
+    """Run `command` (a function), and when it computed afresh (`fresh`), keep its whole wall and CPU seconds in
+    `path` (a rerun that reuses the results in seconds keeps the first timing): wall_s, and cpu_s, the CPU seconds
+    of the child process (on a shared machine, the figure other jobs inflate least), and what `command` returns."""
+    started, cpu = time.perf_counter(), cpu_seconds()
+    extra = command()
     if fresh:
-        timing = {"wall_s": score_wall_seconds(store, run_dir, members), "cpu_s": cpu_seconds() - cpu,
+        timing = {"wall_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu, **(extra or {}),
                   "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
         atomic_write(path, lambda f: f.write(json.dumps(timing).encode()))
-    return json.loads(path.read_text()) if path.is_file() else {"wall_s": float("nan"), "cpu_s": float("nan")}
+    nan = {"wall_s": float("nan"), "cpu_s": float("nan"), "train_s": float("nan")}
+    return nan | json.loads(path.read_text()) if path.is_file() else nan
 
 
-def score_wall_seconds(store: str, run_dir: Path, members: int) -> float:
-    """wall_seconds of the newest score run into `run_dir` that trained all `members` (one nested run each);
-    NaN when the members were trained over several runs (a resumed score), so no single run timed them."""
+def timed_score(overrides: list[str], run_dir: Path, store: str, members: int) -> dict:
+    """`score` into run_dir, timed whole (timed_command), with train_s: the members' training and recording."""
+    fresh = not list((run_dir / "dynamics").glob("member-*.npz"))
+
+    def score() -> dict:
+        cli("score", *overrides, f"out_dir={run_dir}", store=store)
+        return {"train_s": members_seconds(store, run_dir, members)}
+    return timed_command(run_dir / "bench_timing.json", fresh, score)
+
+
+def timed_cv(path: Path, overrides: list[str]) -> dict:
+    """scripts/cross_validation.py into `path`, timed whole (timed_command), with train_s: the folds' training and
+    prediction, as the cache holds it."""
+    fresh = not path.is_file()
+
+    def cross_validate() -> dict:
+        subprocess.run([sys.executable, str(Path(__file__).with_name("cross_validation.py")), str(path), *overrides],
+                       check=True, env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"))
+        with np.load(path, allow_pickle=False) as z:
+            return {"train_s": json.loads(z["meta"].tobytes())["seconds"]}
+    return timed_command(path.with_suffix(".timing.json"), fresh, cross_validate)
+
+
+def members_seconds(store: str, run_dir: Path, members: int) -> float:
+    """The summed durations of the member runs (training and recording) of the newest score run into `run_dir`
+    that trained all `members` (one nested run each); NaN when the members were trained over several runs."""
     import mlflow
 
     mlflow.set_tracking_uri(store)
@@ -114,10 +141,10 @@ def score_wall_seconds(store: str, run_dir: Path, members: int) -> float:
                               filter_string="tags.stage = 'score' and attributes.status = 'FINISHED'")
     runs = runs[runs["tags.out_dir"] == str(run_dir.resolve())]
     children = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.stage = 'score_member'")
-    trained = children["tags.mlflow.parentRunId"].value_counts() if len(children) else pd.Series(dtype=int)
     for _, run in runs.iterrows():
-        if trained.get(run["run_id"], 0) == members:
-            return float(run["metrics.wall_seconds"])
+        mine = children[children["tags.mlflow.parentRunId"] == run["run_id"]]
+        if len(mine) == members:
+            return float((mine["end_time"] - mine["start_time"]).dt.total_seconds().sum())
     return float("nan")
 
 
@@ -131,7 +158,7 @@ def our_rows(run_dir: Path, data, variant: str, timing: dict) -> list[dict]:
     found = detection(frame, present, noisy).set_index("score")
     side = f"curriculum ({variant})"
     rows = [{"side": side, "method": f"score `{c}`", "auroc": found.loc[c, "auroc"], "auprc": found.loc[c, "auprc"],
-             "wall_s": timing["wall_s"], "cpu_s": timing["cpu_s"]} if c in present else
+             **times(timing)} if c in present else
             {"side": side, "method": f"score `{c}`", "note": "not available in this build"} for c in COLUMNS]
     dropped = auto_dropped(frame["consensus"].to_numpy(), frame["margin"].to_numpy(), frame["label"].to_numpy(), meta)
     return rows + [flag_row(side, "pacing.end=auto drops", dropped, noisy, timing)]
@@ -140,8 +167,7 @@ def our_rows(run_dir: Path, data, variant: str, timing: dict) -> list[dict]:
 def flag_row(side: str, method: str, flagged: np.ndarray, noisy: np.ndarray, timing: dict) -> dict:
     """Precision and recall of a set of flagged examples for finding the flipped ones."""
     hits = int((flagged & noisy).sum())
-    return {"side": side, "method": method, "flagged": int(flagged.sum()), "wall_s": timing["wall_s"],
-            "cpu_s": timing["cpu_s"],
+    return {"side": side, "method": method, "flagged": int(flagged.sum()), **times(timing),
             "precision": hits / flagged.sum() if flagged.any() else float("nan"), "recall": hits / noisy.sum()}
 
 
@@ -149,21 +175,17 @@ def flag_row(side: str, method: str, flagged: np.ndarray, noisy: np.ndarray, tim
 
 def peer_rows(cleanlab, probs: np.ndarray, labels: np.ndarray, noisy: np.ndarray, cv: dict) -> list[dict]:
     """cleanlab's label quality scores (lower = more likely an issue) and its flagged issues, both with defaults;
-    each row's time is the CV's (cv: seconds, cpu_seconds) plus that call's."""
-    (quality, rank_time), (issues, find_time) = (timed(cleanlab.rank.get_label_quality_scores, labels, probs),
-                                                 timed(cleanlab.filter.find_label_issues, labels, probs))
+    each row's time is the cross-validation command's (`cv`: its times), which makes both calls."""
+    quality = cleanlab.rank.get_label_quality_scores(labels, probs)
+    issues = cleanlab.filter.find_label_issues(labels, probs)
     side = f"cleanlab ({FOLDS}-fold CV)"
     rank_row = {"side": side, "method": "get_label_quality_scores", "auroc": auroc(-quality, noisy),
-                "auprc": average_precision(-quality, noisy)}
-    total = (lambda t: {"wall_s": cv["seconds"] + t["wall_s"], "cpu_s": cv["cpu_seconds"] + t["cpu_s"]})
-    return [rank_row | total(rank_time), flag_row(side, "find_label_issues", issues, noisy, total(find_time))]
+                "auprc": average_precision(-quality, noisy), **times(cv)}
+    return [rank_row, flag_row(side, "find_label_issues", issues, noisy, cv)]
 
 
-def timed(fn, *args):
-    """fn(*args) and its wall and CPU seconds."""
-    started, cpu = time.perf_counter(), cpu_seconds()
-    out = fn(*args)
-    return out, {"wall_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu}
+def times(timing: dict) -> dict:
+    return {k: timing[k] for k in ("wall_s", "cpu_s", "train_s")}
 
 
 # ---------------------------------------------------------------------------------------------- one setting
@@ -185,33 +207,35 @@ def run_setting(name: str, args, store: str, cleanlab) -> tuple[list[dict], str]
         for variant in variants:
             ours[variant].append(timed_score([*overrides, *VARIANTS[variant]], score_dir(setting_dir, variant, r),
                                              store, int(cfg.ensemble.size)))
-        cvs.append(cached_cv(setting_dir / f"cv-probs{f'-r{r}' if r else ''}.npz", cfg,
-                             data.to(resolve_device("auto")), steps))
+        cvs.append(timed_cv(cv_path(setting_dir, r), overrides))
     rows = [row for v in variants for row in our_rows(score_dir(setting_dir, v, 0), data, v, median_times(ours[v]))]
-    cv_times = median_times([{"wall_s": c["seconds"], "cpu_s": c["cpu_seconds"]} for c in cvs])
-    rows += peer_rows(cleanlab, cvs[0]["probs"], data.train.y.numpy(), data.noisy,
-                      {"seconds": cv_times["wall_s"], "cpu_seconds": cv_times["cpu_s"]})
-    return [r | {"setting": name} for r in rows], setting_line(cfg, data, overrides, steps, cvs)
+    with np.load(cv_path(setting_dir, 0), allow_pickle=False) as z:
+        probs = z["probs"]
+    rows += peer_rows(cleanlab, probs, data.train.y.numpy(), data.noisy, median_times(cvs))
+    return [r | {"setting": name} for r in rows], setting_line(cfg, data, overrides, steps, len(cvs))
+
+
+def cv_path(setting_dir: Path, repeat: int) -> Path:
+    return setting_dir / f"cv-probs{f'-r{repeat}' if repeat else ''}.npz"
 
 
 def score_dir(setting_dir: Path, variant: str, repeat: int) -> Path:
-    return setting_dir / f"score-{variant.replace(', ', '+')}{f'-r{repeat}' if repeat else ''}"
+    return setting_dir / f"score-{variant.replace(', ', '+').replace(' ', '-')}{f'-r{repeat}' if repeat else ''}"
 
 
 def median_times(timings: list[dict]) -> dict:
     """Median wall and CPU seconds over repeats (NaN: a repeat whose members were trained over several runs)."""
-    return {k: float(np.median([t[k] for t in timings])) for k in ("wall_s", "cpu_s")} | {"repeats": len(timings)}
+    return {k: float(np.median([t[k] for t in timings])) for k in ("wall_s", "cpu_s", "train_s")} | {"repeats": len(timings)}
 
 
-def setting_line(cfg, data, overrides: list[str], steps: int, cvs: list[dict]) -> str:
+def setting_line(cfg, data, overrides: list[str], steps: int, repeats: int) -> str:
     n, batch = len(data.train), int(cfg.batch_size)
     fold_n = n - n // FOLDS
-    cached = sum(c["cached"] for c in cvs)
     return (f"{n} training examples, {int(data.noisy.sum())} labels flipped ({' '.join(overrides)}); ensemble "
             f"{cfg.ensemble.size} x {cfg.epochs} epochs x {steps_per_epoch(n, batch)} steps of {batch}; each of the "
             f"{FOLDS} folds trains on ~{fold_n} examples for {steps} steps of {batch} ({steps * batch / fold_n:.3f} "
-            f"epochs); times: median of {len(cvs)} interleaved repeat(s) of every run, each timed when it trained "
-            f"({cached} of the {len(cvs)} CV runs read from their cache)")
+            f"epochs); times: median of {repeats} interleaved repeat(s) of every command, each timed when it "
+            f"trained")
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -226,24 +250,27 @@ def print_table(name: str, rows: list[dict], line: str, command: str) -> None:
     print(f"\n### {name}\n\n`{command}`\n\n{line}\n")
     if rows[0]["side"] == "-":   # a setting this build cannot make: the line says why
         return
-    print("| side | method | AUROC | AUPRC | flagged | precision | recall | wall time (s) | CPU time (s) | note |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| side | method | AUROC | AUPRC | flagged | precision | recall | command wall (s) | command CPU (s) | "
+          "training wall (s) | note |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['side']} | {r['method']} | {fmt(r.get('auroc'))} | {fmt(r.get('auprc'))} | "
               f"{fmt(r.get('flagged'))} | {fmt(r.get('precision'))} | {fmt(r.get('recall'))} | "
-              f"{fmt(r.get('wall_s'), 1)} | {fmt(r.get('cpu_s'), 1)} | {r.get('note', '')} |")
+              f"{fmt(r.get('wall_s'), 1)} | {fmt(r.get('cpu_s'), 1)} | {fmt(r.get('train_s'), 1)} | "
+              f"{r.get('note', '')} |")
     print_goal(rows)
 
 
 def print_goal(rows: list[dict]) -> None:
     """Issue 13's goal per curriculum run: the recommended score's AUROC at least cleanlab's, at no more time."""
     peer = next(r for r in rows if r["method"] == "get_label_quality_scores")
-    print(f"\n| curriculum run | `{RECOMMENDED}` AUROC - cleanlab's | wall time / cleanlab's | CPU time / cleanlab's |")
-    print("|---|---|---|---|")
+    print(f"\n| curriculum run | `{RECOMMENDED}` AUROC - cleanlab's | command wall / cleanlab's | "
+          f"command CPU / cleanlab's | training wall / cleanlab's |")
+    print("|---|---|---|---|---|")
     for r in rows:
         if r["method"] == f"score `{RECOMMENDED}`":
-            print(f"| {r['side']} | {r['auroc'] - peer['auroc']:+.4f} | {r['wall_s'] / peer['wall_s']:.2f} | "
-                  f"{r['cpu_s'] / peer['cpu_s']:.2f} |")
+            print(f"| {r['side']} | {r['auroc'] - peer['auroc']:+.4f} | " + " | ".join(
+                f"{r[k] / peer[k]:.2f}" for k in ("wall_s", "cpu_s", "train_s")) + " |")
 
 
 def main() -> None:

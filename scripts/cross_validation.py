@@ -1,7 +1,14 @@
 """Out-of-fold predicted probabilities by K-fold cross-validation through curriculum's own engine, as cleanlab
 wants them, with the same architecture, optimizer, batch size and total training (examples x epochs) as a score
 run's ensemble; cached with the key of everything that made them. Shared by bench_label_issues.py and the
-label-noise study of reproduce.py. cleanlab itself is imported only by require_cleanlab (the `bench` extra)."""
+label-noise study of reproduce.py. cleanlab itself is imported only by require_cleanlab (the `bench` extra).
+
+As a command, what a cleanlab user runs (bench_label_issues.py times it whole, as it times `score`):
+
+    .venv/bin/python scripts/cross_validation.py OUT.npz [score overrides, e.g. data.label_noise=0.2]
+
+loads the data as `score` would with those overrides, makes (or reads from OUT.npz) the out-of-fold probabilities,
+and runs cleanlab's get_label_quality_scores and find_label_issues on them."""
 
 from __future__ import annotations
 
@@ -121,6 +128,25 @@ def cached_cv(path: Path, cfg, data, steps: int) -> dict:
     return meta | {"probs": probs, "cached": False}
 
 
+def main() -> None:
+    from curriculum.commands.common import data_config
+    from curriculum.config import compose_config
+    from curriculum.data.datasets import load_data
+    from curriculum.engine import resolve_device
+
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__.split("\n\n")[1])
+    cleanlab = require_cleanlab()
+    cfg = compose_config("score", sys.argv[2:])
+    data = load_data(data_config(cfg)).to(resolve_device("auto"))
+    steps = fold_steps(len(data.train), int(cfg.ensemble.size), int(cfg.epochs), FOLDS, int(cfg.batch_size))
+    probs, labels = cached_cv(Path(sys.argv[1]), cfg, data, steps)["probs"], data.train.y.cpu().numpy()
+    quality = cleanlab.rank.get_label_quality_scores(labels, probs)
+    issues = cleanlab.filter.find_label_issues(labels, probs)
+    print(f"[cv] {len(labels)} examples: {int(issues.sum())} label issues found; lowest label quality "
+          f"{float(quality.min()):.4f}", file=sys.stderr)
+
+
 def cleanlab_kept_csv(path: Path, cleanlab, probs: np.ndarray, data) -> Path:
     """cleanlab.filter.find_label_issues (defaults) on the out-of-fold probabilities, as a CSV the train command
     imports: `index` (official position) and `cleanlab_keep` (1 = not flagged), for sampler.keep=cleanlab_keep.
@@ -129,3 +155,7 @@ def cleanlab_kept_csv(path: Path, cleanlab, probs: np.ndarray, data) -> Path:
     frame = pd.DataFrame({"index": data.train.index.cpu().numpy(), "cleanlab_keep": (~issues).astype(int)})
     atomic_write(path, lambda f: f.write(frame.to_csv(index=False).encode()))
     return path
+
+
+if __name__ == "__main__":
+    main()
