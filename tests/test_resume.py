@@ -157,7 +157,10 @@ def test_a_run_continued_from_its_state_ends_exactly_as_an_uninterrupted_one(tmp
     monkeypatch.setattr(target_module, "save_state", original)
     state = load_state(kept, IDENTITY)
     assert state["step"] == step and len(state["history"]) == step // 6
+    restored, restore = [], target_module.restore   # a run that ignored the state would end the same: check it
+    monkeypatch.setattr(target_module, "restore", lambda *a: restored.append(restore(*a)) or restored[-1])
     resumed = _run(data, sampler, Resume(tmp_path / "resumed.pt", IDENTITY, "run123", state), augment)
+    assert restored == [step]   # continued from the state's step
     assert resumed[0] == history and resumed[1] == summary
     assert all(torch.equal(weights[k], v) for k, v in resumed[2].items())
     assert np.isclose(summary["test/acc_final"], history[-1]["test/acc"])

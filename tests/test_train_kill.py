@@ -81,6 +81,7 @@ def test_a_killed_train_run_continues_into_the_same_mlflow_run_with_the_same_met
     run_id = attempt.info.run_id
     assert f"[resume] continuing MLflow run {run_id}" in resumed.stderr
     assert f"from step {KILL_POINTS[sampler, point]} of the state" in resumed.stderr
+    assert f"(resumed at step {KILL_POINTS[sampler, point]})" in resumed.stderr   # trained only from there
     client, (run,) = _runs(tmp_path)  # still one run: the killed attempt's, finished
     assert run.info.run_id == run_id and run.info.status == "FINISHED"
     assert run.data.tags["resumed_at_steps"] == str(KILL_POINTS[sampler, point])
