@@ -205,3 +205,19 @@ def test_scores_naming_other_images_are_refused_with_the_first_difference():
     with pytest.raises(UserError, match=r"1 of 2 paths differ \(index 1: train/b/2.png in the file, train/b/3.png"):
         check_scores(frame, {}, "s.parquet", np.array([0, 1]), np.array([0, 1]),
                      np.array(["train/a/1.png", "train/b/3.png"]))
+
+
+@pytest.mark.parametrize("unreadable", ["train", "train/bee"])
+def test_a_folder_that_cannot_be_read_is_one_line(tmp_path, monkeypatch, unreadable):
+    """A permission error (made by hand: these tests may run as root, whom permissions do not stop)."""
+    for rel in ("train/ant/1.png", "train/bee/2.png", "test/ant/3.png", "test/bee/4.png"):
+        write_image(tmp_path / rel, 1)
+    scandir = os.scandir
+
+    def denied(path):
+        if os.fspath(path) == os.fspath(tmp_path / unreadable):
+            raise PermissionError(13, "Permission denied")
+        return scandir(path)
+    monkeypatch.setattr(folder_module.os, "scandir", denied)
+    with pytest.raises(UserError, match=f"cannot read the folder .*{unreadable} \\(Permission denied\\)"):
+        folder_data(tmp_path)

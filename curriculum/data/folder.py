@@ -90,7 +90,7 @@ def class_folders(root: Path, split: str) -> list[str]:
     folder = root / split
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder; data=folder reads {split}/<class>/<image>")
-    entries = sorted((e for e in os.scandir(folder) if not e.name.startswith(".")), key=lambda e: e.name)
+    entries = sorted((e for e in listed(folder) if not e.name.startswith(".")), key=lambda e: e.name)
     stray = [e.name for e in entries if not e.is_dir()]
     if stray:
         raise UserError(f"{folder / stray[0]} is not in a class folder; data=folder reads {split}/<class>/<image>")
@@ -114,19 +114,28 @@ def files_under(root: Path, rel_dir: str) -> list[tuple[str, os.stat_result]]:
     """(relative path, stat) of every non-hidden file below root/rel_dir, subfolders included. os.scandir and
     plain strings: pathlib objects cost 2 of the 2.5 s a cached load of 70,000 files took."""
     out = []
-    with os.scandir(os.path.join(root, rel_dir)) as entries:
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}"
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir():
-                    out += files_under(root, rel)
-                else:
-                    out.append((rel, entry.stat()))
-            except OSError as err:
-                raise UserError(f"cannot read {rel} under data.root={root} ({err.strerror}); fix or remove it") from None
+    for entry in listed(os.path.join(root, rel_dir)):
+        rel = f"{rel_dir}/{entry.name}"
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir():
+                out += files_under(root, rel)
+            else:
+                out.append((rel, entry.stat()))
+        except OSError as err:
+            raise UserError(f"cannot read {rel} under data.root={root} ({err.strerror}); fix or remove it") from None
     return out
+
+
+def listed(folder) -> list[os.DirEntry]:
+    """The entries of `folder`; one line when it cannot be read (e.g. no permission)."""
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as err:
+        raise UserError(f"cannot read the folder {folder} ({err.strerror or type(err).__name__}); "
+                        f"fix its permissions or remove it") from None
 
 
 def held_out_count(n: int, test_size: float) -> int:
