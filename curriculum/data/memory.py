@@ -43,4 +43,4 @@ def check_fits(pixel_bytes: int, what: str, fix: str, available: int | None = No
     needed = COPIES * pixel_bytes
     if available is not None and needed > available:
         raise UserError(f"{what} need about {gigabytes(needed)} of memory ({gigabytes(pixel_bytes)} of uint8 pixels, "
-                        f"held up to three times while splitting) but {gigabytes(available)} are available; {fix}")
+                        f"held up to {COPIES} times while splitting) but {gigabytes(available)} are available; {fix}")

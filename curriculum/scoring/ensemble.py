@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -240,8 +239,8 @@ def resume_member(path: Path, identity: dict, model, opt, generator, recorder: R
         torch.Generator(generator.device).set_state(state["generator"].cpu())
         step, history = int(state["step"]), list(state["history"])
     except Exception as err:
-        print(f"[resume] ignoring {path} ({type(err).__name__}: it does not fit this member); "
-              f"training the member from the start", file=sys.stderr)
+        say(f"[resume] ignoring {path} ({type(err).__name__}: it does not fit this member); "
+            f"training the member from the start")
         return 0, []
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
