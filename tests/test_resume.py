@@ -15,7 +15,8 @@ from curriculum.io.files import exclusive_lock
 from curriculum.models import create_model
 from curriculum.schedule import target as target_module
 from curriculum.schedule.pacing import make_pacing
-from curriculum.schedule.resume import Resume, discard_state, load_state, restore, save_state, state_path
+from curriculum.schedule.resume import (Resume, discard_state, load_state, other_states, restore, save_state,
+                                       state_path)
 from curriculum.schedule.sampler import make_ordering
 from curriculum.schedule.target import TargetConfig, train_target
 
@@ -87,9 +88,23 @@ def test_no_state_is_none_without_a_word(tmp_path, capsys):
 
 def test_state_files_are_named_by_the_identity():
     other = IDENTITY | {"data": "abd"}
-    assert state_path("d", "random-linear-s0", IDENTITY) == state_path("d", "random-linear-s0", dict(IDENTITY))
+    reordered = dict(reversed(list(IDENTITY.items())))
+    # pinned: another naming would leave every saved state unfound
+    assert state_path("d", "random-linear-s0", reordered).name == "random-linear-s0-a96c6b9def8c05b0.pt"
     assert state_path("d", "random-linear-s0", IDENTITY) != state_path("d", "random-linear-s0", other)
     assert state_path("d", "random-linear-s0", IDENTITY).name.startswith("random-linear-s0-")
+
+
+def test_an_unfinished_state_made_otherwise_is_named_not_left_unseen(tmp_path):
+    model, opt, seen, history = _trained_objects()
+    older = IDENTITY | {"settings": IDENTITY["settings"] | {"lr": 0.1}}
+    save_state(Resume(state_path(tmp_path, "random-linear-s0", older), older, "run1"), 6, model, opt, seen, history)
+    save_state(Resume(state_path(tmp_path, "random-linear-s1", older), older, "run2"), 6, model, opt, seen, history)
+    mine = state_path(tmp_path, "random-linear-s0", IDENTITY)
+    (line,) = other_states(mine, IDENTITY)   # seed 1 is another run name: not listed
+    assert "random-linear-s0-" in line and "settings.lr" in line and "0.1" in line
+    save_state(Resume(mine, IDENTITY, "run3"), 6, model, opt, seen, history)
+    assert len(other_states(mine, IDENTITY)) == 1   # its own state is not "other"
 
 
 def test_a_state_that_does_not_fit_the_model_leaves_it_untouched(tmp_path, capsys):

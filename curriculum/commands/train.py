@@ -30,7 +30,7 @@ from ..schedule.keep import kept_positions, needs_scores, restrict
 from ..schedule.pacing import pacing_config
 from ..schedule.pruning import estimate_clean_fraction
 from ..schedule.sampler import SamplerConfig, make_ordering
-from ..schedule.resume import STATE_FORMAT, Resume, discard_state, load_state, state_path
+from ..schedule.resume import STATE_FORMAT, Resume, discard_state, load_state, other_states, state_path
 from ..schedule.target import TargetConfig, TrainedTarget, train_target
 from ..scoring.scores import orientation
 from .common import augment_config, data_config, log_inputs, optim_config, say, tracker, writable_dir
@@ -76,6 +76,8 @@ def train(cfg: DictConfig) -> None:
     name = f"{sampler}-{pacing_name}" + (f"-keep-{keep}" if kept is not None else "") + f"-s{cfg.seed}"
     identity = run_identity(cfg, device, target, data, source, arm, end)
     state_file = state_path(resume_dir, name, identity)
+    for line in other_states(state_file, identity):
+        say(line)
     lock = state_file.with_suffix(".lock")
     with exclusive_lock(lock, f"another train process is running exactly these settings (it holds {lock}); "
                               f"wait for it to finish, or change seed or study"):

@@ -74,6 +74,24 @@ def load_state(path: Path, identity: dict, device: str | torch.device = "cpu") -
     return state
 
 
+def other_states(path: Path, identity: dict) -> list[str]:
+    """Lines on the unfinished states of the same run name (sampler, pacing, seed) beside `path` that were made with
+    other settings or code: such a run is not continued, and its state would otherwise be left there unseen."""
+    name = path.name[:-len("-0123456789abcdef.pt")]
+    lines = []
+    for other in sorted(path.parent.glob(f"{name}-" + "?" * 16 + ".pt")):
+        if other == path:
+            continue
+        try:
+            found = torch.load(other, weights_only=True, map_location="cpu")["identity"]
+            why = "; ".join(identity_differences(found, identity)[:3])
+        except Exception as err:
+            why = f"it does not load: {type(err).__name__}"
+        lines.append(f"[resume] not continuing {other}, an unfinished run made otherwise ({why}): "
+                     f"rerun with its settings to finish it, or delete it")
+    return lines
+
+
 def restore(resume: Resume, model, opt, seen: torch.Tensor, history: list[dict]) -> int:
     """Load the resume state into the run's fresh objects and return its step; all or nothing: 0, with the objects
     untouched and a line saying why, when it does not fit them."""
