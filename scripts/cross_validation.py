@@ -8,7 +8,8 @@ As a command, what a cleanlab user runs (bench_label_issues.py times it whole, a
     .venv/bin/python scripts/cross_validation.py OUT.npz [score overrides, e.g. data.label_noise=0.2]
 
 loads the data as `score` would with those overrides, makes (or reads from OUT.npz) the out-of-fold probabilities,
-and runs cleanlab's get_label_quality_scores and find_label_issues on them."""
+runs cleanlab's get_label_quality_scores and find_label_issues on them, and writes the examples it keeps as OUT.csv
+(`train sampler=standard sampler.keep=cleanlab_keep scores=OUT.csv` trains on them)."""
 
 from __future__ import annotations
 
@@ -143,15 +144,15 @@ def main() -> None:
     probs, labels = cached_cv(Path(sys.argv[1]), cfg, data, steps)["probs"], data.train.y.cpu().numpy()
     quality = cleanlab.rank.get_label_quality_scores(labels, probs)
     issues = cleanlab.filter.find_label_issues(labels, probs)
-    print(f"[cv] {len(labels)} examples: {int(issues.sum())} label issues found; lowest label quality "
-          f"{float(quality.min()):.4f}", file=sys.stderr)
+    csv = kept_csv(Path(sys.argv[1]).with_suffix(".csv"), issues, data)
+    print(f"[cv] {len(labels)} examples: {int(issues.sum())} label issues found (lowest label quality "
+          f"{float(quality.min()):.4f}); the rest in {csv}", file=sys.stderr)
 
 
-def cleanlab_kept_csv(path: Path, cleanlab, probs: np.ndarray, data) -> Path:
-    """cleanlab.filter.find_label_issues (defaults) on the out-of-fold probabilities, as a CSV the train command
-    imports: `index` (official position) and `cleanlab_keep` (1 = not flagged), for sampler.keep=cleanlab_keep.
-    No label column: the importer checks labels against the true ones, and these are the noisy ones trained on."""
-    issues = cleanlab.filter.find_label_issues(data.train.y.cpu().numpy(), probs)
+def kept_csv(path: Path, issues: np.ndarray, data) -> Path:
+    """cleanlab's verdicts (`issues`: find_label_issues' mask) as a CSV the train command imports: `index` (official
+    position) and `cleanlab_keep` (1 = not flagged), for sampler.keep=cleanlab_keep. No label column: the importer
+    checks labels against the true ones, and these would be the noisy ones trained on."""
     frame = pd.DataFrame({"index": data.train.index.cpu().numpy(), "cleanlab_keep": (~issues).astype(int)})
     atomic_write(path, lambda f: f.write(frame.to_csv(index=False).encode()))
     return path

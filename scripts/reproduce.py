@@ -40,7 +40,7 @@ SCORES = {  # name -> score overrides
 # Label-noise study (issue 13): each kind and level of noise on the noisy setting's data and target.
 NOISE_SETTINGS = {"symmetric-0.2": ("symmetric", 0.2), "symmetric-0.4": ("symmetric", 0.4),
                   "pairwise-0.2": ("pairwise", 0.2), "pairwise-0.4": ("pairwise", 0.4)}
-PEER_KEEP = "cleanlab_keep"   # the column of the CSV of cleanlab's verdicts (cross_validation.cleanlab_kept_csv)
+PEER_KEEP = "cleanlab_keep"   # the column of the CSV of cleanlab's verdicts (cross_validation.kept_csv)
 NOISE_ARMS = {  # arm name in compare's table -> train overrides
     "standard": ["sampler=standard"],
     "consensus/linear@end=auto": ["sampler=consensus", "pacing.end=auto"],
@@ -199,7 +199,7 @@ def run_part(out: Path, store: str, scores: dict, studies: list[dict], quick: bo
 def run_label_noise(out: Path, store: str, args) -> None:
     """Issue 13's study: score each noise setting, make cleanlab's verdicts on cross-validated probabilities with
     the same training as the score run's ensemble (cross_validation.py), then train and compare the arms."""
-    from cross_validation import FOLDS, cached_cv, cleanlab_kept_csv, fold_steps, require_cleanlab
+    from cross_validation import FOLDS, cached_cv, fold_steps, kept_csv, require_cleanlab
 
     from curriculum.commands.common import data_config
     from curriculum.config import compose_config
@@ -214,7 +214,7 @@ def run_label_noise(out: Path, store: str, args) -> None:
         data = load_data(data_config(cfg))
         steps = fold_steps(len(data.train), int(cfg.ensemble.size), int(cfg.epochs), FOLDS, int(cfg.batch_size))
         cv = cached_cv(out / f"cv-{study['scores']}.npz", cfg, data, steps)
-        cleanlab_kept_csv(out / study["peer"], cleanlab, cv["probs"], data)
+        kept_csv(out / study["peer"], cleanlab.filter.find_label_issues(data.train.y.numpy(), cv["probs"]), data)
     run_part(out, store, {}, studies, args.quick)   # scored above
 
 

@@ -114,3 +114,21 @@ def test_cleanlab_rows_rank_the_examples_whose_label_gets_low_probability_first(
     quality, flags = bench.peer_rows(cleanlab, probs, labels, noisy, {"wall_s": 1.0, "cpu_s": 2.0, "train_s": 0.5})
     assert quality["auroc"] == 1.0 and (quality["wall_s"], quality["cpu_s"], flags["train_s"]) == (1.0, 2.0, 0.5)
     assert flags["precision"] == 1.0 and flags["recall"] == 1.0 and flags["flagged"] == 12
+
+
+def test_cleanlabs_verdicts_become_a_csv_that_train_keeps_by_official_index(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    from curriculum.io.importers import load_external
+    from curriculum.schedule.keep import kept_positions
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import cross_validation
+
+    data = SimpleNamespace(train=SimpleNamespace(index=torch.tensor([5, 7, 9, 11])))
+    path = cross_validation.kept_csv(tmp_path / "kept.csv", np.array([True, False, False, True]), data)
+    frame = load_external(path)
+    assert frame["index"].tolist() == [5, 7, 9, 11] and frame["cleanlab_keep"].tolist() == [0, 1, 1, 0]
+    assert kept_positions("cleanlab_keep", np.zeros(4, bool), frame).tolist() == [1, 2]
