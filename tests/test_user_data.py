@@ -221,3 +221,15 @@ def test_a_folder_that_cannot_be_read_is_one_line(tmp_path, monkeypatch, unreada
     monkeypatch.setattr(folder_module.os, "scandir", denied)
     with pytest.raises(UserError, match=f"cannot read the folder .*{unreadable} \\(Permission denied\\)"):
         folder_data(tmp_path)
+
+
+def test_a_cgroup_limit_counts_inactive_file_cache_as_free(tmp_path):
+    """limit 1000, current 900 of which 600 inactive page cache: 1000 - (900 - 600) = 700 bytes left."""
+    from curriculum.data.memory import cgroup_left
+
+    (tmp_path / "memory.max").write_text("1000\n")
+    (tmp_path / "memory.current").write_text("900\n")
+    (tmp_path / "memory.stat").write_text("anon 300\nfile 600\ninactive_file 600\nactive_file 0\n")
+    assert cgroup_left(tmp_path) == 700
+    (tmp_path / "memory.max").write_text("max\n")
+    assert cgroup_left(tmp_path) is None

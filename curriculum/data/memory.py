@@ -13,7 +13,7 @@ from ..errors import UserError
 COPIES = 3
 
 
-def available_bytes() -> int | None:
+def available_bytes(cgroup: Path = Path("/sys/fs/cgroup")) -> int | None:
     """Memory this process can still take: MemAvailable, capped by a cgroup (v2) limit; None when unknown."""
     found = []
     try:
@@ -23,13 +23,24 @@ def available_bytes() -> int | None:
     except (OSError, ValueError):
         if hasattr(os, "sysconf") and "SC_AVPHYS_PAGES" in os.sysconf_names:
             found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit != "max":
-            found.append(int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
-    except (OSError, ValueError):
-        pass
+    left = cgroup_left(cgroup)
+    found += [] if left is None else [left]
     return min(found) if found else None
+
+
+def cgroup_left(cgroup: Path) -> int | None:
+    """A cgroup v2 limit less what the group uses, not counting inactive file cache (memory.current counts the page
+    cache, which the kernel reclaims before it refuses memory: right after reading a large dataset, the cache alone
+    would otherwise look like a full machine); None without a limit."""
+    try:
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit == "max":
+            return None
+        stat = dict(line.split() for line in (cgroup / "memory.stat").read_text().splitlines() if line.strip())
+        used = int((cgroup / "memory.current").read_text()) - int(stat.get("inactive_file", 0))
+        return int(limit) - used
+    except (OSError, ValueError):
+        return None
 
 
 def gigabytes(n: int) -> str:
