@@ -14,7 +14,7 @@ def atomic_write(path: str | Path, write: Callable[[object], None]) -> Path:
     """Write through `write(file_object)` to a temporary name beside `path`, fsync, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")   # the name remove_stale_temporaries knows
     try:
         with open(tmp, "wb") as f:
             write(f)
@@ -25,3 +25,22 @@ def atomic_write(path: str | Path, write: Callable[[object], None]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def remove_stale_temporaries(folder: Path, name_glob: str) -> None:
+    """Delete the temporary files that killed atomic_writes of files named like `name_glob` left in `folder`: those
+    of processes no longer alive (a live one may be writing right now)."""
+    for tmp in folder.glob(f".{name_glob}.*.tmp"):
+        pid = tmp.name[:-len(".tmp")].rsplit(".", 1)[-1]
+        if pid.isdigit() and not alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process
+        return True
+    return True

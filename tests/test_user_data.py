@@ -233,3 +233,14 @@ def test_a_cgroup_limit_counts_inactive_file_cache_as_free(tmp_path):
     assert cgroup_left(tmp_path) == 700
     (tmp_path / "memory.max").write_text("max\n")
     assert cgroup_left(tmp_path) is None
+
+
+def test_saving_a_cache_removes_what_killed_writes_left_but_not_a_live_writer(tmp_path):
+    from curriculum.data.cache import save_cache
+
+    dead, live = tmp_path / ".abc-old.npz.4194303.tmp", tmp_path / f".abc-other.npz.{os.getppid()}.tmp"
+    other = tmp_path / ".xyz-old.npz.4194303.tmp"   # another root's cache: not this one's to clean
+    for path in (dead, live, other):
+        path.write_bytes(b"half")
+    save_cache(tmp_path / "abc-new.npz", {"x": np.zeros(2)})
+    assert not dead.exists() and live.exists() and other.exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, remove_stale_temporaries
 from ..errors import UserError
 
 DEFAULT_DIR = ".curriculum-cache"   # inside data.root, unless data.cache_dir says otherwise
@@ -65,9 +65,12 @@ def check_writable(path: Path) -> None:
 
 
 def save_cache(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write atomically, then delete this root's caches of older versions of the folder."""
+    """Write atomically, then delete this root's caches of older versions of the folder, and what killed writes of
+    them left."""
     atomic_write(path, lambda f: np.savez(f, **arrays))
-    for old in path.parent.glob(f"{path.name.split('-')[0]}-*.npz"):
+    tag = path.name.split('-')[0]
+    for old in path.parent.glob(f"{tag}-*.npz"):
         if old != path:
             old.unlink(missing_ok=True)
+    remove_stale_temporaries(path.parent, f"{tag}-*.npz")
     return path
