@@ -1,6 +1,7 @@
 """The decoded images of a folder, cached as one .npz so that the second run loads in about a second. The file's
-name is a hash of everything decoding depends on (each file's relative path, size and mtime, the decode settings,
-the Pillow version), so any change to the folder or the settings is a new name: a stale cache is never read."""
+name is a hash of everything decoding depends on (each file's relative path, label, size, mtime, ctime and inode,
+the decode settings, the Pillow version), so any change to the folder or the settings is a new name: a stale cache
+is never read."""
 
 from __future__ import annotations
 
