@@ -244,3 +244,15 @@ def test_saving_a_cache_removes_what_killed_writes_left_but_not_a_live_writer(tm
         path.write_bytes(b"half")
     save_cache(tmp_path / "abc-new.npz", {"x": np.zeros(2)})
     assert not dead.exists() and live.exists() and other.exists()
+
+
+def test_a_cache_too_large_for_the_memory_left_is_one_line_before_it_is_read(tmp_path, monkeypatch):
+    from curriculum.data import memory
+
+    for rel in ("train/a/1.png", "train/b/2.png", "test/a/3.png", "test/b/4.png"):
+        write_image(tmp_path / rel, 1)
+    folder_data(tmp_path)                     # decodes and writes the cache: 4 images of 2x2 = 16 pixels
+    monkeypatch.setattr(memory, "available_bytes", lambda: 3 * 16 - 1)   # one byte short of COPIES x 16
+    monkeypatch.setattr(folder_module, "decode_folder", lambda *a: pytest.fail("the cache was there to read"))
+    with pytest.raises(UserError, match="the cached 16 pixels"):
+        folder_data(tmp_path)

@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import UserError
 from ..seeding import numpy_rng
 from .cache import cache_key, cache_path, check_writable, load_cache, save_cache
+from .arrays import npz_headers
 from .memory import check_fits
 from .splits import split_sizes, stratified_order
 
@@ -39,7 +40,7 @@ class ImageFile(NamedTuple):   # a NamedTuple: 70,000 frozen dataclasses took a 
     label: int      # position of <class> among the sorted class folders
     size: int       # bytes
     mtime_ns: int
-    ctime_ns: int   # with the inode: a same-size rewrite that keeps the mtime (cp -p, rsync -a, tar x) still shows
+    ctime_ns: int   # with the inode: a same-size rewrite keeping the mtime (cp -p, rsync -a, tar x) changes the key
     inode: int
 
 
@@ -52,6 +53,7 @@ def load_folder(cfg) -> tuple:
     split_sizes(cfg, n_train)   # here, before decoding: a bad val_size or test_size leaves no cache behind
     settings = {"image_size": cfg.image_size, "channels": cfg.channels}
     cache = cache_path(root, cfg.cache_dir, cache_key(files["train"] + files["test"], settings))
+    check_cached_fits(cache, root)
     arrays = load_cache(cache, ARRAYS)
     if arrays is None:
         arrays = decode_folder(root, files, cfg.image_size, cfg.channels, cache)
@@ -59,6 +61,19 @@ def load_folder(cfg) -> tuple:
     if not files["test"]:
         return hold_out_test(arrays, cfg.test_size, cfg.seed)
     return tuple(arrays[k] for k in ARRAYS)
+
+
+def check_cached_fits(cache: Path, root: Path) -> None:
+    """The memory check decoding makes, for a cache about to be read (from its headers; a cache that cannot be read
+    is left to load_cache, which decodes again)."""
+    try:
+        headers = npz_headers(cache) if cache.is_file() else {}
+    except UserError:
+        return
+    if "x_train" in headers and "x_test" in headers:
+        pixels = sum(int(np.prod(headers[k][0])) for k in ("x_train", "x_test"))
+        check_fits(pixels, f"data.root={root}: the cached {pixels:,} pixels of its images",
+                   "set a smaller data.image_size, or use fewer images")
 
 
 # ---------------------------------------------------------------------------------------------- the layout
