@@ -151,9 +151,10 @@ def main() -> None:
 
 def kept_csv(path: Path, issues: np.ndarray, data) -> Path:
     """cleanlab's verdicts (`issues`: find_label_issues' mask) as a CSV the train command imports: `index` (official
-    position) and `cleanlab_keep` (1 = not flagged), for sampler.keep=cleanlab_keep. No label column: the importer
-    checks labels against the true ones, and these would be the noisy ones trained on."""
-    frame = pd.DataFrame({"index": data.train.index.cpu().numpy(), "cleanlab_keep": (~issues).astype(int)})
+    position), `label` (the labels cleanlab judged: the importer checks them) and `cleanlab_keep` (1 = not flagged),
+    for sampler.keep=cleanlab_keep."""
+    frame = pd.DataFrame({"index": data.train.index.cpu().numpy(), "label": data.train.y.cpu().numpy(),
+                          "cleanlab_keep": (~issues).astype(int)})
     atomic_write(path, lambda f: f.write(frame.to_csv(index=False).encode()))
     return path
 

@@ -102,3 +102,19 @@ def test_csv_repeating_an_index_with_other_values_is_refused_naming_the_index(tm
     pd.DataFrame({"index": [0, 1, 1], **columns}).to_csv(tmp_path / "s.csv", index=False)
     with pytest.raises(UserError, match=r"s.csv has 2 different rows for index 1"):
         load_external(tmp_path / "s.csv")
+
+
+def test_a_csv_with_the_noisy_labels_trained_on_is_accepted_and_other_labels_are_not(tmp_path):
+    """With injected noise a peer tool (cleanlab) writes the labels it saw: all of them equal to the labels trained
+    on is this dataset; a mixture of true and noisy labels, or any other labels, is not."""
+    noisy = load_data(DataConfig(name="synthetic", train_size=500, val_size=100, label_noise=0.2))
+    index, true, trained = noisy.train.index.numpy(), noisy.true_labels, noisy.train.y.numpy()
+    assert (true != trained).sum() == 100
+    for name, labels in (("trained", trained), ("true", true)):
+        pd.DataFrame({"index": index, "label": labels, "s": 1.0}).to_csv(tmp_path / f"{name}.csv", index=False)
+        frame = align(load_external(tmp_path / f"{name}.csv"), index, true, name, trained)
+        np.testing.assert_array_equal(frame["label"], true)
+    mixed = np.where(np.arange(500) < 250, trained, true)   # half the flips only
+    pd.DataFrame({"index": index, "label": mixed, "s": 1.0}).to_csv(tmp_path / "mixed.csv", index=False)
+    with pytest.raises(UserError, match="made for other labels"):
+        align(load_external(tmp_path / "mixed.csv"), index, true, "mixed", trained)

@@ -127,8 +127,9 @@ def test_cleanlabs_verdicts_become_a_csv_that_train_keeps_by_official_index(tmp_
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
     import cross_validation
 
-    data = SimpleNamespace(train=SimpleNamespace(index=torch.tensor([5, 7, 9, 11])))
+    data = SimpleNamespace(train=SimpleNamespace(index=torch.tensor([5, 7, 9, 11]), y=torch.tensor([0, 1, 1, 0])))
     path = cross_validation.kept_csv(tmp_path / "kept.csv", np.array([True, False, False, True]), data)
     frame = load_external(path)
     assert frame["index"].tolist() == [5, 7, 9, 11] and frame["cleanlab_keep"].tolist() == [0, 1, 1, 0]
+    assert frame["label"].tolist() == [0, 1, 1, 0]
     assert kept_positions("cleanlab_keep", np.zeros(4, bool), frame).tolist() == [1, 2]

@@ -87,9 +87,11 @@ def _cartography(folder: Path) -> pd.DataFrame:
                          "score": probs.mean(0)})
 
 
-def align(frame: pd.DataFrame, index: np.ndarray, true_labels: np.ndarray, source: str) -> pd.DataFrame:
-    """Rows of `frame` for the training examples `index`, in that order; labels (when the file has them)
-    must match the dataset's own labels."""
+def align(frame: pd.DataFrame, index: np.ndarray, true_labels: np.ndarray, source: str,
+          trained_labels: np.ndarray | None = None) -> pd.DataFrame:
+    """Rows of `frame` for the training examples `index`, in that order; labels (when the file has them) must match
+    the dataset's own labels, or all of the labels trained on (with injected noise: a tool that saw the noisy
+    labels, as cleanlab does, writes those)."""
     by_index = frame.drop_duplicates("index").set_index("index")
     missing = np.setdiff1d(index, by_index.index.to_numpy())
     if len(missing):
@@ -97,7 +99,10 @@ def align(frame: pd.DataFrame, index: np.ndarray, true_labels: np.ndarray, sourc
                         f"(first missing index {int(missing[0])}); was it made for this dataset?")
     rows = by_index.loc[index].reset_index()
     if "label" in rows:
-        bad = np.flatnonzero(rows["label"].to_numpy() != true_labels)
+        given = rows["label"].to_numpy()
+        bad = np.flatnonzero(given != true_labels)
+        if len(bad) and trained_labels is not None and np.array_equal(given, trained_labels):
+            bad = bad[:0]
         if len(bad):
             raise UserError(f"{source} was made for other labels: {len(bad)} of {len(index)} labels disagree "
                             f"(first at index {int(index[bad[0]])}); was it made for this dataset?")

@@ -39,7 +39,8 @@ def resolve_scores(spec: str, track: Tracker, data: Data) -> ScoreSource:
     else:
         path = Path(spec).expanduser()
         if is_external(path):
-            frame = align(load_external(path), data.train.index.cpu().numpy(), data.true_labels, f"scores {path}")
+            frame = align(load_external(path), data.train.index.cpu().numpy(), data.true_labels, f"scores {path}",
+                          data.train.y.cpu().numpy())
             return ScoreSource(frame, {"source": "external"}, path, "", _sha256(path))
         if path.is_dir():
             path = path / "scores.parquet"
