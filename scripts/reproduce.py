@@ -44,9 +44,13 @@ PEER_KEEP = "cleanlab_keep"   # the column of the CSV of cleanlab's verdicts (cr
 NOISE_ARMS = {  # arm name in compare's table -> train overrides
     "standard": ["sampler=standard"],
     "consensus/linear@end=auto": ["sampler=consensus", "pacing.end=auto"],
+    "standard[sampler.keep=auto]": ["sampler=standard", "sampler.keep=auto"],   # the same filter, no curriculum
     "oracle": ["sampler=standard", "sampler.keep=clean"],
     f"standard[sampler.keep={PEER_KEEP}]": ["sampler=standard", f"sampler.keep={PEER_KEEP}"],
 }
+
+
+FILTERS = [a for a in NOISE_ARMS if a not in ("standard", "oracle")]   # the arms whose share of the oracle's gain
 
 
 def noise_data(setting: str) -> list[str]:
@@ -60,8 +64,9 @@ def noise_scores() -> dict:
 
 
 def noise_studies(seeds: int, quick: bool) -> list[dict]:
-    """Per noise setting: standard training against consensus pruning with the end the tool estimates, the oracle
-    (only the truly clean examples) and cleanlab-filtered training (only the examples cleanlab does not flag)."""
+    """Per noise setting: standard training against consensus pruning with the end the tool estimates (as a
+    curriculum, and iid over the same kept examples), the oracle (only the truly clean examples) and cleanlab-filtered
+    training (only the examples cleanlab does not flag)."""
     epochs = "epochs=4" if quick else "epochs=20"
     return [{"study": f"label-noise-{name}", "scores": f"noise-{name}", "peer": f"cleanlab-{name}.csv",
              "train": noise_data(name) + NOISY_TARGET + [epochs], "arms": [(o, seeds) for o in NOISE_ARMS.values()]}
@@ -267,13 +272,12 @@ def oracle_share(out: Path, store: str, study: str, arm: str, metric: str) -> st
 
 
 def label_noise_row(out: Path, store: str, study: str, metric: str) -> str:
-    """One setting: mean ± std of each arm, and the shares of the oracle's gain of pruning and cleanlab."""
+    """One setting: mean ± std of each arm, and the share of the oracle's gain each filter captures."""
     cells = []
     for arm in NOISE_ARMS:
         values = arm_metric(out, store, study, arm, metric)
         cells.append(f"{100 * values.mean():.2f} ± {100 * values.std(ddof=1):.2f}")
-    peer = f"standard[sampler.keep={PEER_KEEP}]"
-    shares = [oracle_share(out, store, study, a, metric) for a in ("consensus/linear@end=auto", peer)]
+    shares = [oracle_share(out, store, study, a, metric) for a in FILTERS]
     return f"| {study.removeprefix('label-noise-')} | " + " | ".join(cells + shares) + " |"
 
 
@@ -288,13 +292,13 @@ def label_noise_section(out: Path, store: str, args) -> list[str]:
              "out-of-fold probabilities from the same cnn and total training as the ensemble "
              "(`scripts/cross_validation.py`), its kept examples trained on through the CSV importer "
              f"(`sampler.keep={PEER_KEEP}`); target: " + " ".join(NOISY_TARGET) + ", epochs=20. Every arm takes "
-             "the same steps. Share = the arm's mean paired gain over standard / the oracle's.", ""]
-    header = ("| setting | " + " | ".join(NOISE_ARMS) + " | pruning's share of the oracle's gain | "
-              "cleanlab's share |")
+             "the same steps. Share = the arm's mean paired gain over standard / the oracle's (seeds all three "
+             "have).", ""]
+    header = "| setting | " + " | ".join(NOISE_ARMS) + " | " + " | ".join(f"share: {a}" for a in FILTERS) + " |"
     for metric, meaning in (("test/acc_at_best_val", "test accuracy at the best validation point"),
                             ("test/acc_final", "test accuracy at the end of training")):
         lines += [f"{meaning.capitalize()} (%, mean ± std over seeds):", "", header,
-                  "|" + "---|" * (len(NOISE_ARMS) + 3)]
+                  "|" + "---|" * (len(NOISE_ARMS) + len(FILTERS) + 1)]
         lines += [label_noise_row(out, store, s["study"], metric) for s in studies] + [""]
     for s in studies:
         table = (out / f"compare-{s['study']}" / "comparison.md").read_text()

@@ -45,6 +45,22 @@ def test_a_missing_or_unknown_column_value_is_one_line():
         kept_positions("cleanlab", np.zeros(2, bool), frame)
 
 
+def test_auto_keeps_what_pacing_end_auto_keeps_and_needs_consensus_scores():
+    """The histogram of tests/test_pruning.py: 23% of 1000 examples above the floor, so 770 kept. Ties at each
+    consensus level are broken by the margin, so within the level the cut falls on, the larger margins stay."""
+    meta = {"ensemble": [{}] * 2, "checkpoints": [1, 2, 3, 4]}
+    counts = [210, 40, 10, 10, 10, 70, 100, 150, 400]
+    consensus = np.repeat(np.arange(9) / 8, counts)
+    margin = np.linspace(1, 0, len(consensus))
+    frame = pd.DataFrame({"consensus": consensus, "margin": margin, "label": np.zeros(len(consensus), int)})
+    kept = kept_positions("auto", np.zeros(len(consensus), bool), frame, meta, seed=0)
+    # one class; dropped: the 210 at consensus 0, then of the 40 at 1/8 (positions 210-249) the 20 with the
+    # smallest margins (margin falls with the position): 230-249
+    assert len(kept) == 770 and set(kept) == set(range(210, 230)) | set(range(250, 1000))
+    with pytest.raises(UserError, match="no consensus and margin"):
+        kept_positions("auto", np.zeros(2, bool), pd.DataFrame({"index": [0, 1], "score": [1.0, 0.0]}))
+
+
 def test_restrict_keeps_the_order_of_the_kept_positions():
     assert restrict(np.array([3, 1, 0, 2]), np.array([0, 3])).tolist() == [3, 0]
     assert restrict(np.array([3, 1]), None).tolist() == [3, 1]
@@ -71,6 +87,8 @@ def test_compare_names_the_oracle_and_a_kept_column():
     assert arm_name(curriculum) == "consensus/linear[sampler.keep=clean]"
     random = arm_definition(arm_tag("random", LINEAR, "consensus", True, "margin", "abc123", "cleanlab_keep"))
     assert random["scores"] == "abc123"   # random reads the scores when keep names their column
+    filtered = arm_tag("standard", LINEAR, "consensus", True, "margin", "abc123", "auto")
+    assert arm_definition(filtered)["scores"] == "abc123" and arm_name(filtered) == "standard[sampler.keep=auto]"
 
 
 TINY = ["data=synthetic", "device=cpu", "data.label_noise=0.2", "epochs=1"]

@@ -31,7 +31,7 @@ MIN_SEEDS = 3
 DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",), "keep": ("all",)}  # not shown
 SHOWN = {"function": "pacing.name", "end": "pacing.end", "score": "sampler.score", "balanced": "sampler.balanced",
          "ties": "sampler.ties", "keep": "sampler.keep", "scores": "scores"}  # arm setting -> its override
-KEEP_KEYWORDS = ("all", "clean")   # sampler.keep values that are no scores column (schedule/keep.py)
+KEEP_KEYWORDS = ("all", "clean")   # sampler.keep values that read no scores (schedule/keep.py)
 
 
 def mean_std(values) -> tuple[float, float]:

@@ -58,7 +58,8 @@ def train(cfg: DictConfig) -> None:
         source = resolve_scores(str(cfg.scores), track, data)
     column = score_column(source, column)
     oriented = orientation(source.frame[column].to_numpy(), column) if source is not None else None
-    kept = kept_positions(keep, data.noisy, source.frame if source is not None else None)
+    kept = kept_positions(keep, data.noisy, *((source.frame, source.meta) if source is not None else ()),
+                          seed=int(cfg.seed))
     if end == "auto":
         end = auto_end(source, column, keep)
     ordering = make_ordering(sampler, oriented, data.train.y.cpu().numpy(), int(cfg.seed),
