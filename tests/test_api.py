@@ -99,6 +99,18 @@ def test_load_scores_reads_a_parquet_a_run_dir_and_a_csv_and_checks_labels(tmp_p
         curriculum.load_scores(tmp_path, labels=labels[:100])
 
 
+def test_load_scores_finds_a_score_run_by_its_mlflow_run_id(tmp_path, store):
+    from curriculum.io.tracking import Tracker
+
+    write_scores(tmp_path / "scores.parquet", FRAME, {"dataset": "hand", "fingerprint": "0"})
+    track = Tracker(store, "curriculum")
+    with track.run("score", {"stage": "score", "scores": "complete", "scores_path": tmp_path / "scores.parquet"}) as rid:
+        pass
+    assert curriculum.load_scores(rid, tracking_uri=store)["consensus"].tolist() == FRAME["consensus"].tolist()
+    with pytest.raises(curriculum.UserError, match=f"scores={'0' * 32}: no such MLflow run"):
+        curriculum.load_scores("0" * 32, tracking_uri=store)
+
+
 def test_a_users_dataloader_draws_what_train_draws_for_the_same_seed(monkeypatch):
     from curriculum.data.datasets import DataConfig, load_data
     from curriculum.engine import OptimConfig
