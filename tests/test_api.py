@@ -83,6 +83,16 @@ def test_bad_sharding_is_one_line():
         _sampler().set_step(5)
 
 
+def test_bad_orderings_are_one_line():
+    with pytest.raises(curriculum.UserError, match=r"^order='easiest' must be one of easy, hard, random$"):
+        curriculum.ordering(FRAME, order="easiest")
+    with pytest.raises(curriculum.UserError, match=r"^by='margin' is not a column of the scores; choose one of "
+                                                   r"consensus$"):
+        curriculum.ordering(FRAME, by="margin")
+    with pytest.raises(curriculum.UserError, match="no easy-to-hard direction"):
+        curriculum.ordering(FRAME.assign(variability=0.1), by="variability")
+
+
 def test_load_scores_reads_a_parquet_a_run_dir_and_a_csv_and_checks_labels(tmp_path):
     labels = np.zeros(108, dtype=np.int64)
     labels[104:] = 1
@@ -104,7 +114,8 @@ def test_load_scores_finds_a_score_run_by_its_mlflow_run_id(tmp_path, store):
 
     write_scores(tmp_path / "scores.parquet", FRAME, {"dataset": "hand", "fingerprint": "0"})
     track = Tracker(store, "curriculum")
-    with track.run("score", {"stage": "score", "scores": "complete", "scores_path": tmp_path / "scores.parquet"}) as rid:
+    tags = {"stage": "score", "scores": "complete", "scores_path": tmp_path / "scores.parquet"}
+    with track.run("score", tags) as rid:   # a score run as `score` tags it: its scores file is found by the tag
         pass
     assert curriculum.load_scores(rid, tracking_uri=store)["consensus"].tolist() == FRAME["consensus"].tolist()
     with pytest.raises(curriculum.UserError, match=f"scores={'0' * 32}: no such MLflow run"):
@@ -157,7 +168,7 @@ def test_a_users_dataloader_draws_what_train_draws_for_the_same_seed(monkeypatch
 def test_the_readme_example_runs_as_written(tmp_path, monkeypatch, capsys):
     text = README.read_text()
     section = text[text.index("## From your own training code"):]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
-    assert re.search(r"^48 steps, last loss \d", capsys.readouterr().out, re.M)
+    assert re.search(r"^48 steps, last loss \d", capsys.readouterr().out, re.MULTILINE)
