@@ -1,4 +1,25 @@
 """curriculum: rank training examples by how early and how consistently an ensemble learns them,
-then train easy-to-hard against compute-matched controls."""
+then train easy-to-hard against compute-matched controls.
+
+From your own training code (README, "From your own training code"): load_scores -> ordering -> make_pacing ->
+PacedSampler, the batch sampler a DataLoader takes; `train` uses the same objects."""
+
+import importlib
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it; imported on first use, so `python -m curriculum` (whose first lines check
+# the overrides and answer --help) does not wait for torch and pandas
+_PUBLIC = {"load_scores": "api", "ordering": "api", "make_pacing": "schedule.pacing", "PACINGS": "schedule.pacing",
+           "PacedSampler": "schedule.pacing", "UserError": "errors"}
+__all__ = list(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'curriculum' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

@@ -35,7 +35,7 @@ def resolve_scores(spec: str, track: Tracker, data: Data) -> ScoreSource:
     if spec == "latest":
         run_id, path = _latest(track, data)
     elif RUN_ID.match(spec) and not Path(spec).exists():
-        run_id, path = spec, _from_run(track, spec)
+        run_id, path = spec, run_scores_path(track, spec)
     else:
         path = Path(spec).expanduser()
         if is_external(path):
@@ -98,10 +98,10 @@ def _latest(track: Tracker, data: Data) -> tuple[str, Path]:
         raise UserError(f"scores=latest: no finished score run for these training data ({data.name}, fingerprint "
                         f"{data.fingerprint}) in MLflow experiment {track.experiment_id} at {track.uri}; run "
                         f"`python -m curriculum score` with the same data settings first, or set scores=<path>")
-    return run.info.run_id, _from_run(track, run.info.run_id)
+    return run.info.run_id, run_scores_path(track, run.info.run_id)
 
 
-def _from_run(track: Tracker, run_id: str) -> Path:
+def run_scores_path(track: Tracker, run_id: str) -> Path:
     run = get_run(track, run_id)
     local = run.data.tags.get("scores_path")
     if local and Path(local).is_file():

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..seeding import torch_generator
 
 # The parameters' defaults, shared by the functions and the config schemas below. (a, b): from the easiest 20%, all
 # data at half of training; exponential: Hacohen & Weinshall's schedule (the `steep` preset), all data at 60%.
@@ -211,27 +212,45 @@ def kept_count(end: float, n: int) -> int:
     return math.ceil(round(end * n, 6))
 
 
-class PacedSampler:
+class PacedSampler(torch.utils.data.Sampler):
     """Each step draws a batch uniformly (without replacement) from the prefix of `ordering` that the
     pacing makes available: step s (0-based) uses ceil(end * g(s + 1, T) * N) examples, never fewer than one
     batch. g(s + 1, T) is the fraction reached once step s is done, so the last step sees g(T, T).
 
-    `start` continues a run at that step (0-based), from nothing but the step: given a generator seeded as the
-    run's was, the sampler draws and drops the batches of the steps before it (one randperm each, cheap next to
-    training), then yields exactly what an uninterrupted sampler yields from step `start` on."""
+    A batch sampler (`DataLoader(dataset, batch_sampler=...)`), not a per-example one: a step's batch is one draw
+    from that step's prefix, so the batch boundaries belong to the curriculum; iterating yields one 1-D int64 tensor
+    of `ordering`'s values (dataset indices) per step, exactly what `train` feeds its engine.
 
-    def __init__(self, ordering: np.ndarray, pacing, total_steps: int, batch_size: int, end: float,
-                 generator: torch.Generator, start: int = 0):
+    `num_replicas`/`rank` shard like DistributedSampler: every rank draws the same global batch of `batch_size`
+    (same seed everywhere) and keeps its own contiguous slice of batch_size / num_replicas, so the ranks' shares of
+    a step are disjoint and together are the single-process batch.
+
+    `start` (or `set_step`) continues a run at that step (0-based), from nothing but the step: given a generator
+    seeded as the run's was, the sampler draws and drops the batches of the steps before it (one randperm each,
+    cheap next to training), then yields exactly what an uninterrupted sampler yields from step `start` on. Without
+    a `generator`, each iteration starts a fresh one from `seed` (the `target_batches` stream `train` uses), so
+    iterating twice gives the same batches."""
+
+    def __init__(self, ordering, pacing, total_steps: int, batch_size: int, end: float = 1.0,
+                 generator: torch.Generator | None = None, start: int = 0, *, seed: int = 0,
+                 num_replicas: int = 1, rank: int = 0):
         n = len(ordering)
         if not 0 < end <= 1:
-            raise ValueError(f"pacing.end={end} must be a fraction in (0, 1]")
+            raise UserError(f"pacing.end={end} must be a fraction in (0, 1]")
         if end * n < batch_size:
-            raise ValueError(f"pacing.end={end} keeps {int(end * n)} examples, fewer than batch_size={batch_size}")
-        if not 0 <= start <= total_steps:
-            raise ValueError(f"start={start} must be a step in [0, total_steps={total_steps}]")
-        self.ordering = torch.as_tensor(ordering, dtype=torch.int64, device=generator.device)
+            raise UserError(f"pacing.end={end} keeps {int(end * n)} examples, fewer than batch_size={batch_size}")
+        _check_shards(batch_size, num_replicas, rank)
+        device = generator.device if generator is not None else "cpu"
+        self.ordering = torch.as_tensor(np.asarray(ordering), dtype=torch.int64, device=device)
         self.pacing, self.total, self.batch, self.end, self.gen = pacing, total_steps, batch_size, end, generator
-        self.start = start
+        self.seed, self.num_replicas, self.rank = seed, num_replicas, rank
+        self.set_step(start)
+
+    def set_step(self, step: int) -> None:
+        """Continue at `step` (0-based) on the next iteration: the steps before it are replayed and dropped."""
+        if not 0 <= step <= self.total:
+            raise UserError(f"start={step} must be a step in [0, total_steps={self.total}]")
+        self.start = step
 
     def prefix_size(self, step: int) -> int:
         """Examples the batch of `step` (0-based) is drawn from (round(, 6) before ceil, as in kept_count)."""
@@ -239,15 +258,28 @@ class PacedSampler:
         wanted = math.ceil(round(self.end * self.pacing(step + 1, self.total) * n, 6))
         return min(kept_count(self.end, n), max(self.batch, wanted))
 
-    def _pick(self, step: int) -> torch.Tensor:
-        """Positions in the ordering of step `step`'s batch: the generator's only use."""
-        return torch.randperm(self.prefix_size(step), generator=self.gen, device=self.gen.device)[: self.batch]
+    def _pick(self, step: int, gen: torch.Generator) -> torch.Tensor:
+        """Positions in the ordering of step `step`'s global batch: the generator's only use."""
+        return torch.randperm(self.prefix_size(step), generator=gen, device=gen.device)[: self.batch]
 
     def __len__(self) -> int:
         return self.total - self.start
 
     def __iter__(self) -> Iterator[torch.Tensor]:
+        gen = self.gen if self.gen is not None else torch_generator(self.seed, "target_batches")
+        share = self.batch // self.num_replicas
+        mine = slice(self.rank * share, (self.rank + 1) * share)
         for step in range(self.start):  # the earlier steps' draws, dropped: the generator is where it was at `start`
-            self._pick(step)
+            self._pick(step, gen)
         for step in range(self.start, self.total):
-            yield self.ordering[self._pick(step)]
+            yield self.ordering[self._pick(step, gen)[mine]]
+
+
+def _check_shards(batch_size: int, num_replicas: int, rank: int) -> None:
+    if num_replicas < 1:
+        raise UserError(f"num_replicas={num_replicas} must be at least 1")
+    if not 0 <= rank < num_replicas:
+        raise UserError(f"rank={rank} must be in [0, num_replicas={num_replicas})")
+    if batch_size % num_replicas:
+        raise UserError(f"batch_size={batch_size} must divide evenly among num_replicas={num_replicas} "
+                        f"(each rank takes batch_size / num_replicas of every step); change either")

@@ -82,7 +82,7 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
     if ordering is None:
         sampler, batches = None, iid_batches(n, kept, cfg.batch_size, gen, start)
     else:
-        sampler = PacedSampler(ordering, pacing, total, cfg.batch_size, end, gen, start)
+        sampler = PacedSampler(ordering, pacing, total, cfg.batch_size, end, gen, start)  # the public API's sampler
         batches = iter(sampler)
     inputs = Inputs(data.mean, data.std, device, cfg.precision)
     every = max(1, round(per_epoch / cfg.evals_per_epoch))

@@ -1,0 +1,85 @@
+"""The public Python API for a user's own training code: load a score file, order the examples, pace them with
+the same PacedSampler `train` uses (re-exported from curriculum/__init__.py). Thin: every step is the CLI's own
+function, so a DataLoader fed by this API draws what `python -m curriculum train` draws for the same seed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import UserError
+from .io.importers import is_external, load_external
+from .io.scorefile import read_scores
+from .schedule.sampler import make_ordering
+from .scoring.scores import orientation
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+ORDERS = {"easy": "consensus", "hard": "anti", "random": "random"}  # order= -> the sampler name make_ordering takes
+
+
+def load_scores(path_or_run: str | Path, labels=None, tracking_uri: str | None = None) -> pd.DataFrame:
+    """A scores frame (columns index, label and the scores; one row per example) from a scores.parquet, a score
+    run's directory, an imported file (.csv, C-score .npz, a cartography folder) or an MLflow score run id.
+    `labels`: the caller's labels by dataset index (labels[i] is example i's); they must be the file's, as
+    `train` checks, so scores made for other data or other label noise fail in one line."""
+    spec = str(path_or_run).strip()
+    path = Path(spec).expanduser()
+    if RUN_ID.match(spec) and not path.exists():
+        path = _run_scores(spec, tracking_uri or "sqlite:///mlflow.db")
+    if is_external(path):
+        frame = load_external(path)
+    else:
+        frame = read_scores(path / "scores.parquet" if path.is_dir() else path)[0]
+    if labels is not None:
+        frame = _checked(frame, np.asarray(labels), f"scores {spec}")
+    return frame.reset_index(drop=True)
+
+
+def _run_scores(run_id: str, tracking_uri: str) -> Path:
+    from .io.score_source import run_scores_path
+    from .io.tracking import Tracker
+
+    return run_scores_path(Tracker(tracking_uri, "curriculum"), run_id)
+
+
+def _checked(frame: pd.DataFrame, labels: np.ndarray, source: str) -> pd.DataFrame:
+    """The frame's examples must be the caller's (indices in range) with the same labels; an imported file without
+    labels takes the caller's."""
+    index = frame["index"].to_numpy()
+    outside = np.flatnonzero((index < 0) | (index >= len(labels)))
+    if len(outside):
+        raise UserError(f"{source} has {len(outside)} indices outside the {len(labels)} labels given (first "
+                        f"{int(index[outside[0]])}); pass the labels of the whole dataset the scores were made for")
+    if "label" not in frame:
+        return frame.assign(label=labels[index])
+    bad = np.flatnonzero(frame["label"].to_numpy() != labels[index])
+    if len(bad):
+        raise UserError(f"{source} was made for other labels: {len(bad)} of {len(index)} labels disagree "
+                        f"(first at index {int(index[bad[0]])}); use scores made for these data and label noise")
+    return frame
+
+
+def ordering(scores: pd.DataFrame, by: str = "consensus", order: str = "easy", seed: int = 0,
+             balanced: bool = True, ties: str = "margin") -> np.ndarray:
+    """Dataset indices (values of the frame's `index` column), easiest first for order="easy", exactly reversed for
+    "hard", seeded for "random": `train`'s ordering (sampler=consensus / anti / random, sampler.score=by,
+    sampler.balanced, sampler.ties) of the same frame."""
+    if order not in ORDERS:
+        raise UserError(f"order={order!r} must be one of {', '.join(ORDERS)}")
+    if ties not in ("margin", "random"):
+        raise UserError(f"ties={ties!r} must be margin or random")
+    if by == "consensus" and by not in scores and "score" in scores:  # imported files order by their `score`
+        by = "score"
+    if by not in scores:
+        raise UserError(f"by={by!r} is not a column of the scores; choose one of "
+                        f"{', '.join(c for c in scores if c not in ('index', 'label', 'path'))}")
+    if balanced and "label" not in scores:
+        raise UserError("balanced=True needs a label column; pass labels= to load_scores or set balanced=False")
+    oriented = orientation(scores[by].to_numpy(), by)
+    tie_break = scores["margin"].to_numpy() if ties == "margin" and by != "margin" and "margin" in scores else None
+    labels = scores["label"].to_numpy() if "label" in scores else np.zeros(len(scores), dtype=np.int64)
+    positions = make_ordering(ORDERS[order], oriented, labels, seed, balanced, tie_break)
+    return scores["index"].to_numpy()[positions]

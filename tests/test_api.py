@@ -1,0 +1,174 @@
+"""The public Python API (curriculum.load_scores, ordering, make_pacing, PacedSampler): hand-worked orderings and
+batches, sharding across ranks, resuming, one-line errors, a user's own DataLoader drawing exactly what `train`
+draws, and the README's example run as written."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import curriculum
+from curriculum.io.scorefile import write_scores
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+# 8 examples with dataset indices 100-107, two classes. Easy first by consensus, unbalanced: 101 (1.0), 100 (0.9),
+# 102 (0.8), 104 (0.7), 106 (0.6), 107 (0.3), 103 (0.2), 105 (0.1). Balanced, each class keeps its own sequence
+# (class 0: 101, 100, 102, 103; class 1: 104, 106, 107, 105) and the two alternate, class 0 first as its head comes
+# first: 101, 104, 100, 106, 102, 107, 103, 105.
+FRAME = pd.DataFrame({"index": np.arange(100, 108), "label": [0, 0, 0, 0, 1, 1, 1, 1],
+                      "consensus": [0.9, 1.0, 0.8, 0.2, 0.7, 0.1, 0.6, 0.3]})
+BALANCED = [101, 104, 100, 106, 102, 107, 103, 105]
+
+
+def test_ordering_is_easy_first_class_balanced_and_hard_is_its_exact_reverse():
+    assert curriculum.ordering(FRAME).tolist() == BALANCED
+    assert curriculum.ordering(FRAME, balanced=False).tolist() == [101, 100, 102, 104, 106, 107, 103, 105]
+    assert curriculum.ordering(FRAME, order="hard").tolist() == BALANCED[::-1]
+    assert sorted(curriculum.ordering(FRAME, order="random", seed=4).tolist()) == list(range(100, 108))
+
+
+def test_ordering_breaks_ties_by_the_larger_margin():
+    # 100 and 102 tie at 0.9; margins 0.5 and 3.0 put 102 first
+    frame = FRAME.assign(consensus=[0.9, 1.0, 0.9, 0.2, 0.7, 0.1, 0.6, 0.3],
+                         margin=[0.5, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    assert curriculum.ordering(frame, balanced=False).tolist()[:3] == [101, 102, 100]
+
+
+# Step pacing a=0.75, b=0.25 over T=4 steps of batch 2 on the ordering 1, 4, 0, 6, 2, 7, 3, 5: steps 0 and 1 draw
+# from g(1) = g(2) = 0.25 (t < aT = 3), 2 examples, so their batch is exactly {1, 4}; steps 2 and 3 from all 8.
+ORDER = np.array([1, 4, 0, 6, 2, 7, 3, 5])
+
+
+def _sampler(**kw) -> curriculum.PacedSampler:
+    return curriculum.PacedSampler(ORDER, curriculum.make_pacing("step", a=0.75, b=0.25), 4, 2, seed=7, **kw)
+
+
+def test_a_step_pacing_gives_the_hand_worked_prefixes_and_batches():
+    sampler = _sampler()
+    assert [sampler.prefix_size(s) for s in range(4)] == [2, 2, 8, 8] and len(sampler) == 4
+    batches = [b.tolist() for b in sampler]
+    assert [sorted(b) for b in batches[:2]] == [[1, 4], [1, 4]]
+    assert all(len(set(b)) == 2 for b in batches)
+    assert [b.tolist() for b in sampler] == batches   # built from a seed: every iteration starts afresh
+
+
+def test_two_ranks_take_disjoint_halves_of_every_steps_batch():
+    whole = [b.tolist() for b in _sampler()]
+    ranks = [[b.tolist() for b in _sampler(num_replicas=2, rank=r)] for r in (0, 1)]
+    assert all(len(r) == 4 and all(len(b) == 1 for b in r) for r in ranks)
+    assert [a + b for a, b in zip(*ranks)] == whole          # rank 0 the first half, rank 1 the second
+    assert [sorted(a + b) for a, b in zip(*ranks)][:2] == [[1, 4], [1, 4]]
+
+
+@pytest.mark.parametrize("start", [0, 1, 3, 4])
+def test_resuming_at_a_step_yields_the_tail_of_an_uninterrupted_iteration(start):
+    whole = [b.tolist() for b in _sampler(num_replicas=2, rank=1)]
+    resumed = _sampler(num_replicas=2, rank=1)
+    resumed.set_step(start)
+    assert len(resumed) == 4 - start and [b.tolist() for b in resumed] == whole[start:]
+    assert [b.tolist() for b in _sampler(num_replicas=2, rank=1, start=start)] == whole[start:]
+
+
+def test_bad_sharding_is_one_line():
+    with pytest.raises(curriculum.UserError, match=r"^rank=2 must be in \[0, num_replicas=2\)$"):
+        _sampler(num_replicas=2, rank=2)
+    with pytest.raises(curriculum.UserError, match=r"^batch_size=2 must divide evenly among num_replicas=3"):
+        _sampler(num_replicas=3, rank=0)
+    with pytest.raises(curriculum.UserError, match=r"start=5 must be a step in \[0, total_steps=4\]"):
+        _sampler().set_step(5)
+
+
+def test_bad_orderings_are_one_line():
+    with pytest.raises(curriculum.UserError, match=r"^order='easiest' must be one of easy, hard, random$"):
+        curriculum.ordering(FRAME, order="easiest")
+    with pytest.raises(curriculum.UserError, match=r"^by='margin' is not a column of the scores; choose one of "
+                                                   r"consensus$"):
+        curriculum.ordering(FRAME, by="margin")
+    with pytest.raises(curriculum.UserError, match="no easy-to-hard direction"):
+        curriculum.ordering(FRAME.assign(variability=0.1), by="variability")
+
+
+def test_load_scores_reads_a_parquet_a_run_dir_and_a_csv_and_checks_labels(tmp_path):
+    labels = np.zeros(108, dtype=np.int64)
+    labels[104:] = 1
+    write_scores(tmp_path / "scores.parquet", FRAME, {"dataset": "hand", "fingerprint": "0"})
+    FRAME.drop(columns="label").to_csv(tmp_path / "s.csv", index=False)
+    for spec in (tmp_path / "scores.parquet", tmp_path, str(tmp_path / "s.csv")):
+        frame = curriculum.load_scores(spec, labels=labels)
+        assert frame["index"].tolist() == list(range(100, 108)) and frame["label"].tolist() == FRAME["label"].tolist()
+    labels[103] = 1
+    with pytest.raises(curriculum.UserError, match=r"made for other labels: 1 of 8 labels disagree \(first at index "
+                                                   r"103\)"):
+        curriculum.load_scores(tmp_path, labels=labels)
+    with pytest.raises(curriculum.UserError, match="indices outside the 100 labels given"):
+        curriculum.load_scores(tmp_path, labels=labels[:100])
+
+
+def test_load_scores_finds_a_score_run_by_its_mlflow_run_id(tmp_path, store):
+    from curriculum.io.tracking import Tracker
+
+    write_scores(tmp_path / "scores.parquet", FRAME, {"dataset": "hand", "fingerprint": "0"})
+    track = Tracker(store, "curriculum")
+    tags = {"stage": "score", "scores": "complete", "scores_path": tmp_path / "scores.parquet"}
+    with track.run("score", tags) as rid:   # a score run as `score` tags it: its scores file is found by the tag
+        pass
+    assert curriculum.load_scores(rid, tracking_uri=store)["consensus"].tolist() == FRAME["consensus"].tolist()
+    with pytest.raises(curriculum.UserError, match=f"scores={'0' * 32}: no such MLflow run"):
+        curriculum.load_scores("0" * 32, tracking_uri=store)
+
+
+def test_a_users_dataloader_draws_what_train_draws_for_the_same_seed(monkeypatch):
+    from curriculum.data.datasets import DataConfig, load_data
+    from curriculum.engine import OptimConfig
+    from curriculum.schedule import target
+    from curriculum.schedule.sampler import make_ordering
+    from curriculum.scoring.scores import orientation
+
+    data = load_data(DataConfig(name="synthetic", train_size=64, val_size=16))
+    n, y = len(data.train), data.train.y.numpy()
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"index": np.arange(n), "label": y, "consensus": rng.integers(0, 5, n) / 4,
+                          "margin": rng.normal(size=n)})
+    seed, batch, epochs = 3, 8, 2
+    pacing = curriculum.make_pacing("linear", a=0.5, b=0.25)
+
+    drawn_by_train = []   # the CLI's target run, with each step's indices recorded on their way to the engine
+    marking = target._marking
+    monkeypatch.setattr(target, "_marking", lambda batches, seen: (drawn_by_train.append(i.tolist()) or i
+                                                                   for i in marking(batches, seen)))
+    cli_order = make_ordering("consensus", orientation(frame["consensus"].to_numpy(), "consensus"), y, seed,
+                              True, frame["margin"].to_numpy())
+    target.train_target(data, target.TargetConfig(arch="mlp", epochs=epochs, batch_size=batch, seed=seed),
+                        OptimConfig(), cli_order, pacing)
+
+    order = curriculum.ordering(frame, seed=seed)
+    assert order.tolist() == cli_order.tolist()
+    steps = epochs * (n // batch)
+    x = data.train.x.float().flatten(1) / 255
+    dataset = TensorDataset(torch.arange(n), x, data.train.y)
+    model = torch.nn.Linear(x.shape[1], data.num_classes)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    drawn = []
+    for idx, xb, yb in DataLoader(dataset, batch_sampler=curriculum.PacedSampler(order, pacing, steps, batch,
+                                                                                 seed=seed)):
+        loss = torch.nn.functional.cross_entropy(model(xb), yb)
+        opt.zero_grad(), loss.backward(), opt.step()
+        drawn.append(idx.tolist())
+    assert len(drawn) == steps == 16 and drawn == drawn_by_train
+    halves = [[idx.tolist() for idx, _, _ in DataLoader(dataset, batch_sampler=curriculum.PacedSampler(
+        order, pacing, steps, batch, seed=seed, num_replicas=2, rank=r))] for r in (0, 1)]
+    assert [a + b for a, b in zip(*halves)] == drawn_by_train
+
+
+def test_the_readme_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    text = README.read_text()
+    section = text[text.index("## From your own training code"):]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    assert re.search(r"^48 steps, last loss \d", capsys.readouterr().out, re.MULTILINE)
