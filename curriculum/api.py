@@ -13,7 +13,7 @@ import pandas as pd
 from .errors import UserError
 from .io.importers import is_external, load_external
 from .io.scorefile import read_scores
-from .schedule.sampler import make_ordering
+from .schedule.sampler import make_ordering, margin_tie_break, ordering_column
 from .scoring.scores import orientation
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -71,15 +71,11 @@ def ordering(scores: pd.DataFrame, by: str = "consensus", order: str = "easy", s
         raise UserError(f"order={order!r} must be one of {', '.join(ORDERS)}")
     if ties not in ("margin", "random"):
         raise UserError(f"ties={ties!r} must be margin or random")
-    if by == "consensus" and by not in scores and "score" in scores:  # imported files order by their `score`
-        by = "score"
-    if by not in scores:
-        raise UserError(f"by={by!r} is not a column of the scores; choose one of "
-                        f"{', '.join(c for c in scores if c not in ('index', 'label', 'path'))}")
+    by = ordering_column(scores, by, "by", "the scores")
     if balanced and "label" not in scores:
         raise UserError("balanced=True needs a label column; pass labels= to load_scores or set balanced=False")
     oriented = orientation(scores[by].to_numpy(), by)
-    tie_break = scores["margin"].to_numpy() if ties == "margin" and by != "margin" and "margin" in scores else None
+    tie_break = margin_tie_break(scores, by, ties)
     labels = scores["label"].to_numpy() if "label" in scores else np.zeros(len(scores), dtype=np.int64)
     positions = make_ordering(ORDERS[order], oriented, labels, seed, balanced, tie_break)
     return scores["index"].to_numpy()[positions]

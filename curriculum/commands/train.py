@@ -29,7 +29,7 @@ from ..runtime import set_threads
 from ..schedule.keep import kept_positions, needs_scores, restrict
 from ..schedule.pacing import pacing_config
 from ..schedule.pruning import estimate_clean_fraction
-from ..schedule.sampler import SamplerConfig, make_ordering
+from ..schedule.sampler import SamplerConfig, make_ordering, margin_tie_break, ordering_column
 from ..schedule.resume import STATE_FORMAT, Resume, discard_state, load_state, other_states, state_path
 from ..schedule.target import TargetConfig, TrainedTarget, train_target
 from ..scoring.scores import orientation
@@ -209,15 +209,8 @@ def training_tag(cfg: DictConfig, target: TargetConfig) -> dict:
 
 
 def score_column(source, column: str) -> str:
-    """The scores column that orders the examples: imported files order by their own `score` by default."""
-    if source is None:
-        return column
-    if column == "consensus" and column not in source.frame and "score" in source.frame:
-        column = "score"
-    if column not in source.frame:
-        raise UserError(f"sampler.score={column!r} is not a column of {source.path}; "
-                        f"choose one of {', '.join(c for c in source.frame if c not in ('index', 'label', 'path'))}")
-    return column
+    """The scores column that orders the examples (sampler.ordering_column), `column` when there are no scores."""
+    return column if source is None else ordering_column(source.frame, column, "sampler.score", str(source.path))
 
 
 def auto_end(source, column: str, keep: str) -> float:
@@ -256,12 +249,11 @@ def tie_break(source, column: str, cfg: DictConfig):
     """The margin column that breaks ties of the ordering score (sampler.ties=margin, as the `rank` column does),
     or None for a seeded shuffle (sampler.ties=random, or scores without a margin). SamplerConfig checked ties."""
     ties = str(cfg.sampler.ties)
-    if source is None or ties == "random" or column == "margin":
+    if source is None:
         return None
-    if "margin" not in source.frame:
+    if ties == "margin" and column != "margin" and "margin" not in source.frame:
         say(f"sampler.ties=margin: {source.path} has no margin column; ties are broken by a seeded shuffle")
-        return None
-    return source.frame["margin"].to_numpy()
+    return margin_tie_break(source.frame, column, ties)
 
 
 def _check_batches(n: int, usable: int, batch_size: int, end: float | None, keep: str) -> None:

@@ -38,6 +38,26 @@ class SamplerConfig:
             raise UserError(f"sampler.ties={self.ties!r} must be margin or random")
 
 
+def ordering_column(frame, column: str, setting: str, where: str) -> str:
+    """The scores column (of `frame`, a scores frame) that orders the examples: `column`, except that imported files
+    order by their own `score` when consensus, the default, is not theirs. `setting` and `where` name the choice and
+    the file in the one line an unknown column gets."""
+    if column == "consensus" and column not in frame and "score" in frame:
+        column = "score"
+    if column not in frame:
+        raise UserError(f"{setting}={column!r} is not a column of {where}; "
+                        f"choose one of {', '.join(c for c in frame if c not in ('index', 'label', 'path'))}")
+    return column
+
+
+def margin_tie_break(frame, column: str, ties: str) -> np.ndarray | None:
+    """The margin that breaks ties of `column` (ties=margin, as the `rank` column does), or None for a seeded
+    shuffle: ties=random, an ordering by the margin itself, or scores without a margin column."""
+    if ties == "random" or column == "margin" or "margin" not in frame:
+        return None
+    return frame["margin"].to_numpy()
+
+
 def easy_first(oriented: np.ndarray, seed: int, tie_break: np.ndarray | None = None) -> np.ndarray:
     """Positions sorted by `oriented` score (higher = easier) descending; ties broken by the larger `tie_break`
     (the margin, as in the `rank` column), and what is still tied by a seeded shuffle."""
