@@ -2,7 +2,7 @@
 symmetric and pairwise label noise, resumable:
 
     .venv/bin/python scripts/bench_label_issues.py [--out outputs/label-issues]
-        [--settings symmetric-0.2,symmetric-0.4,pairwise-0.2,pairwise-0.4] [--levers] [--quick]
+        [--settings symmetric-0.2,symmetric-0.4,pairwise-0.2,pairwise-0.4] [--levers] [--quick] [--repeats 1]
 
 Per setting (data.noise, data.label_noise):
   curriculum: `python -m curriculum score` with the default settings (4 cnn members x 2 epochs) on the noisy labels,
@@ -94,13 +94,14 @@ def unavailable(overrides: list[str]) -> str:
 
 # ---------------------------------------------------------------------------------------------- our side
 
-def timed_command(path: Path, fresh: bool, command) -> dict:
-    """Run `command` (a function), and when it computed afresh (`fresh`), keep its whole wall and CPU seconds in
-    `path` (a rerun that reuses the results in seconds keeps the first timing): wall_s, and cpu_s, the CPU seconds
-    of the child process (on a shared machine, the figure other jobs inflate least), and what `command` returns."""
+def timed_command(path: Path, fresh, command) -> dict:
+    """Run `command` (a function), and when it computed afresh (`fresh()`, asked afterwards), keep its whole wall
+    and CPU seconds in `path` (a rerun that reuses the results in seconds keeps the first timing): wall_s, and cpu_s,
+    the CPU seconds of the child process (on a shared machine, the figure other jobs inflate least), and what
+    `command` returns."""
     started, cpu = time.perf_counter(), cpu_seconds()
     extra = command()
-    if fresh:
+    if fresh():
         timing = {"wall_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu, **(extra or {}),
                   "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
         atomic_write(path, lambda f: f.write(json.dumps(timing).encode()))
@@ -110,25 +111,28 @@ def timed_command(path: Path, fresh: bool, command) -> dict:
 
 def timed_score(overrides: list[str], run_dir: Path, store: str, members: int) -> dict:
     """`score` into run_dir, timed whole (timed_command), with train_s: the members' training and recording."""
-    fresh = not list((run_dir / "dynamics").glob("member-*.npz"))
+    fresh = not list((run_dir / "dynamics").glob("member-*.npz"))   # else NaN or the run that trained them
 
     def score() -> dict:
         cli("score", *overrides, f"out_dir={run_dir}", store=store)
         return {"train_s": members_seconds(store, run_dir, members)}
-    return timed_command(run_dir / "bench_timing.json", fresh, score)
+    return timed_command(run_dir / "bench_timing.json", lambda: fresh, score)
 
 
 def timed_cv(path: Path, overrides: list[str]) -> dict:
     """scripts/cross_validation.py into `path`, timed whole (timed_command), with train_s: the folds' training and
     prediction, as the cache holds it."""
-    fresh = not path.is_file()
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    meta = {}
 
     def cross_validate() -> dict:
         subprocess.run([sys.executable, str(Path(__file__).with_name("cross_validation.py")), str(path), *overrides],
                        check=True, env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"))
         with np.load(path, allow_pickle=False) as z:
-            return {"train_s": json.loads(z["meta"].tobytes())["seconds"]}
-    return timed_command(path.with_suffix(".timing.json"), fresh, cross_validate)
+            meta.update(json.loads(z["meta"].tobytes()))
+        return {"train_s": meta["seconds"]}
+    # fresh: the folds were computed by this command (a cache made otherwise is computed again), not read
+    return timed_command(path.with_suffix(".timing.json"), lambda: meta["measured_at"] >= started, cross_validate)
 
 
 def members_seconds(store: str, run_dir: Path, members: int) -> float:

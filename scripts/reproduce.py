@@ -68,7 +68,7 @@ def noise_studies(seeds: int, quick: bool) -> list[dict]:
     curriculum, and iid over the same kept examples), the oracle (only the truly clean examples) and cleanlab-filtered
     training (only the examples cleanlab does not flag)."""
     epochs = "epochs=4" if quick else "epochs=20"
-    return [{"study": f"label-noise-{name}", "scores": f"noise-{name}", "peer": f"cleanlab-{name}.csv",
+    return [{"study": f"label-noise-{name}", "scores": f"noise-{name}", "peer": f"cv-noise-{name}.csv",
              "train": noise_data(name) + NOISY_TARGET + [epochs], "arms": [(o, seeds) for o in NOISE_ARMS.values()]}
             for name in NOISE_SETTINGS]
 
@@ -111,6 +111,17 @@ def cli(*args: str, store: str) -> str:
     return proc.stdout
 
 
+def expected_arm(cfg) -> dict:
+    """The `arm` tag `train` gives a run of this train config (without the scores' checksum)."""
+    from omegaconf import OmegaConf
+
+    from curriculum.analysis.comparison import arm_tag
+
+    return arm_tag(str(cfg.sampler.name), OmegaConf.to_container(cfg.pacing, resolve=True), str(cfg.sampler.score),
+                   bool(cfg.sampler.balanced), str(cfg.sampler.get("ties", "margin")), "",
+                   str(cfg.sampler.get("keep", "all")))
+
+
 def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:
     """Seeds of this arm that already have a finished run (so an interrupted study resumes): runs whose `arm`
     tag (read as compare reads it, whatever scores) and `training` tag are what `train` with these overrides
@@ -118,17 +129,14 @@ def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:
     import json
 
     import mlflow
-    from omegaconf import OmegaConf
 
-    from curriculum.analysis.comparison import arm_definition, arm_tag
+    from curriculum.analysis.comparison import arm_definition
     from curriculum.commands.train import target_config, training_tag
     from curriculum.config import compose_config
     from curriculum.engine import resolve_device
 
     cfg = compose_config("train", [*overrides, "device=auto"])
-    want = arm_tag(str(cfg.sampler.name), OmegaConf.to_container(cfg.pacing, resolve=True), str(cfg.sampler.score),
-                   bool(cfg.sampler.balanced), str(cfg.sampler.get("ties", "margin")), "",
-                   str(cfg.sampler.get("keep", "all")))
+    want = expected_arm(cfg)
     training = json.dumps(training_tag(cfg, target_config(cfg, resolve_device("auto"))), sort_keys=True)
 
     def without_scores(arm: dict) -> dict:
@@ -202,24 +210,17 @@ def run_part(out: Path, store: str, scores: dict, studies: list[dict], quick: bo
 
 
 def run_label_noise(out: Path, store: str, args) -> None:
-    """Issue 13's study: score each noise setting, make cleanlab's verdicts on cross-validated probabilities with
-    the same training as the score run's ensemble (cross_validation.py), then train and compare the arms."""
-    from cross_validation import FOLDS, cached_cv, fold_steps, kept_csv, require_cleanlab
+    """Issue 13's study: score each noise setting, make cleanlab's verdicts with scripts/cross_validation.py (the
+    same training as the score run's ensemble; out-of-fold probabilities cached beside them), then train and compare
+    the arms."""
+    from cross_validation import require_cleanlab
 
-    from curriculum.commands.common import data_config
-    from curriculum.config import compose_config
-    from curriculum.data.datasets import load_data
-
-    cleanlab = require_cleanlab()
+    require_cleanlab()   # before the first score run, not after it
     scores, studies = noise_scores(), noise_studies(max(3, args.seeds), args.quick)
     for name, overrides in scores.items():
         cli("score", *overrides, f"out_dir={out / f'score-{name}'}", store=store)
-    for study in studies:
-        cfg = compose_config("score", scores[study["scores"]])
-        data = load_data(data_config(cfg))
-        steps = fold_steps(len(data.train), int(cfg.ensemble.size), int(cfg.epochs), FOLDS, int(cfg.batch_size))
-        cv = cached_cv(out / f"cv-{study['scores']}.npz", cfg, data, steps)
-        kept_csv(out / study["peer"], cleanlab.filter.find_label_issues(data.train.y.numpy(), cv["probs"]), data)
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "cross_validation.py"), str(out / f"cv-{name}.npz"),
+                        *overrides], check=True, env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"))
     run_part(out, store, {}, studies, args.quick)   # scored above
 
 
@@ -284,7 +285,7 @@ def label_noise_row(out: Path, store: str, study: str, metric: str) -> str:
 def label_noise_section(out: Path, store: str, args) -> list[str]:
     """docs/results.md's section of issue 13's study, every number from the compare outputs and the store."""
     studies = noise_studies(args.seeds, False)
-    lines = ["", "## Label noise: consensus pruning against the oracle and cleanlab", "",
+    lines = [NOISE_HEADING, "",
              f"Command: `{part_command(out, 'label-noise')}`; "
              f"wall time {study_wall_minutes(store, label_noise=True):.0f} min.  ",
              "Data: " + " ".join(NOISY_DATA[:2]) + " with each setting's noise (validation labels stay clean); "
@@ -306,8 +307,33 @@ def label_noise_section(out: Path, store: str, args) -> list[str]:
     return lines
 
 
+NOISE_HEADING = "## Label noise: consensus pruning against the oracle and cleanlab"
+
+
 def write_results(out: Path, store: str, args) -> None:
-    """docs/results.md, every number taken from the compare and analyze outputs."""
+    """docs/results.md, every number taken from the compare and analyze outputs: each part's section from `out` when
+    its outputs are there, else kept as the file had it (so a part run alone does not lose the other's)."""
+    target = ROOT / "docs" / "results.md"
+    made = {"curriculum": all((out / f"compare-{s['study']}" / "comparison.md").is_file()
+                              for s in settings(args.seeds, args.quick)),
+            "label-noise": all((out / f"compare-{s['study']}" / "comparison.md").is_file()
+                               for s in noise_studies(args.seeds, False))}
+    sections = {"curriculum": curriculum_section(out, store, args) if made["curriculum"] else None,
+                "label-noise": label_noise_section(out, store, args) if made["label-noise"] else None}
+    target.write_text(assemble(target.read_text() if target.is_file() else "", sections))
+    print(f"wrote {target}")
+
+
+def assemble(existing: str, sections: dict) -> str:
+    """results.md from the sections made now (lists of lines; None: not made, keep what `existing` has)."""
+    old_curriculum, _, old_noise = existing.partition(NOISE_HEADING)
+    curriculum = sections["curriculum"] or old_curriculum.rstrip("\n").splitlines()
+    noise = sections["label-noise"] or ((NOISE_HEADING + old_noise).rstrip("\n").splitlines() if old_noise else [])
+    return "\n".join(curriculum + ([""] if noise else []) + noise) + "\n"
+
+
+def curriculum_section(out: Path, store: str, args) -> list[str]:
+    """The curriculum part: agreement, tie-breaks and every curriculum study's comparison."""
     tables = {s["study"]: (out / f"compare-{s['study']}" / "comparison.md").read_text()
               for s in settings(args.seeds, args.quick)}
     wall = study_wall_minutes(store, label_noise=False)
@@ -342,11 +368,7 @@ def write_results(out: Path, store: str, args) -> None:
         figure = ROOT / "docs" / f"results-{study}.png"
         shutil.copyfile(out / f"compare-{study}" / "learning_curves.png", figure)
         lines += ["", f"![learning curves of {study}]({figure.name})"]
-    if all((out / f"compare-{s['study']}" / "comparison.md").is_file() for s in noise_studies(args.seeds, False)):
-        lines += label_noise_section(out, store, args)
-    target = ROOT / "docs" / "results.md"
-    target.write_text("\n".join(lines) + "\n")
-    print(f"wrote {target}")
+    return lines
 
 
 if __name__ == "__main__":

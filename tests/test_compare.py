@@ -276,3 +276,37 @@ def test_train_tags_define_the_arm_and_reproduce_finds_finished_seeds_by_them(st
     assert done_seeds(["sampler=random", "pacing.end=0.7"]) == set()   # linear pacing: not run
     assert done_seeds(["sampler=consensus", "pacing=steep", "pacing.end=0.7"]) == set()
     assert done_seeds(["sampler=standard"], ("data=synthetic", "epochs=2")) == set()   # other training settings
+
+
+def test_the_label_noise_study_shares_of_the_oracles_gain_by_hand(monkeypatch):
+    """standard [.80, .82], oracle [.90, .92]: the oracle gains .10 on both seeds; an arm at [.85, .86] gains .05 and
+    .04, mean .045: 45% of the oracle's gain. Seed 2 (oracle only) does not count. An oracle that gains nothing
+    has no share."""
+    reproduce = load_reproduce()
+    values = {"standard": pd.Series([.80, .82], index=[0, 1]), "oracle": pd.Series([.90, .92, .99], index=[0, 1, 2]),
+              "filter": pd.Series([.85, .86], index=[0, 1]), "flat": pd.Series([.80, .82], index=[0, 1])}
+    monkeypatch.setattr(reproduce, "arm_metric", lambda out, store, study, arm, metric: values[arm])
+    assert reproduce.oracle_share(None, None, "s", "filter", "m") == "45%"
+    values["oracle"] = values["flat"]
+    assert reproduce.oracle_share(None, None, "s", "filter", "m").startswith("– (the oracle gains +0.00")
+
+
+def test_the_label_noise_arms_are_named_as_compare_names_them():
+    """NOISE_ARMS' keys are how the study finds each arm in compare's table: train's tag for those overrides must be
+    named exactly so, or the study would fail after all its training."""
+    from curriculum.analysis.comparison import arm_name
+    from curriculum.config import compose_config
+
+    reproduce = load_reproduce()
+    for name, overrides in reproduce.NOISE_ARMS.items():
+        assert arm_name(reproduce.expected_arm(compose_config("train", overrides))) == name
+
+
+def test_results_keep_the_section_of_a_part_not_run_now():
+    reproduce = load_reproduce()
+    old = "# Study\n\nold curriculum\n\n" + reproduce.NOISE_HEADING + "\n\nold noise\n"
+    noise_only = reproduce.assemble(old, {"curriculum": None, "label-noise": [reproduce.NOISE_HEADING, "", "new"]})
+    assert noise_only == "# Study\n\nold curriculum\n\n" + reproduce.NOISE_HEADING + "\n\nnew\n"
+    curriculum_only = reproduce.assemble(old, {"curriculum": ["# Study", "", "new"], "label-noise": None})
+    assert curriculum_only == "# Study\n\nnew\n\n" + reproduce.NOISE_HEADING + "\n\nold noise\n"
+    assert reproduce.assemble("", {"curriculum": ["# S"], "label-noise": None}) == "# S\n"

@@ -32,9 +32,13 @@ def test_clean_without_injected_noise_is_one_line():
         kept_positions("clean", np.zeros(4, bool))
 
 
-def test_a_column_keeps_its_non_zero_rows():
-    frame = pd.DataFrame({"index": [10, 11, 12, 13], "cleanlab_keep": [1, 0, 1.0, 0]})
+def test_a_column_keeps_its_rows_of_1_and_refuses_a_score_column():
+    frame = pd.DataFrame({"index": [10, 11, 12, 13], "cleanlab_keep": [1, 0, 1.0, 0], "ok": [True, False, True, True],
+                          "margin": [0.5, -1.0, 2.0, 0.0]})
     assert kept_positions("cleanlab_keep", np.zeros(4, bool), frame).tolist() == [0, 2]
+    assert kept_positions("ok", np.zeros(4, bool), frame).tolist() == [0, 2, 3]
+    with pytest.raises(UserError, match="1 \\(keep\\) or 0 \\(drop\\).*e.g. 0.5"):
+        kept_positions("margin", np.zeros(4, bool), frame)
 
 
 def test_a_missing_or_unknown_column_value_is_one_line():

@@ -251,7 +251,8 @@ def tie_break(source, column: str, cfg: DictConfig):
     ties = str(cfg.sampler.ties)
     if source is None:
         return None
-    if ties == "margin" and column != "margin" and "margin" not in source.frame:
+    ordered = str(cfg.sampler.name) in ("consensus", "anti")   # random and standard order by no score
+    if ordered and ties == "margin" and column != "margin" and "margin" not in source.frame:
         say(f"sampler.ties=margin: {source.path} has no margin column; ties are broken by a seeded shuffle")
     return margin_tie_break(source.frame, column, ties)
 
@@ -264,9 +265,9 @@ def _check_batches(n: int, usable: int, batch_size: int, end: float | None, keep
     if usable < batch_size:
         raise UserError(f"sampler.keep={keep} keeps {usable} of the {n} training examples, fewer than one batch "
                         f"(batch_size={batch_size}); keep more or lower batch_size")
-    n = usable
-    if end is not None and end * n < batch_size:
-        least = math.ceil(batch_size / n * 1000) / 1000  # rounded up to 3 decimals
-        raise UserError(f"pacing.end={end:g} keeps {int(end * n)} of the {n} training examples, fewer than one batch "
+    if end is not None and end * usable < batch_size:
+        least = math.ceil(batch_size / usable * 1000) / 1000  # rounded up to 3 decimals
+        which = "training examples" if usable == n else f"examples sampler.keep={keep} keeps"
+        raise UserError(f"pacing.end={end:g} keeps {int(end * usable)} of the {usable} {which}, fewer than one batch "
                         f"(batch_size={batch_size}); raise pacing.end to at least {least:g} or lower batch_size")
 

@@ -24,7 +24,7 @@ def kept_positions(keep: str, noisy: np.ndarray, frame: pd.DataFrame | None = No
                    seed: int = 0) -> np.ndarray | None:
     """Sorted training positions a run may draw, or None for all of them. `clean`: where `noisy` (the flip mask)
     is false, refused for data without injected noise; `auto`: what `sampler=consensus pacing.end=auto` with this
-    seed would keep of the scores (`frame`, `meta`); a column: where its value is non-zero."""
+    seed would keep of the scores (`frame`, `meta`); a column of 0 and 1: where it is 1."""
     if keep == ALL:
         return None
     if keep == AUTO:
@@ -47,7 +47,10 @@ def kept_positions(keep: str, noisy: np.ndarray, frame: pd.DataFrame | None = No
     if np.isnan(values).any():
         raise UserError(f"sampler.keep={keep!r}: the column holds {int(np.isnan(values).sum())} missing or "
                         f"non-numeric values; it must say for every example whether to keep it (1) or not (0)")
-    return np.flatnonzero(values != 0)
+    if not np.isin(values, (0, 1)).all():
+        raise UserError(f"sampler.keep={keep!r}: the column must say 1 (keep) or 0 (drop) for every example, but it "
+                        f"holds other values (e.g. {values[~np.isin(values, (0, 1))][0]:g}); is it a score column?")
+    return np.flatnonzero(values == 1)
 
 
 def restrict(ordering: np.ndarray, kept: np.ndarray | None) -> np.ndarray:

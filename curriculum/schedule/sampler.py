@@ -27,7 +27,7 @@ class SamplerConfig:
     balanced: bool = True      # interleave classes so every prefix holds them in proportion
     ties: str = "margin"       # ties of the score broken by the larger margin (as the rank column) | random (seeded)
     keep: str = "all"          # examples the run may draw: all | clean (oracle: labels not flipped) | auto (what
-                               # pacing.end=auto keeps) | a scores column (non-zero = kept, e.g. cleanlab's verdicts
+                               # pacing.end=auto keeps) | a scores column of 0 and 1 (1 = kept, e.g. cleanlab's verdicts
                                # from a CSV); the steps stay those of all the examples
 
     def __post_init__(self):

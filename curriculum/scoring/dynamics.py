@@ -112,7 +112,7 @@ class TrainPassRecorder(Recorder):
     """recording.source=train: each training example's values are those of the training forward pass that last
     drew it (train-mode logits, before that step's update), so recording costs no extra pass. Examples not drawn
     since the previous checkpoint (the tail an epoch drops, or most of them at a checkpoint inside epoch 1) get a
-    clean pass, so every value is at most one checkpoint old. The test split always gets a clean pass.
+    clean pass, so every value is at most one checkpoint old. The test split, when recorded, gets a clean pass.
     Nothing here needs saving for a resume: resume points are epoch ends, which are checkpoints, and after one
     every example not drawn again gets a clean pass either way."""
 
