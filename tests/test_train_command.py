@@ -111,9 +111,9 @@ def test_train_breaks_ties_by_the_scores_margin_unless_told_otherwise():
     from curriculum.commands.train import tie_break
 
     source = SimpleNamespace(frame=pd.DataFrame({"consensus": [1.0, 1.0], "margin": [0.5, 2.0]}), path="scores")
-    cfg = OmegaConf.create({"sampler": {"ties": "margin"}})
+    cfg = OmegaConf.create({"sampler": {"name": "consensus", "ties": "margin"}})
     assert tie_break(source, "consensus", cfg).tolist() == [0.5, 2.0]
-    assert tie_break(source, "consensus", OmegaConf.create({"sampler": {"ties": "random"}})) is None
+    assert tie_break(source, "consensus", OmegaConf.create({"sampler": {"name": "consensus", "ties": "random"}})) is None
     assert tie_break(source, "margin", cfg) is None                       # margin has no ties to break by itself
     imported = SimpleNamespace(frame=pd.DataFrame({"score": [1.0, 1.0]}), path="scores.csv")
     assert tie_break(imported, "score", cfg) is None                      # no margin: a seeded shuffle
