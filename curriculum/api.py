@@ -13,11 +13,12 @@ import pandas as pd
 from .errors import UserError
 from .io.importers import is_external, load_external
 from .io.scorefile import read_scores
-from .schedule.sampler import make_ordering, margin_tie_break, ordering_column
+from .schedule.sampler import DROP_HARDEST, STRATA, check_strata, make_ordering, margin_tie_break, ordering_column
 from .scoring.scores import orientation
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-ORDERS = {"easy": "consensus", "hard": "anti", "random": "random"}  # order= -> the sampler name make_ordering takes
+ORDERS = {"easy": "consensus", "hard": "anti", "consensus": "consensus", "anti": "anti", "random": "random",
+          "stratified": "stratified"}   # order= -> the sampler name make_ordering takes (train's names work too)
 
 
 def load_scores(path_or_run: str | Path, labels=None, tracking_uri: str | None = None) -> pd.DataFrame:
@@ -63,10 +64,12 @@ def _checked(frame: pd.DataFrame, labels: np.ndarray, source: str) -> pd.DataFra
 
 
 def ordering(scores: pd.DataFrame, by: str = "consensus", order: str = "easy", seed: int = 0,
-             balanced: bool = True, ties: str = "margin") -> np.ndarray:
-    """Dataset indices (values of the frame's `index` column), easiest first for order="easy", exactly reversed for
-    "hard", seeded for "random": `train`'s ordering (sampler=consensus / anti / random, sampler.score=by,
-    sampler.balanced, sampler.ties) of the same frame."""
+             balanced: bool = True, ties: str = "margin", strata: int = STRATA,
+             drop_hardest: float = DROP_HARDEST) -> np.ndarray:
+    """Dataset indices (values of the frame's `index` column), easiest first for order="easy" (or "consensus"),
+    exactly reversed for "hard" ("anti"), seeded for "random", even across score strata for "stratified" (the
+    hardest `drop_hardest` last): `train`'s ordering (sampler=..., sampler.score=by, sampler.balanced,
+    sampler.ties, sampler.strata, sampler.drop_hardest) of the same frame. A prefix of it is a pruned subset."""
     if order not in ORDERS:
         raise UserError(f"order={order!r} must be one of {', '.join(ORDERS)}")
     if ties not in ("margin", "random"):
@@ -77,5 +80,6 @@ def ordering(scores: pd.DataFrame, by: str = "consensus", order: str = "easy", s
     oriented = orientation(scores[by].to_numpy(), by)
     tie_break = margin_tie_break(scores, by, ties)
     labels = scores["label"].to_numpy() if "label" in scores else np.zeros(len(scores), dtype=np.int64)
-    positions = make_ordering(ORDERS[order], oriented, labels, seed, balanced, tie_break)
+    check_strata(strata, drop_hardest)
+    positions = make_ordering(ORDERS[order], oriented, labels, seed, balanced, tie_break, strata, drop_hardest)
     return scores["index"].to_numpy()[positions]

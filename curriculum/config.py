@@ -17,7 +17,7 @@ from .data.augment import AugmentConfig
 from .data.datasets import DataConfig
 from .engine import OptimConfig
 from .models import MODELS, ModelConfig, default_kwargs
-from .schedule.pacing import ExponentialPacingConfig, PacingConfig
+from .schedule.pacing import ExponentialPacingConfig, PacingConfig, StaticPacingConfig
 from .schedule.sampler import SamplerConfig
 from .schedule.target import TargetConfig
 from .scoring.ensemble import EnsembleConfig, RecordingConfig
@@ -107,6 +107,8 @@ class TrainSettings(RunSettings):
     pacing: Any = MISSING
     seed: int = TargetConfig.seed                 # initialisation, random ordering and batches (data.seed: the split)
     epochs: int = TargetConfig.epochs             # training length in epochs of the full training set (every arm)
+    epochs_of: str = TargetConfig.epochs_of       # all: epochs of every training example (the same steps for every
+                                                  # arm) | kept: of those the run can ever draw (pruning at equal epochs)
     batch_size: int = TargetConfig.batch_size
     scores: str = LATEST                          # scores.parquet path | score run directory | MLflow run id | latest
     study: str = STUDY                            # label grouping the runs of one comparison (compare study=...)
@@ -142,6 +144,7 @@ def schemas() -> dict:
         "sampler": SamplerConfig,
         "pacing/wu": PacingConfig,
         "pacing/exponential": ExponentialPacingConfig,
+        "pacing/static": StaticPacingConfig,
         "score": ScoreSettings,
         "train": TrainSettings,
         "analyze": AnalyzeSettings,

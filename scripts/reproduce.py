@@ -118,8 +118,8 @@ def expected_arm(cfg) -> dict:
     from curriculum.analysis.comparison import arm_tag
 
     return arm_tag(str(cfg.sampler.name), OmegaConf.to_container(cfg.pacing, resolve=True), str(cfg.sampler.score),
-                   bool(cfg.sampler.balanced), str(cfg.sampler.get("ties", "margin")), "",
-                   str(cfg.sampler.get("keep", "all")))
+                   bool(cfg.sampler.balanced), str(cfg.sampler.ties), "", str(cfg.sampler.keep),
+                   int(cfg.sampler.strata), float(cfg.sampler.drop_hardest))
 
 
 def done_seeds(store: str, study: str, overrides: list[str]) -> set[int]:

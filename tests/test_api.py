@@ -32,6 +32,14 @@ def test_ordering_is_easy_first_class_balanced_and_hard_is_its_exact_reverse():
     assert sorted(curriculum.ordering(FRAME, order="random", seed=4).tolist()) == list(range(100, 108))
 
 
+def test_stratified_ordering_deals_evenly_from_score_strata_and_leaves_the_hardest_last():
+    # drop_hardest=0.25: 103 (0.2) and 105 (0.1) last, easiest first. Two strata of width 0.35 over [0.3, 1.0]:
+    # {101, 100, 102, 104} (0.7-1.0) and {106, 107} (0.6, 0.3). Two rounds take both of the small stratum.
+    order = curriculum.ordering(FRAME, order="stratified", balanced=False, strata=2, drop_hardest=0.25).tolist()
+    assert {106, 107} <= set(order[:4]) and set(order[4:6]) <= {101, 100, 102, 104} and order[6:] == [103, 105]
+    assert curriculum.ordering(FRAME, order="anti").tolist() == BALANCED[::-1]     # train's sampler names work too
+
+
 def test_ordering_breaks_ties_by_the_larger_margin():
     # 100 and 102 tie at 0.9; margins 0.5 and 3.0 put 102 first
     frame = FRAME.assign(consensus=[0.9, 1.0, 0.9, 0.2, 0.7, 0.1, 0.6, 0.3],
@@ -84,7 +92,7 @@ def test_bad_sharding_is_one_line():
 
 
 def test_bad_orderings_are_one_line():
-    with pytest.raises(curriculum.UserError, match=r"^order='easiest' must be one of easy, hard, random$"):
+    with pytest.raises(curriculum.UserError, match=r"^order='easiest' must be one of easy, hard, consensus, anti, random, stratified$"):
         curriculum.ordering(FRAME, order="easiest")
     with pytest.raises(curriculum.UserError, match=r"^by='margin' is not a column of the scores; choose one of "
                                                    r"consensus$"):

@@ -216,6 +216,28 @@ def test_arm_names_stay_short_for_defaults_and_name_every_other_setting():
         "consensus/linear@end=0.7[sampler.score=margin, sampler.balanced=false, sampler.ties=random]")
 
 
+def test_pruning_arms_are_named_by_their_selection_and_stratified_ones_have_a_random_control(store):
+    from curriculum.analysis.comparison import arm_tag
+
+    static = {"name": "static", "end": 0.5, "preset": None}
+    tag = arm_tag("stratified", static, "consensus", True, "margin", "ab" * 32)
+    assert tag["strata"] == 50 and tag["drop_hardest"] == 0.1 and "strata" not in arm_tag(
+        "consensus", static, "consensus", True, "margin", "ab" * 32)
+    assert arm_name(tag) == "stratified/static@end=0.5"
+    assert arm_name(tag | {"strata": 10, "drop_hardest": 0.0}) == (
+        "stratified/static@end=0.5[sampler.strata=10, sampler.drop_hardest=0]")
+    assert arm_name(arm_tag("anti", static | {"end": 0.3}, "el2n", True, "margin", "ab" * 32)) == (
+        "anti/static@end=0.3[sampler.score=el2n]")
+    track = Tracker(store, "curriculum")
+    for seed, (ours, random) in enumerate([(0.80, 0.78), (0.82, 0.79), (0.81, 0.80)]):
+        random_tag = arm_tag("random", static, "consensus", True, "margin", "ab" * 32)
+        log_run(track, train_tags("stratified", seed, **{k: v for k, v in tag.items() if k != "sampler"}), ours)
+        log_run(track, train_tags("random", seed, **{k: v for k, v in random_tag.items() if k != "sampler"}), random)
+    table = table_of(track)
+    assert sorted(table.index) == ["random/static@end=0.5", "stratified/static@end=0.5"]
+    assert table.loc["stratified/static@end=0.5", "vs_random"] == pytest.approx(0.02)   # [0.02, 0.03, 0.01]
+
+
 def test_consensus_on_another_score_is_another_arm_against_the_same_random_control(store):
     track = Tracker(store, "curriculum")
     for seed in range(3):

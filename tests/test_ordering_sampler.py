@@ -4,7 +4,7 @@ import torch
 
 from curriculum.errors import UserError
 from curriculum.schedule.pacing import PacedSampler, make_pacing
-from curriculum.schedule.sampler import class_balanced, easy_first, make_ordering
+from curriculum.schedule.sampler import SamplerConfig, class_balanced, easy_first, make_ordering, stratified
 
 LABELS = np.repeat([0, 1, 2], [60, 30, 10])
 SCORES = np.random.default_rng(0).random(100)
@@ -51,7 +51,7 @@ def test_random_ordering_depends_only_on_its_seed():
 
 def test_standard_has_no_ordering_and_unknown_samplers_are_named():
     assert make_ordering("standard", None, LABELS, seed=0) is None
-    with pytest.raises(UserError, match="unknown sampler 'easy'; choose one of consensus, anti, random, standard"):
+    with pytest.raises(UserError, match="unknown sampler 'easy'; choose one of consensus, anti, random, stratified, standard"):
         make_ordering("easy", SCORES, LABELS, seed=0)
     with pytest.raises(UserError, match="sampler=consensus needs scores"):
         make_ordering("consensus", None, LABELS, seed=0)
@@ -140,3 +140,44 @@ def test_iid_batches_started_at_step_s_are_the_uninterrupted_ones_from_s_on_even
     whole = [b.tolist() for b in islice(shuffled_batches(10, 4, torch.Generator().manual_seed(1)), 12)]
     resumed = shuffled_batches(10, 4, torch.Generator().manual_seed(1), start)
     assert [b.tolist() for b in islice(resumed, 12 - start)] == whole[start:]
+
+
+# Stratified (coverage-centric) order, worked by hand. Oriented scores (higher = easier), drop_hardest = 1/8 of 8:
+# the hardest, g (0.0), goes last. The other seven span [0.1, 0.9]: three strata of width 0.8 / 3 hold
+# {a, b, c, d} (0.9), {e} (0.5) and {f} (0.1). Round 0 deals one of a-d, e and f; rounds 1-3 the other three of a-d.
+STRATIFIED = np.array([0.9, 0.9, 0.9, 0.9, 0.5, 0.1, 0.0])
+A_TO_D, E, F, G = {0, 1, 2, 3}, 4, 5, 6
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stratified_deals_one_example_per_stratum_per_round_and_puts_the_hardest_last(seed):
+    scores = np.append(STRATIFIED[:6], [0.9, 0.0])     # 8 examples: a-d, e, f, a fifth 0.9 (index 6) and g (7)
+    order = stratified(scores, seed, strata=3, drop_hardest=1 / 8).tolist()
+    assert set(order[:3]) - {E, F} <= A_TO_D | {6} and {E, F} <= set(order[:3])  # round 0: one of each stratum
+    assert set(order[3:7]) == (A_TO_D | {6}) - set(order[:3])                     # rounds 1-4: the easy stratum
+    assert order[7] == 7                                                          # the hardest eighth last
+
+
+def test_stratified_puts_the_dropped_hardest_share_last_easiest_first():
+    order = stratified(np.array([0.3, 0.0, 0.9, 0.1, 0.2]), seed=0, strata=2, drop_hardest=0.6)  # 3 of 5 last
+    assert order[2:].tolist() == [4, 3, 1]                                        # 0.2, 0.1, 0.0
+
+
+def test_stratified_with_one_stratum_and_nothing_dropped_is_a_seeded_shuffle_of_all():
+    order = stratified(STRATIFIED, seed=3, strata=1, drop_hardest=0.0)
+    assert sorted(order.tolist()) == list(range(7))
+    assert order.tolist() == stratified(STRATIFIED, seed=3, strata=1, drop_hardest=0.0).tolist()
+    assert order.tolist() != stratified(STRATIFIED, seed=4, strata=1, drop_hardest=0.0).tolist()
+
+
+def test_a_value_on_a_stratum_boundary_goes_to_the_harder_stratum():
+    # strata of width 0.1 over [0, 0.2]: 0.1 sits on the boundary, despite (0.2 - 0.1) / 0.2 * 2 being float dust
+    order = stratified(np.array([0.2, 0.2, 0.2, 0.1, 0.0]), seed=0, strata=2, drop_hardest=0.0)
+    assert set(order[:2].tolist()) & {3, 4} and set(order[:2].tolist()) & {0, 1, 2}
+
+
+@pytest.mark.parametrize("settings, message", [({"strata": 0}, "sampler.strata=0 must be at least 1"),
+                                               ({"drop_hardest": 1.0}, r"sampler.drop_hardest=1.0 must be a fraction")])
+def test_bad_strata_settings_are_one_line(settings, message):
+    with pytest.raises(UserError, match=message):
+        SamplerConfig(name="stratified", **settings)

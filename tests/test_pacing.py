@@ -149,3 +149,13 @@ def test_exponential_reaching_all_data_only_at_t_equals_T_is_accepted_and_its_la
     # Steps s = 0..7 see t = s + 1: 25 examples for s < 3, 50 for 3 <= s < 7, all 100 at s = 7.
     sampler = _sampler("exponential", 100, 8, 25, start=0.25, inc=2.0, step=0.5)
     assert [sampler.prefix_size(s) for s in range(8)] == [25] * 3 + [50] * 4 + [100]
+
+
+def test_static_pacing_offers_the_kept_prefix_at_every_step():
+    g = make_pacing("static")
+    assert [g(t, T) for t in (0, 1, 50, T)] == [1.0] * 4
+    sampler = PacedSampler(np.arange(100)[::-1], g, 40, 10, 0.3, torch.Generator().manual_seed(0))
+    assert [sampler.prefix_size(s) for s in (0, 20, 39)] == [30, 30, 30]
+    batches = list(sampler)
+    assert all(set(b.tolist()) <= set(range(70, 100)) for b in batches)          # the first 30 of the ordering
+    assert len(torch.cat(batches).unique()) == 30                                 # every kept example is drawn

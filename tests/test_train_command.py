@@ -1,5 +1,7 @@
 """`python -m curriculum train` end to end on synthetic data: score once, then the four arms."""
 
+import json
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -75,6 +77,37 @@ def test_pruning_curriculum_with_auto_end_logs_its_estimate(scored):
     run = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.study = 'auto'").iloc[0]
     assert 0.5 < run["metrics.curriculum/pacing_end"] < 1.0
     assert run["metrics.curriculum/distinct_seen"] <= np.ceil(run["metrics.curriculum/pacing_end"] * 1600)
+
+
+@pytest.mark.slow
+def test_pruned_subsets_train_their_own_epochs_from_the_first_step(scored):
+    store, score_dir, _ = scored
+    run_cli("train", "-m", "sampler=consensus,stratified", "pacing=static", "pacing.end=0.5", "epochs_of=kept",
+            *COMMON, "study=prune", f"scores={score_dir}", "seed=0", f"mlflow.tracking_uri={store}")
+    run_cli("train", "sampler=anti", "sampler.score=el2n", "pacing=static", "pacing.end=0.5", *COMMON, "study=prune",
+            f"scores={score_dir}", "seed=0", f"mlflow.tracking_uri={store}")
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.study = 'prune'")
+    runs = runs.set_index(runs["tags.sampler"])
+    assert runs.loc[["consensus", "stratified"], "metrics.steps"].tolist() == [3 * (800 // 128)] * 2  # 3 epochs of 800
+    assert runs.loc["anti", "metrics.steps"] == 3 * (1600 // 128)          # epochs_of=all: the steps of every example
+    assert (runs["metrics.curriculum/distinct_seen"] <= 800).all() and (runs["metrics.curriculum/data_fraction"] == 0.5).all()
+    client = mlflow.MlflowClient()
+    fractions = client.get_metric_history(runs.loc["stratified", "run_id"], "curriculum/data_fraction")
+    assert {m.value for m in fractions} == {0.5}                           # the whole subset from the first evaluation
+    assert json.loads(runs.loc["consensus", "tags.training"])["epochs_of"] == "kept"
+    assert "epochs_of" not in json.loads(runs.loc["anti", "tags.training"])
+
+
+def test_an_epoch_of_a_pruned_run_passes_over_what_it_can_draw():
+    from curriculum.schedule.target import TargetConfig, training_size
+
+    kept = TargetConfig(epochs_of="kept")
+    assert training_size(TargetConfig(), 1000, np.arange(1000), 0.3, None) == 1000      # epochs_of=all
+    assert training_size(kept, 1000, np.arange(1000), 0.3, None) == 300                 # ceil(0.3 x 1000)
+    assert training_size(kept, 1000, np.arange(600), 0.5, None) == 300                  # an ordering restricted by keep
+    assert training_size(kept, 1000, None, 1.0, np.arange(250)) == 250                  # standard over sampler.keep
+    assert training_size(kept, 1000, None, 1.0, None) == 1000                           # standard over everything
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..dicts import flatten
 from ..errors import UserError
+from ..schedule.sampler import DROP_HARDEST, STRATA
 from .stats import t975
 
 METRICS = {  # column of the runs frame -> short name in the table
@@ -28,8 +29,10 @@ MEANING = {
     "test/acc_curve_mean": "mean test accuracy over training, from the first evaluation to the last",
 }
 MIN_SEEDS = 3
-DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",), "keep": ("all",)}  # not shown
+DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",), "keep": ("all",),  # not shown
+            "strata": (STRATA,), "drop_hardest": (DROP_HARDEST,)}
 SHOWN = {"function": "pacing.name", "end": "pacing.end", "score": "sampler.score", "balanced": "sampler.balanced",
+         "strata": "sampler.strata", "drop_hardest": "sampler.drop_hardest",
          "ties": "sampler.ties", "keep": "sampler.keep", "scores": "scores"}  # arm setting -> its override
 KEEP_KEYWORDS = ("all", "clean")   # sampler.keep values that read no scores (schedule/keep.py)
 
@@ -62,11 +65,14 @@ def curve_mean(steps, accs) -> float:
 
 
 def arm_tag(sampler: str, pacing: dict, score: str, balanced: bool, ties: str, scores: str,
-            keep: str = "all") -> dict:
+            keep: str = "all", strata: int = STRATA, drop_hardest: float = DROP_HARDEST) -> dict:
     """What defines an arm, as `train` tags it and compare keys it: standard has no pacing, so no pacing.end
     either, and uses the scores only when sampler.keep names one of their columns. `pacing` is the resolved pacing
-    config (name, preset, end and the family's parameters). keep=all is left out, as runs before it had none."""
+    config (name, preset, end and the family's parameters). keep=all is left out, as runs before it had none;
+    strata and drop_hardest are there for `stratified` only."""
     kept = {} if keep == "all" else {"keep": keep}
+    if sampler == "stratified":
+        kept |= {"strata": strata, "drop_hardest": drop_hardest}
     if sampler == "standard":
         return {"sampler": "standard"} | kept | ({"scores": scores} if keep not in KEEP_KEYWORDS else {})
     return {"sampler": sampler, "pacing": str(pacing.get("preset") or pacing["name"]), "function": str(pacing["name"]),
@@ -85,7 +91,7 @@ def arm_definition(raw: dict) -> dict:
         arm["end"] = "auto" if str(arm["end"]) == "auto" else f"{float(arm['end']):.4g}"
     if arm["sampler"] == "random":
         reads_scores = arm.get("end") == "auto" or arm.get("keep", "all") not in KEEP_KEYWORDS
-        unused = {"score", "ties"} | (set() if reads_scores else {"scores"})
+        unused = {"score", "ties", "strata", "drop_hardest"} | (set() if reads_scores else {"scores"})
         arm = {k: v for k, v in arm.items() if k not in unused}
     return arm
 

@@ -29,7 +29,7 @@ from ..runtime import set_threads
 from ..schedule.keep import kept_positions, needs_scores, restrict
 from ..schedule.pacing import pacing_config
 from ..schedule.pruning import estimate_clean_fraction
-from ..schedule.sampler import SamplerConfig, make_ordering, margin_tie_break, ordering_column
+from ..schedule.sampler import SCORED, SamplerConfig, make_ordering, margin_tie_break, ordering_column
 from ..schedule.resume import STATE_FORMAT, Resume, discard_state, load_state, other_states, state_path
 from ..schedule.target import TargetConfig, TrainedTarget, train_target
 from ..scoring.scores import orientation
@@ -54,7 +54,7 @@ def train(cfg: DictConfig) -> None:
 
     keep = ordering_cfg.keep
     source = None
-    if sampler in ("consensus", "anti") or str(cfg.scores) != "latest" or end == "auto" or needs_scores(keep):
+    if sampler in SCORED or str(cfg.scores) != "latest" or end == "auto" or needs_scores(keep):
         source = resolve_scores(str(cfg.scores), track, data)
     column = score_column(source, column)
     oriented = orientation(source.frame[column].to_numpy(), column) if source is not None else None
@@ -62,14 +62,14 @@ def train(cfg: DictConfig) -> None:
                           seed=int(cfg.seed))
     if end == "auto":
         end = auto_end(source, column, keep)
-    ordering = make_ordering(sampler, oriented, data.train.y.cpu().numpy(), int(cfg.seed),
-                             ordering_cfg.balanced, tie_break(source, column, cfg))
+    ordering = make_ordering(sampler, oriented, data.train.y.cpu().numpy(), int(cfg.seed), ordering_cfg.balanced,
+                             tie_break(source, column, cfg), ordering_cfg.strata, ordering_cfg.drop_hardest)
     ordering = restrict(ordering, kept) if ordering is not None else None
     usable = len(data.train) if kept is None else len(kept)
     _check_batches(len(data.train), usable, target.batch_size, end if sampler != "standard" else None, keep)
 
     arm = arm_tag(sampler, pacing_dict, column, ordering_cfg.balanced, ordering_cfg.ties,
-                  source.sha256 if source else "none", keep)
+                  source.sha256 if source else "none", keep, ordering_cfg.strata, ordering_cfg.drop_hardest)
     pacing_name = arm.get("pacing", "none")
     say(f"train {sampler}/{pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples"
         + (f", {usable} kept by sampler.keep={keep}" if kept is not None else "")
@@ -192,16 +192,18 @@ def log_weights(track, run_id: str, model, spec: dict) -> None:
 
 def target_config(cfg: DictConfig, device) -> TargetConfig:
     return TargetConfig(arch=str(cfg.model.name), model_kwargs=dict(cfg.model.get("kwargs") or {}),
-                        epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
+                        epochs=int(cfg.epochs), epochs_of=str(cfg.epochs_of), batch_size=int(cfg.batch_size),
                         evals_per_epoch=float(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed),
                         precision=resolve_precision(str(cfg.precision), device),
                         augment=augment_config(cfg))
 
 
 def training_tag(cfg: DictConfig, target: TargetConfig) -> dict:
-    """The settings every arm of a study shares: compare splits arms whose settings differ."""
+    """The settings every arm of a study shares: compare splits arms whose settings differ. epochs_of only when it
+    is not all, so that the tags of runs made before it still match."""
     data = training_settings(OmegaConf.to_container(cfg.data, resolve=True))
-    return {"model": OmegaConf.to_container(cfg.model, resolve=True), "epochs": int(cfg.epochs),
+    counted = {"epochs_of": target.epochs_of} if target.epochs_of != "all" else {}
+    return counted | {"model": OmegaConf.to_container(cfg.model, resolve=True), "epochs": int(cfg.epochs),
             "batch_size": int(cfg.batch_size), "lr": float(cfg.lr), "precision": target.precision,
             **target.augment.resolved(str(cfg.data.name)).identity(),
             "optim": OmegaConf.to_container(cfg.optim, resolve=True), "eval": {"per_epoch": float(cfg.eval.per_epoch)},
@@ -251,7 +253,7 @@ def tie_break(source, column: str, cfg: DictConfig):
     ties = str(cfg.sampler.ties)
     if source is None:
         return None
-    ordered = str(cfg.sampler.name) in ("consensus", "anti")   # random and standard order by no score
+    ordered = str(cfg.sampler.name) in SCORED   # random and standard order by no score
     if ordered and ties == "margin" and column != "margin" and "margin" not in source.frame:
         say(f"sampler.ties=margin: {source.path} has no margin column; ties are broken by a seeded shuffle")
     return margin_tie_break(source.frame, column, ties)

@@ -75,8 +75,13 @@ def log(t: int, total: int, a: float = A, b: float = B) -> float:
     return min(1.0, max(b, b + (1 - b) * (1 + 0.1 * math.log(_progress(t, total, a) + math.exp(-10)))))
 
 
+def static(t: int, total: int) -> float:
+    """The whole kept prefix (pacing.end of the ordering) from the first step to the last: pure data pruning."""
+    return 1.0
+
+
 PACINGS = {"exponential": exponential, "linear": linear, "quad": quad, "root": root, "step": step,
-           "exp": exp, "log": log}
+           "exp": exp, "log": log, "static": static}
 
 # name -> (lowest, highest, lowest included, highest included)
 PARAM_RANGES = {
@@ -191,10 +196,20 @@ class ExponentialPacingConfig(_Pacing):
     preset: str | None = None  # the name runs are tagged and compared under (null: the family's name)
 
 
-def pacing_config(settings: dict) -> PacingConfig | ExponentialPacingConfig:
+@dataclass(frozen=True)
+class StaticPacingConfig(_Pacing):
+    """No curriculum in time: the first pacing.end of the ordering is available at every step (data pruning)."""
+    FAMILIES = ("static",)
+
+    name: str                  # static
+    end: Any = 1.0             # the share of the ordering kept, in (0, 1], or auto (as for PacingConfig)
+    preset: str | None = None  # the name runs are tagged and compared under (null: the family's name)
+
+
+def pacing_config(settings: dict) -> PacingConfig | ExponentialPacingConfig | StaticPacingConfig:
     """The `pacing` group's settings as the schema of their family, which checks them."""
     name = settings.get("name")
-    schema = ExponentialPacingConfig if name in ExponentialPacingConfig.FAMILIES else PacingConfig
+    schema = next((s for s in (ExponentialPacingConfig, StaticPacingConfig) if name in s.FAMILIES), PacingConfig)
     extra = sorted(set(settings) - {"name", "end", "preset", *schema.PARAMS})
     if extra and name in PACINGS:
         raise UserError(f"pacing.name={name} takes {', '.join(schema.PARAMS)}, not {', '.join(extra)}; "
@@ -241,7 +256,7 @@ class PacedSampler(torch.utils.data.Sampler):
             raise UserError(f"pacing.end={end} keeps {int(end * n)} examples, fewer than batch_size={batch_size}")
         _check_shards(batch_size, num_replicas, rank)
         device = generator.device if generator is not None else "cpu"
-        self.ordering = torch.as_tensor(np.asarray(ordering), dtype=torch.int64, device=device)
+        self.ordering = torch.as_tensor(np.ascontiguousarray(ordering), dtype=torch.int64, device=device)  # a[::-1] too
         self.pacing, self.total, self.batch, self.end, self.gen = pacing, total_steps, batch_size, end, generator
         self.seed, self.num_replicas, self.rank = seed, num_replicas, rank
         self.set_step(start)

@@ -10,8 +10,10 @@ import numpy as np
 from ..errors import UserError
 from ..seeding import numpy_rng
 
-SAMPLERS = ("consensus", "anti", "random", "standard")
+SAMPLERS = ("consensus", "anti", "random", "stratified", "standard")
+SCORED = ("consensus", "anti", "stratified")   # the samplers whose ordering reads a scores column
 TIES = ("margin", "random")
+STRATA, DROP_HARDEST = 50, 0.1   # Zheng et al.'s (2023) k; the hardest share left to the end (ours, not tuned)
 
 
 def check_sampler(name: str) -> None:
@@ -22,20 +24,31 @@ def check_sampler(name: str) -> None:
 @dataclass(frozen=True)
 class SamplerConfig:
     """The `sampler` group's schema: conf/sampler/*.yaml name the ordering."""
-    name: str                  # consensus: easy first | anti: hard first | random | standard: iid, no curriculum
+    name: str                  # consensus: easy first | anti: hard first | random | stratified: even across score
+                               # strata (Zheng et al. 2023) | standard: iid, no curriculum
     score: str = "consensus"   # scores.parquet column that orders the examples (its direction is handled by the code)
     balanced: bool = True      # interleave classes so every prefix holds them in proportion
     ties: str = "margin"       # ties of the score broken by the larger margin (as the rank column) | random (seeded)
     keep: str = "all"          # examples the run may draw: all | clean (oracle: labels not flipped) | auto (what
                                # pacing.end=auto keeps) | a scores column of 0 and 1 (1 = kept, e.g. cleanlab's verdicts
                                # from a CSV); the steps stay those of all the examples
+    strata: int = STRATA       # stratified: equal-width score strata, sampled evenly (empty ones are skipped)
+    drop_hardest: float = DROP_HARDEST  # stratified: share of the hardest examples put last, after every stratum
 
     def __post_init__(self):
         check_sampler(self.name)
+        check_strata(self.strata, self.drop_hardest)
         if not self.keep:
             raise UserError("sampler.keep is empty; give all, clean or a column of the scores")
         if self.ties not in TIES:
             raise UserError(f"sampler.ties={self.ties!r} must be margin or random")
+
+
+def check_strata(strata: int, drop_hardest: float) -> None:
+    if strata < 1:
+        raise UserError(f"sampler.strata={strata} must be at least 1")
+    if not 0 <= drop_hardest < 1:
+        raise UserError(f"sampler.drop_hardest={drop_hardest} must be a fraction in [0, 1)")
 
 
 def ordering_column(frame, column: str, setting: str, where: str) -> str:
@@ -77,10 +90,38 @@ def class_balanced(order: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return order[np.argsort(key, kind="stable")]
 
 
+def stratified(oriented: np.ndarray, seed: int, tie_break: np.ndarray | None = None, strata: int = STRATA,
+               drop_hardest: float = DROP_HARDEST) -> np.ndarray:
+    """Coverage-centric order (Zheng et al. 2023, CCS): the hardest `drop_hardest` share last (easiest first among
+    them); before them, the rest split into `strata` equal-width score ranges and dealt round-robin, one seeded
+    random example from each non-empty stratum per round. So every prefix up to 1 - drop_hardest is CCS's selection
+    for its size: as many from each stratum as it has, up to an even share, the budget of small strata going to the
+    others."""
+    oriented = np.asarray(oriented, dtype=np.float64)
+    ranked = easy_first(oriented, seed, tie_break)
+    dealt = ranked[: len(ranked) - round(drop_hardest * len(ranked))]
+    if len(dealt) == 0:
+        return ranked
+    values = oriented[dealt]
+    span = values.max() - values.min()
+    depth = (values.max() - values) / span * strata if span > 0 else np.zeros(len(dealt))
+    stratum = np.minimum(np.floor(depth + 1e-9), strata - 1).astype(np.int64)  # 0: the easiest range; a value on a
+                                                                  # boundary (1e-9: despite float dust) goes below it
+    rng = numpy_rng(seed, "stratified")
+    by_stratum = np.lexsort((rng.permutation(len(dealt)), stratum))   # a seeded shuffle within each stratum
+    deal = np.empty(len(dealt), dtype=np.int64)                   # each example's round: its place in its stratum
+    starts = np.searchsorted(stratum[by_stratum], stratum[by_stratum], side="left")
+    deal[by_stratum] = np.arange(len(dealt)) - starts
+    within_round = rng.permutation(len(dealt))                    # strata in a seeded order within each round
+    return np.concatenate([dealt[np.lexsort((within_round, deal))], ranked[len(dealt):]])
+
+
 def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray, seed: int,
-                  balanced: bool = True, tie_break: np.ndarray | None = None) -> np.ndarray | None:
+                  balanced: bool = True, tie_break: np.ndarray | None = None, strata: int = STRATA,
+                  drop_hardest: float = DROP_HARDEST) -> np.ndarray | None:
     """Ordering of train positions for `sampler`; None for `standard` (plain iid training).
-    `anti` is exactly the reverse of `consensus`; `random` depends only on `seed` and the labels."""
+    `anti` is exactly the reverse of `consensus`; `random` depends only on `seed` and the labels; `stratified` takes
+    `strata` and `drop_hardest` (stratified())."""
     check_sampler(sampler)
     if sampler == "standard":
         return None
@@ -89,7 +130,8 @@ def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray,
     else:
         if oriented is None:
             raise UserError(f"sampler={sampler} needs scores; run `python -m curriculum score` or set scores=")
-        order = easy_first(oriented, seed, tie_break)
+        order = (stratified(oriented, seed, tie_break, strata, drop_hardest) if sampler == "stratified"
+                 else easy_first(oriented, seed, tie_break))
     if balanced:
         order = class_balanced(order, labels)
     return order[::-1].copy() if sampler == "anti" else order

@@ -17,8 +17,11 @@ from ..errors import UserError
 from ..models import create_model
 from ..progress import Progress
 from ..seeding import stream_seed, torch_generator
-from .pacing import PacedSampler
+from .pacing import PacedSampler, kept_count
 from .resume import Resume, restore, save_state
+
+
+EPOCHS_OF = ("all", "kept")
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class TargetConfig:
     arch: str = "cnn"
     model_kwargs: dict = field(default_factory=dict)
     epochs: int = 6               # training length in epochs of the full training set (same for every arm)
+    epochs_of: str = "all"        # all: epochs count passes over all training examples (every arm takes the same
+                                  # steps) | kept: over those the run can ever draw (pruning at equal epochs)
     batch_size: int = 128
     evals_per_epoch: float = 2    # validation/test evaluations per epoch (0.5 = every other epoch)
     eval_batch: int = 256
@@ -41,6 +46,9 @@ class TargetConfig:
             raise UserError(f"eval.per_epoch={self.evals_per_epoch:g} must be positive (0.5: every other epoch)")
         if self.seed < 0:
             raise UserError(f"seed={self.seed} must be a non-negative integer")
+        if self.epochs_of not in EPOCHS_OF:
+            raise UserError(f"epochs_of={self.epochs_of!r} must be all (epochs of every training example, the same "
+                            f"steps for every arm) or kept (epochs of the examples the run can draw)")
 
 
 def target_model(cfg: TargetConfig, data: Data) -> torch.nn.Module:
@@ -65,13 +73,14 @@ class TrainedTarget(NamedTuple):
 def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np.ndarray | None = None,
                  pacing=None, end: float = 1.0, label: str = "[train]", resume: Resume | None = None,
                  kept: np.ndarray | None = None) -> TrainedTarget:
-    """Train one target network for the steps of all its training examples. ordering=None is plain iid training
+    """Train one target network for cfg.epochs over all its training examples (or over those it can ever draw,
+    epochs_of=kept: training_size()). ordering=None is plain iid training
     (`standard`) over all of them, or over the positions `kept` (sampler.keep; a paced ordering comes restricted
     already). With `resume`, the state is saved at the start and at every evaluation, and a run given a saved state
     continues from it to the same result."""
     device = data.train.x.device
     n = len(data.train)
-    per_epoch = steps_per_epoch(n, cfg.batch_size)
+    per_epoch = steps_per_epoch(training_size(cfg, n, ordering, end, kept), cfg.batch_size)
     total = cfg.epochs * per_epoch
     model = target_model(cfg, data).to(device)
     opt = make_optimizer(model.parameters(), optim)
@@ -109,6 +118,17 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
     progress.close(f"done: test acc {history[-1].get('test/acc', float('nan')):.4f}"
                    + (f" (resumed at step {start})" if start else ""))
     return TrainedTarget(history, summarize(history, int(seen.sum()), total), model)
+
+
+def training_size(cfg: TargetConfig, n: int, ordering: np.ndarray | None, end: float,
+                  kept: np.ndarray | None) -> int:
+    """The examples an epoch passes over: all n (epochs_of=all), or those the run can ever draw (kept): the first
+    pacing.end of a paced ordering, the `kept` positions of iid training over some, else all n."""
+    if cfg.epochs_of == "all":
+        return n
+    if ordering is not None:
+        return kept_count(end, len(ordering))
+    return n if kept is None else len(kept)
 
 
 def iid_batches(n: int, kept: np.ndarray | None, batch_size: int, generator: torch.Generator,
