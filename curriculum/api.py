@@ -70,6 +70,14 @@ def ordering(scores: pd.DataFrame, by: str = "consensus", order: str = "easy", s
     exactly reversed for "hard" ("anti"), seeded for "random", even across score strata for "stratified" (the
     hardest `drop_hardest` last): `train`'s ordering (sampler=..., sampler.score=by, sampler.balanced,
     sampler.ties, sampler.strata, sampler.drop_hardest) of the same frame. A prefix of it is a pruned subset."""
+    positions = ordering_positions(scores, by, order, seed, balanced, ties, strata, drop_hardest)
+    return scores["index"].to_numpy()[positions]
+
+
+def ordering_positions(scores: pd.DataFrame, by: str = "consensus", order: str = "easy", seed: int = 0,
+                       balanced: bool = True, ties: str = "margin", strata: int = STRATA,
+                       drop_hardest: float = DROP_HARDEST) -> np.ndarray:
+    """ordering() as row positions of `scores`, for callers that want the rows' other columns too."""
     if order not in ORDERS:
         raise UserError(f"order={order!r} must be one of {', '.join(ORDERS)}")
     if ties not in ("margin", "random"):
@@ -81,5 +89,4 @@ def ordering(scores: pd.DataFrame, by: str = "consensus", order: str = "easy", s
     tie_break = margin_tie_break(scores, by, ties)
     labels = scores["label"].to_numpy() if "label" in scores else np.zeros(len(scores), dtype=np.int64)
     check_strata(strata, drop_hardest)
-    positions = make_ordering(ORDERS[order], oriented, labels, seed, balanced, tie_break, strata, drop_hardest)
-    return scores["index"].to_numpy()[positions]
+    return make_ordering(ORDERS[order], oriented, labels, seed, balanced, tie_break, strata, drop_hardest)

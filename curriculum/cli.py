@@ -29,6 +29,7 @@ COMMANDS = {
     "train": ("curriculum.commands.train", "train", "train a target network under a sampler and pacing"),
     "compare": ("curriculum.commands.compare", "compare", "tabulate a study's train runs from MLflow"),
     "analyze": ("curriculum.commands.analyze", "analyze", "agreement analysis of a score run"),
+    "export": ("curriculum.commands.export", "export", "write an ordering or a kept subset for other tools"),
 }
 USAGE = "usage: python -m curriculum {" + ",".join(COMMANDS) + "} [key=value ...] [-m for sweeps]\n" + "\n".join(
     f"  {name:8s} {doc}" for name, (_, _, doc) in COMMANDS.items())

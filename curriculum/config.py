@@ -132,6 +132,23 @@ class CompareSettings:
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
 
 
+@dataclass
+class ExportSettings:
+    data: Any = MISSING                           # the data the scores were made for (checked, as train checks)
+    scores: str = LATEST                          # scores.parquet path | score run directory | MLflow run id | latest
+    order: str = "consensus"                      # consensus (easy first) | anti | random | stratified (api.ORDERS)
+    keep: Any = 1.0                               # share of the ordering written, in (0, 1], or auto (pacing.end=auto's)
+    format: str = "csv"                           # csv (rank,index,label[,path]) | npy (indices) | json
+    score: str = SamplerConfig.score              # the rest as train's sampler.* keys: the column that orders
+    balanced: bool = SamplerConfig.balanced
+    ties: str = SamplerConfig.ties
+    strata: int = SamplerConfig.strata
+    drop_hardest: float = SamplerConfig.drop_hardest
+    seed: int = TargetConfig.seed                 # of the random order and the shuffle of remaining ties
+    out_dir: str = OUT_DIR                        # ordering.<format> and export.json
+    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
+
+
 def schemas() -> dict:
     """ConfigStore path below the group `schema/` (kept apart from the options a user chooses) -> schema: a dataclass,
     or a ModelConfig per network holding its function's defaults. conf/<group>/*.yaml extend theirs with
@@ -149,6 +166,7 @@ def schemas() -> dict:
         "train": TrainSettings,
         "analyze": AnalyzeSettings,
         "compare": CompareSettings,
+        "export": ExportSettings,
     }
 
 

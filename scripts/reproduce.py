@@ -22,6 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,36 @@ NOISE_ARMS = {  # arm name in compare's table -> train overrides
 
 
 FILTERS = [a for a in NOISE_ARMS if a not in ("standard", "oracle")]   # the arms whose share of the oracle's gain
+
+
+# Data-pruning study (issue 14): clean Fashion-MNIST, the default score run, cnn and training (6 epochs). Each
+# selection keeps the first pacing.end of its ordering from the first step (pacing=static).
+PRUNE_FRACTIONS = (0.3, 0.5, 0.7, 0.9)
+SELECTIONS = {  # row of the table -> the train overrides that make the ordering whose prefix is kept
+    "random": ["sampler=random"],
+    "easiest (consensus)": ["sampler=consensus"],
+    "hardest (consensus)": ["sampler=anti"],
+    "hardest (EL2N)": ["sampler=anti", "sampler.score=el2n"],
+    "stratified (consensus)": ["sampler=stratified"],
+}
+SAME_STEPS = 0.5   # the fraction also trained for the steps of all the data
+
+
+def selection_overrides(selection: str, fraction: float) -> list[str]:
+    return [*SELECTIONS[selection], "pacing=static", f"pacing.end={fraction}"]
+
+
+def pruning_studies(seeds: int, quick: bool) -> list[dict]:
+    """Equal epochs over each subset (epochs_of=kept) at every fraction, and equal steps (those of all the data)
+    at SAME_STEPS; both against standard training on all the data."""
+    shorter = ["epochs=2"] if quick else []
+
+    def arms(fractions):
+        return [(selection_overrides(s, f), seeds) for f in fractions for s in SELECTIONS] + [(["sampler=standard"], seeds)]
+
+    return [{"study": "pruning-epochs", "scores": "pruning", "train": ["epochs_of=kept", *shorter],
+             "arms": arms(PRUNE_FRACTIONS)},
+            {"study": "pruning-steps", "scores": "pruning", "train": shorter, "arms": arms((SAME_STEPS,))}]
 
 
 def noise_data(setting: str) -> list[str]:
@@ -159,7 +190,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="shorter budgets, for a smoke test")
     parser.add_argument("--part", choices=PARTS, default="all",
-                        help="curriculum: the curriculum studies and agreement; label-noise: issue 13's study")
+                        help="curriculum: the curriculum studies and agreement; label-noise: issue 13's study; "
+                             "pruning: issue 14's data-pruning study")
     parser.add_argument("--results-only", action="store_true", help="rewrite docs/results.md from existing outputs")
     args = parser.parse_args()
     out = Path(args.out).resolve()
@@ -173,10 +205,12 @@ def main() -> None:
                 cli("analyze", f"scores={out / f'score-{name}'}", f"out_dir={out / f'analyze-{name}'}", store=store)
         if args.part in ("all", "label-noise"):
             run_label_noise(out, store, args)
+        if args.part in ("all", "pruning"):
+            run_part(out, store, {"pruning": []}, pruning_studies(max(3, args.seeds), args.quick), args.quick)
     write_results(out, store, args)
 
 
-PARTS = ("all", "curriculum", "label-noise")
+PARTS = ("all", "curriculum", "label-noise", "pruning")
 
 
 def record_command(out: Path, args) -> None:
@@ -224,18 +258,28 @@ def run_label_noise(out: Path, store: str, args) -> None:
     run_part(out, store, {}, studies, args.quick)   # scored above
 
 
-def study_wall_minutes(store: str, label_noise: bool) -> float:
-    """From the first run's start to the last run's end of one part of the study (the label-noise part's runs:
-    its studies' train runs, its score runs and their members), as recorded in the MLflow store."""
+PART_RUNS = {"label-noise": ("label-noise-", "/score-noise-"), "pruning": ("pruning-", "/score-pruning")}  # part ->
+# (prefix of its studies' names, mark of its score runs' out_dir); the curriculum part is every other run
+
+
+def study_wall_minutes(store: str, part: str) -> float:
+    """From the first run's start to the last run's end of one part of the study (its studies' train runs, its
+    score runs and their members), as recorded in the MLflow store."""
     import mlflow
 
     mlflow.set_tracking_uri(store)
     runs = mlflow.search_runs(experiment_names=["curriculum"])
-    scored = runs["tags.out_dir"].fillna("").str.contains("/score-noise-") if "tags.out_dir" in runs else False
-    ours = runs["tags.study"].fillna("").str.startswith("label-noise-") | scored
-    ours |= runs["tags.mlflow.parentRunId"].isin(runs.loc[ours, "run_id"])
-    part = runs[ours if label_noise else ~ours]
-    return (part["end_time"].max() - part["start_time"].min()).total_seconds() / 60
+
+    def made_by(study_prefix: str, score_mark: str) -> pd.Series:
+        ours = runs["tags.study"].fillna("").str.startswith(study_prefix)
+        if "tags.out_dir" in runs:
+            ours |= runs["tags.out_dir"].fillna("").str.contains(score_mark)
+        return ours | runs["tags.mlflow.parentRunId"].isin(runs.loc[ours, "run_id"])
+
+    ours = made_by(*PART_RUNS[part]) if part in PART_RUNS else ~np.logical_or.reduce(
+        [made_by(*marks) for marks in PART_RUNS.values()])
+    part_runs = runs[ours]
+    return (part_runs["end_time"].max() - part_runs["start_time"].min()).total_seconds() / 60
 
 
 def arm_metric(out: Path, store: str, study: str, arm: str, metric: str = "test/acc_at_best_val") -> pd.Series:
@@ -287,7 +331,7 @@ def label_noise_section(out: Path, store: str, args) -> list[str]:
     studies = noise_studies(args.seeds, False)
     lines = [NOISE_HEADING, "",
              f"Command: `{part_command(out, 'label-noise')}`; "
-             f"wall time {study_wall_minutes(store, label_noise=True):.0f} min.  ",
+             f"wall time {study_wall_minutes(store, 'label-noise'):.0f} min.  ",
              "Data: " + " ".join(NOISY_DATA[:2]) + " with each setting's noise (validation labels stay clean); "
              "scores: the default ensemble, 8 epochs; cleanlab: `find_label_issues` (defaults) on 4-fold "
              "out-of-fold probabilities from the same cnn and total training as the ensemble "
@@ -308,35 +352,121 @@ def label_noise_section(out: Path, store: str, args) -> list[str]:
 
 
 NOISE_HEADING = "## Label noise: consensus pruning against the oracle and cleanlab"
+PRUNING_HEADING = "## Data pruning: which examples to keep"
+HEADINGS = {"label-noise": NOISE_HEADING, "pruning": PRUNING_HEADING}   # the curriculum part comes first, unheaded
 
 
 def write_results(out: Path, store: str, args) -> None:
     """docs/results.md, every number taken from the compare and analyze outputs: each part's section from `out` when
     its outputs are there, else kept as the file had it (so a part run alone does not lose the other's)."""
     target = ROOT / "docs" / "results.md"
-    made = {"curriculum": all((out / f"compare-{s['study']}" / "comparison.md").is_file()
-                              for s in settings(args.seeds, args.quick)),
-            "label-noise": all((out / f"compare-{s['study']}" / "comparison.md").is_file()
-                               for s in noise_studies(args.seeds, False))}
-    sections = {"curriculum": curriculum_section(out, store, args) if made["curriculum"] else None,
-                "label-noise": label_noise_section(out, store, args) if made["label-noise"] else None}
+    parts = {"curriculum": (settings, curriculum_section), "label-noise": (noise_studies, label_noise_section),
+             "pruning": (pruning_studies, pruning_section)}
+    sections = {}
+    for part, (studies, section) in parts.items():
+        made = all((out / f"compare-{s['study']}" / "comparison.md").is_file() for s in studies(args.seeds, False))
+        sections[part] = section(out, store, args) if made else None
     target.write_text(assemble(target.read_text() if target.is_file() else "", sections))
     print(f"wrote {target}")
 
 
 def assemble(existing: str, sections: dict) -> str:
-    """results.md from the sections made now (lists of lines; None: not made, keep what `existing` has)."""
-    old_curriculum, _, old_noise = existing.partition(NOISE_HEADING)
-    curriculum = sections["curriculum"] or old_curriculum.rstrip("\n").splitlines()
-    noise = sections["label-noise"] or ((NOISE_HEADING + old_noise).rstrip("\n").splitlines() if old_noise else [])
-    return "\n".join(curriculum + ([""] if noise else []) + noise) + "\n"
+    """results.md from the sections made now (lists of lines, by part, in PARTS order; None: not made, keep what
+    `existing` has under the part's heading, or before every heading for the curriculum part)."""
+    found = sorted((existing.find(h), part) for part, h in HEADINGS.items() if h in existing)
+    bounds = [0] + [at for at, _ in found] + [len(existing)]
+    old = dict(zip(["curriculum"] + [part for _, part in found], (existing[a:b] for a, b in zip(bounds, bounds[1:]))))
+    lines = []
+    for part in PARTS[1:]:
+        section = sections.get(part) or old.get(part, "").rstrip("\n").splitlines()
+        lines += ([""] if lines and section else []) + section
+    return "\n".join(lines) + "\n"
+
+
+def selection_arm(selection: str, fraction: float) -> str:
+    """The name compare gives the arm of `selection` at `fraction`."""
+    from curriculum.analysis.comparison import arm_name
+    from curriculum.config import compose_config
+
+    return arm_name(expected_arm(compose_config("train", selection_overrides(selection, fraction))))
+
+
+def scoring_passes(score_dir: Path) -> tuple[int, int, int]:
+    """(training examples, training-example passes of the score run's members, forward-only passes of its eval
+    recordings at the checkpoints, train and test splits), from the metadata `score` writes into scores.parquet."""
+    from curriculum.io.scorefile import read_scores
+
+    frame, meta = read_scores(score_dir / "scores.parquet")
+    test = score_dir / "test_scores.parquet"
+    recorded = len(frame) + (len(read_scores(test)[0]) if test.is_file() else 0)
+    evals = sum(len(meta["checkpoints"]) for m in meta["ensemble"] if m.get("source", "eval") == "eval")
+    return len(frame), round(len(meta["ensemble"]) * max(meta["checkpoints"]) * len(frame)), evals * recorded
+
+
+def pruning_cell(table: pd.DataFrame, arm: str, against_random: bool) -> str:
+    row = table.loc[arm]
+    if not against_random:
+        return f"{100 * row['test@best_val_mean']:.2f} ± {100 * row['test@best_val_std']:.2f}"
+    if arm.startswith("random/"):
+        return "–"
+    return f"{100 * row['vs_random']:+.2f} [{100 * row['vs_random_lo']:+.2f}, {100 * row['vs_random_hi']:+.2f}]"
+
+
+def pruning_section(out: Path, store: str, args) -> list[str]:
+    """docs/results.md's section of issue 14's pruning study: each selection at each kept fraction, at equal epochs
+    and (SAME_STEPS) at equal steps, against random subsets and all the data; and what the scores cost."""
+    tables = {s["study"]: pd.read_csv(out / f"compare-{s['study']}" / "comparison.csv").set_index("arm")
+              for s in pruning_studies(args.seeds, False)}
+    epochs, steps = tables["pruning-epochs"], tables["pruning-steps"]
+    n, trained, recorded = scoring_passes(out / "score-pruning")
+    target_epochs = int(compose_target_epochs())
+    lines = [PRUNING_HEADING, "",
+             f"Command: `{part_command(out, 'pruning')}`; wall time {study_wall_minutes(store, 'pruning'):.0f} min.  ",
+             f"Clean Fashion-MNIST ({n} training examples, the default split), the default cnn and training "
+             f"({target_epochs} epochs), scores from the default score run. Each selection keeps the first fraction "
+             "of its ordering, classes in proportion (`sampler.balanced`), and trains on all of it from the first "
+             "step (`pacing=static`; each batch drawn uniformly from the subset). Equal epochs: "
+             f"{target_epochs} epochs over the subset (`epochs_of=kept`), so a smaller subset also trains for fewer "
+             f"steps; equal steps: the steps of {target_epochs} epochs over all the data. Stratified: Zheng et al.'s "
+             "coverage-centric selection, 50 equal-width consensus strata after leaving the hardest 10% out "
+             "(`sampler=stratified`, our fixed choice, not tuned per fraction as in the paper).", ""]
+    columns = [f"{f:g}" for f in PRUNE_FRACTIONS] + [f"{SAME_STEPS:g}, equal steps"]
+    for against_random, title in ((False, "Test accuracy at the best validation point (%, mean ± std over seeds)"),
+                                  (True, "Difference from the random subset of the same size (points, paired over "
+                                         "seeds, 95% interval)")):
+        lines += [f"{title}, by kept fraction:", "", "| selection | " + " | ".join(columns) + " |",
+                  "|---|" + "---|" * len(columns)]
+        for selection in SELECTIONS:
+            cells = [pruning_cell(epochs, selection_arm(selection, f), against_random) for f in PRUNE_FRACTIONS]
+            cells.append(pruning_cell(steps, selection_arm(selection, SAME_STEPS), against_random))
+            lines.append(f"| {selection} | " + " | ".join(cells) + " |")
+        lines.append("")
+    full = epochs.loc["standard"]
+    lines += [f"All the data (`standard`): {100 * full['test@best_val_mean']:.2f} ± "
+              f"{100 * full['test@best_val_std']:.2f} ({int(full['n'])} seeds).", "",
+              f"Cost of the scores: the score run trains {trained:,} example passes ({trained / n:.0f} epochs of the "
+              f"training set) and records {recorded:,} forward-only passes at its checkpoints; one target trained on "
+              f"all the data takes {target_epochs * n:,} passes, so keeping a fraction f at equal epochs saves "
+              f"{target_epochs} x (1 - f) x {n:,} passes per run: at f = 0.5, "
+              f"{trained / (target_epochs * n * 0.5):.1f} training runs repay the scoring's training passes alone.", ""]
+    for study, table in tables.items():
+        markdown = (out / f"compare-{study}" / "comparison.md").read_text()
+        lines += [f"### {study}", "", markdown.strip().split("\n", 2)[2].strip(), ""]
+    return lines
+
+
+def compose_target_epochs() -> int:
+    """The default train run's epochs, which the pruning study keeps."""
+    from curriculum.config import compose_config
+
+    return int(compose_config("train", []).epochs)
 
 
 def curriculum_section(out: Path, store: str, args) -> list[str]:
     """The curriculum part: agreement, tie-breaks and every curriculum study's comparison."""
     tables = {s["study"]: (out / f"compare-{s['study']}" / "comparison.md").read_text()
               for s in settings(args.seeds, args.quick)}
-    wall = study_wall_minutes(store, label_noise=False)
+    wall = study_wall_minutes(store, 'curriculum')
     def final(name):
         a = pd.read_csv(out / f"analyze-{name}" / "agreement.csv")
         return a[a["split"] == "train"].iloc[-1], a[a["split"] == "test"].iloc[-1]

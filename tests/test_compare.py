@@ -332,3 +332,31 @@ def test_results_keep_the_section_of_a_part_not_run_now():
     curriculum_only = reproduce.assemble(old, {"curriculum": ["# Study", "", "new"], "label-noise": None})
     assert curriculum_only == "# Study\n\nnew\n\n" + reproduce.NOISE_HEADING + "\n\nold noise\n"
     assert reproduce.assemble("", {"curriculum": ["# S"], "label-noise": None}) == "# S\n"
+
+
+def test_results_keep_every_other_part_when_the_pruning_part_is_written():
+    reproduce = load_reproduce()
+    old = f"# Study\n\nold curriculum\n\n{reproduce.NOISE_HEADING}\n\nold noise\n"
+    pruned = reproduce.assemble(old, {"pruning": [reproduce.PRUNING_HEADING, "", "new"]})
+    assert pruned == old + f"\n{reproduce.PRUNING_HEADING}\n\nnew\n"
+    again = reproduce.assemble(pruned, {"label-noise": [reproduce.NOISE_HEADING, "", "newer"]})
+    assert again == (f"# Study\n\nold curriculum\n\n{reproduce.NOISE_HEADING}\n\nnewer\n\n"
+                     f"{reproduce.PRUNING_HEADING}\n\nnew\n")
+
+
+def test_the_pruning_selections_are_named_as_compare_names_them():
+    reproduce = load_reproduce()
+    names = {s: reproduce.selection_arm(s, 0.3) for s in reproduce.SELECTIONS}
+    assert names == {"random": "random/static@end=0.3", "easiest (consensus)": "consensus/static@end=0.3",
+                     "hardest (consensus)": "anti/static@end=0.3", "hardest (EL2N)": "anti/static@end=0.3[sampler.score=el2n]",
+                     "stratified (consensus)": "stratified/static@end=0.3"}
+
+
+def test_the_scoring_cost_counts_member_epochs_and_recorded_passes_by_hand(tmp_path):
+    """2 members x 2 epochs x 10 examples = 40 training passes; 3 checkpoints x (10 train + 4 test) x 2 = 84."""
+    from curriculum.io.scorefile import write_scores
+
+    meta = {"ensemble": [{"arch": "cnn", "source": "eval"}] * 2, "checkpoints": [0.5, 1.0, 2.0]}
+    write_scores(tmp_path / "scores.parquet", pd.DataFrame({"index": range(10), "label": 0, "consensus": 1.0}), meta)
+    write_scores(tmp_path / "test_scores.parquet", pd.DataFrame({"index": range(4), "label": 0, "consensus": 1.0}), meta)
+    assert load_reproduce().scoring_passes(tmp_path) == (10, 40, 84)

@@ -43,6 +43,10 @@ def test_a_folder_of_png_scores_exactly_as_its_arrays_and_trains_on_its_scores(t
         pd.testing.assert_frame_equal(folder[SCORE_COLUMNS], arrays[SCORE_COLUMNS])   # exactly: same pixels
         assert folder["path"].tolist() == [paths[i] for i in folder["index"]] and "path" not in arrays
     assert (tmp_path / "images" / DEFAULT_DIR).is_dir()
+    run_cli("export", "data=folder", f"data.root={tmp_path / 'images'}", "data.val_size=30", "keep=0.5",
+            f"scores={tmp_path / 'folder'}", f"out_dir={tmp_path / 'export'}", f"mlflow.tracking_uri={store}")
+    exported = pd.read_csv(tmp_path / "export" / "ordering.csv")
+    assert len(exported) == 135 and exported["path"].tolist() == [train_paths[i] for i in exported["index"]]
 
     trained = run_cli("train", "data=folder", f"data.root={tmp_path / 'images'}", "data.val_size=30", "device=cpu",
                       "epochs=1", "batch_size=32", f"scores={tmp_path / 'folder'}", f"mlflow.tracking_uri={store}")
