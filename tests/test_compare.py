@@ -219,8 +219,13 @@ def test_arm_names_stay_short_for_defaults_and_name_every_other_setting():
 def test_pruning_arms_are_named_by_their_selection_and_stratified_ones_have_a_random_control(store):
     from curriculum.analysis.comparison import arm_tag
 
+    from curriculum.analysis.comparison import DEFAULTS
+    from curriculum.schedule.sampler import SamplerConfig
+
+    defaults = SamplerConfig(name="stratified")
+    assert DEFAULTS["strata"] == (defaults.strata,) and DEFAULTS["drop_hardest"] == (defaults.drop_hardest,)
     static = {"name": "static", "end": 0.5, "preset": None}
-    tag = arm_tag("stratified", static, "consensus", True, "margin", "ab" * 32)
+    tag = arm_tag("stratified", static, "consensus", True, "margin", "ab" * 32, "all", 50, 0.1)
     assert tag["strata"] == 50 and tag["drop_hardest"] == 0.1 and "strata" not in arm_tag(
         "consensus", static, "consensus", True, "margin", "ab" * 32)
     assert arm_name(tag) == "stratified/static@end=0.5"

@@ -13,7 +13,6 @@ import pandas as pd
 
 from ..dicts import flatten
 from ..errors import UserError
-from ..schedule.sampler import DROP_HARDEST, STRATA
 from .stats import t975
 
 METRICS = {  # column of the runs frame -> short name in the table
@@ -30,7 +29,7 @@ MEANING = {
 }
 MIN_SEEDS = 3
 DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",), "keep": ("all",),  # not shown
-            "strata": (STRATA,), "drop_hardest": (DROP_HARDEST,)}
+            "strata": (50,), "drop_hardest": (0.1,)}   # SamplerConfig's (analysis imports no schedule; a test checks)
 SHOWN = {"function": "pacing.name", "end": "pacing.end", "score": "sampler.score", "balanced": "sampler.balanced",
          "strata": "sampler.strata", "drop_hardest": "sampler.drop_hardest",
          "ties": "sampler.ties", "keep": "sampler.keep", "scores": "scores"}  # arm setting -> its override
@@ -65,13 +64,15 @@ def curve_mean(steps, accs) -> float:
 
 
 def arm_tag(sampler: str, pacing: dict, score: str, balanced: bool, ties: str, scores: str,
-            keep: str = "all", strata: int = STRATA, drop_hardest: float = DROP_HARDEST) -> dict:
+            keep: str = "all", strata: int | None = None, drop_hardest: float | None = None) -> dict:
     """What defines an arm, as `train` tags it and compare keys it: standard has no pacing, so no pacing.end
     either, and uses the scores only when sampler.keep names one of their columns. `pacing` is the resolved pacing
     config (name, preset, end and the family's parameters). keep=all is left out, as runs before it had none;
-    strata and drop_hardest are there for `stratified` only."""
+    strata and drop_hardest (SamplerConfig's) are there for `stratified` only, which must give them."""
     kept = {} if keep == "all" else {"keep": keep}
     if sampler == "stratified":
+        if strata is None or drop_hardest is None:
+            raise ValueError("a stratified arm is defined by its strata and drop_hardest")
         kept |= {"strata": strata, "drop_hardest": drop_hardest}
     if sampler == "standard":
         return {"sampler": "standard"} | kept | ({"scores": scores} if keep not in KEEP_KEYWORDS else {})
