@@ -59,6 +59,8 @@ def test_compare_and_analyze_close_the_loop(scored):
     assert "| consensus/linear | 2 |" in table and "| standard | 2 |" in table and "Fewer than 3 seeds" in table
     report = run_cli("analyze", f"scores={score_dir}", f"out_dir={tmp / 'an'}", f"mlflow.tracking_uri={store}").stdout
     assert "| train | 3 |" in report and "split_half" in report
+    for picture in ("data_map.png", "consensus_by_class.png"):
+        assert (tmp / "an" / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
     agreement = pd.read_csv(tmp / "an" / "agreement.csv")
     assert len(agreement) == 2 * 6
     final = agreement.groupby("split").tail(1)  # trained members agree far more than independent ones would

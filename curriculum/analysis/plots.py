@@ -95,3 +95,50 @@ def agreement_figure(path: str | Path, agreement, members: int) -> Path:
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     return Path(path)
+
+
+def data_map(path: str | Path, scores, title: str = "") -> Path:
+    """Dataset cartography's map (Swayamdipta et al. 2020) from the ensemble: each training example at its
+    variability (x) and confidence (y), over members and checkpoints, coloured by correctness (consensus: the share
+    of member-checkpoints right). Easy examples sit top left, hard ones bottom left, ambiguous ones to the right;
+    flipped labels, when injected, are drawn as crosses."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    noisy = scores["noisy"].to_numpy(bool) if "noisy" in scores else np.zeros(len(scores), dtype=bool)
+    for flipped, marker in ((False, "o"), (True, "x")):
+        part = scores[noisy == flipped]
+        if len(part):
+            drawn = ax.scatter(part["variability"], part["confidence"], c=part["consensus"], cmap="viridis",
+                               vmin=0, vmax=1, s=3 if marker == "o" else 8, marker=marker, linewidths=0.6,
+                               alpha=0.5, label="flipped label" if flipped else "given label", rasterized=True)
+    fig.colorbar(drawn, ax=ax, label="correctness (consensus)")
+    if noisy.any():
+        ax.legend(fontsize=8, markerscale=3)
+    ax.set_xlabel("variability (std of the label's probability)")
+    ax.set_ylabel("confidence (mean probability of the label)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+    return Path(path)
+
+
+def consensus_by_class(path: str | Path, scores, class_names: list[str] | None = None) -> Path:
+    """The distribution of consensus within each given label, one violin per class, with its mean: which classes the
+    ensemble finds hard, and whether a class's hard examples are a tail or a second mode."""
+    plt = _pyplot()
+    classes = np.sort(scores["label"].unique())
+    values = [scores.loc[scores["label"] == c, "consensus"].to_numpy() for c in classes]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(classes)), 3.8), dpi=110)
+    ax.violinplot(values, positions=np.arange(len(classes)), widths=0.85, showmeans=True, showextrema=False)
+    names = class_names or [str(c) for c in classes]
+    ax.set_xticks(np.arange(len(classes)), names, rotation=45 if len(classes) > 10 or class_names else 0,
+                  ha="right" if class_names else "center", fontsize=8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("given label")
+    ax.set_ylabel("consensus")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+    return Path(path)

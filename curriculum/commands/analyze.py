@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from ..analysis.agreement import member_agreement
 from ..analysis.noise_detection import noise_auroc
 from ..analysis.order_stability import order_stability
-from ..analysis.plots import agreement_figure
+from ..analysis.plots import agreement_figure, consensus_by_class, data_map
 from ..analysis.report import write_report
 from ..errors import UserError
 from ..io.files import atomic_write
@@ -37,13 +37,17 @@ def analyze(cfg: DictConfig) -> None:
     if noise is not None:
         atomic_write(out_dir / "noise_auroc.csv", lambda f: noise.to_csv(f, index=False))
     agreement_figure(out_dir / "agreement.png", agreement, len(paths))
+    data_map(out_dir / "data_map.png", scores, f"{stats['dataset']}: {len(paths)} members, {len(scores)} examples")
+    consensus_by_class(out_dir / "consensus_by_class.png", scores)
     report = write_report(out_dir / "report.md", score_dir, stats, agreement, order, noise)
     with track.run("analyze", {"stage": "analyze", "scores_dir": score_dir.resolve(),
                                "dataset": stats["dataset"]}) as run_id:
         last = agreement[agreement["split"] == "train"].iloc[-1]
         track.log_metrics(run_id, {"tpa_final": [(0, last["tpa"])], "tpa_independent_final": [(0, last["tpa_independent"])]})
-        for name in ("agreement.csv", "order_stability.csv", "agreement.png", "report.md") + (
+        for name in ("agreement.csv", "order_stability.csv", "agreement.png", "data_map.png", "consensus_by_class.png",
+                     "report.md") + (
                 ("noise_auroc.csv",) if noise is not None else ()):
             track.log_artifact(run_id, out_dir / name)
     print(report)
-    say(f"wrote {out_dir}/report.md, agreement.csv, order_stability.csv, agreement.png (MLflow run {run_id})")
+    say(f"wrote {out_dir}/report.md, agreement.csv, order_stability.csv, agreement.png, data_map.png, "
+        f"consensus_by_class.png (MLflow run {run_id})")

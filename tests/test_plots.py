@@ -1,0 +1,37 @@
+"""The analyze figures drawn from a hand-made scores frame: each point lands where its scores put it."""
+
+import pandas as pd
+import pytest
+
+from curriculum.analysis import plots
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """Every figure the plots draw, kept open for inspection instead of closed."""
+    figures = []
+    plt = plots._pyplot()
+    monkeypatch.setattr(plt, "close", figures.append)
+    return figures
+
+
+FRAME = pd.DataFrame({"label": [0, 0, 1, 1], "consensus": [1.0, 0.75, 0.25, 0.0],
+                      "confidence": [0.9, 0.6, 0.3, 0.1], "variability": [0.05, 0.3, 0.2, 0.02],
+                      "noisy": [False, False, False, True]})
+
+
+def test_the_data_map_puts_each_example_at_its_variability_and_confidence(tmp_path, drawn):
+    plots.data_map(tmp_path / "map.png", FRAME)
+    assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
+    given, flipped = drawn[0].axes[0].collections[:2]
+    assert given.get_offsets().tolist() == [[0.05, 0.9], [0.3, 0.6], [0.2, 0.3]]
+    assert flipped.get_offsets().tolist() == [[0.02, 0.1]]                  # the flipped label, as a cross
+    assert given.get_array().tolist() == [1.0, 0.75, 0.25]                  # coloured by consensus
+
+
+def test_consensus_by_class_draws_one_violin_per_class_at_its_mean(tmp_path, drawn):
+    plots.consensus_by_class(tmp_path / "classes.png", FRAME)
+    ax = drawn[0].axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1"]
+    means = ax.collections[-1].get_segments()                               # the mean marks, one per class
+    assert [segment[0][1] for segment in means] == pytest.approx([0.875, 0.125])
