@@ -49,6 +49,10 @@ def test_four_arms_run_the_same_steps_and_are_read_back_from_mlflow(scored):
     assert [m.value for m in client.get_metric_history(by_sampler.loc["standard", "run_id"],
                                                        "curriculum/data_fraction")] == [1.0] * 6
     assert len(client.get_metric_history(by_sampler.loc["random", "run_id"], "test/acc")) == 6
+    inputs = client.get_run(by_sampler.loc["anti", "run_id"]).inputs.dataset_inputs   # the UI's Dataset column
+    assert [(i.dataset.name, i.dataset.digest, json.loads(i.dataset.profile)["num_rows"]) for i in inputs] == [
+        ("synthetic", by_sampler.loc["anti", "tags.fingerprint"], 1600)]
+    assert [(t.key, t.value) for t in inputs[0].tags] == [("mlflow.data.context", "training")]
 
 
 @pytest.mark.slow

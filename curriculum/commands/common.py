@@ -45,9 +45,11 @@ def writable_dir(path: str | Path, key: str = "out_dir") -> Path:
     return path
 
 
-def log_inputs(track: Tracker, run_id: str, cfg: DictConfig) -> None:
-    """Resolved config as params and as config.yaml, plus the code version."""
+def log_inputs(track: Tracker, run_id: str, cfg: DictConfig, data) -> None:
+    """Resolved config as params and as config.yaml, the code version, and the training data as a dataset input."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    where = resolved["data"].get("path") or resolved["data"].get("root") or ""
+    track.log_dataset(run_id, data.name, data.fingerprint, len(data.train), str(where))
     track.log_params(run_id, resolved)
     track.client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
     track.set_tags(run_id, {"git_commit": git_commit()})

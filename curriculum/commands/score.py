@@ -58,7 +58,7 @@ def score(cfg: DictConfig) -> None:
     tags = {"stage": "score", "dataset": data.name, "fingerprint": data.fingerprint, "out_dir": out_dir.resolve(),
             "shard": f"{ens.shard}/{ens.num_shards}"}
     with track.run("score", tags) as run_id:
-        log_inputs(track, run_id, cfg)
+        log_inputs(track, run_id, cfg, data)
         train_missing_members(track, run_id, data, ens, rec, optim, out_dir / "dynamics", missing)
         paths = [out_dir / "dynamics" / m.filename for m in ens.members()]
         missing = [p.name for p in paths if not p.is_file()]

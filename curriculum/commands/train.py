@@ -88,7 +88,7 @@ def train(cfg: DictConfig) -> None:
                         f"[{sampler}/{pacing_name} seed={cfg.seed}]", end if sampler != "standard" else None,
                         model_spec(target, data))
         fit = partial(train_target, data, target, optim, ordering, pacing, end, run.label, kept=kept)
-        run_id, summary = run_target(track, cfg, run, resume, fit)
+        run_id, summary = run_target(track, cfg, run, resume, fit, data)
         discard_state(state_file)  # finished: the same settings start a new run
     say(f"{run.label} test acc final {summary['test/acc_final']:.4f}, best {summary['test/acc_best']:.4f}"
         + (f", at best val {summary['test/acc_at_best_val']:.4f}" if "test/acc_at_best_val" in summary else "")
@@ -105,10 +105,10 @@ class TargetRun:
     model_spec: dict      # create_model's arguments and the input scaling, logged beside the weights
 
 
-def run_target(track, cfg: DictConfig, run: TargetRun, resume: Resume,
-               fit: Callable[[Resume], TrainedTarget]) -> tuple[str, dict]:
-    """Train the target (fit) in a new MLflow run, or continue the run of `resume.state`; log it once it is done.
-    Returns the run id and the summary."""
+def run_target(track, cfg: DictConfig, run: TargetRun, resume: Resume, fit: Callable[[Resume], TrainedTarget],
+               data) -> tuple[str, dict]:
+    """Train the target (fit) on `data` in a new MLflow run, or continue the run of `resume.state`; log it once it
+    is done. Returns the run id and the summary."""
     continued = resume.state is not None
     with track.run(run.name, run.tags, reopen=resume.state["run_id"] if continued else None) as run_id:
         resume.run_id = run_id
@@ -117,7 +117,7 @@ def run_target(track, cfg: DictConfig, run: TargetRun, resume: Resume,
             step = resume.state["step"]
             track.set_tags(run_id, {"resumed_at_steps": f"{earlier},{step}" if earlier else step})
         else:
-            log_inputs(track, run_id, cfg)
+            log_inputs(track, run_id, cfg, data)
         trained = fit(resume)
         log_run(track, run_id, trained.history, trained.summary, run.end, time.monotonic() - resume.clock, continued)
         reach("logged")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -88,6 +89,15 @@ class Tracker:
         items = [Metric(name, float(v), now, int(step)) for name, points in series.items() for step, v in points]
         for start in range(0, len(items), 1000):
             self.client.log_batch(run_id, metrics=items[start:start + 1000])
+
+    def log_dataset(self, run_id: str, name: str, fingerprint: str, size: int, source: str,
+                    context: str = "training") -> None:
+        """The training data as an MLflow dataset input (the UI's Dataset column): its name, its fingerprint as the
+        digest and its size in the profile, without copying any data."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name, fingerprint, "local", json.dumps({"uri": source}), profile=json.dumps({"num_rows": size}))
+        self.client.log_inputs(run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
 
     def log_artifact(self, run_id: str, path: str | Path, subdir: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), subdir)
