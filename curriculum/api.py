@@ -88,5 +88,5 @@ def ordering_positions(scores: pd.DataFrame, by: str = "consensus", order: str =
     oriented = orientation(scores[by].to_numpy(), by)
     tie_break = margin_tie_break(scores, by, ties)
     labels = scores["label"].to_numpy() if "label" in scores else np.zeros(len(scores), dtype=np.int64)
-    check_strata(strata, drop_hardest)
+    check_strata(strata, drop_hardest, prefix="")
     return make_ordering(ORDERS[order], oriented, labels, seed, balanced, tie_break, strata, drop_hardest)

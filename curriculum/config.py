@@ -106,7 +106,7 @@ class TrainSettings(RunSettings):
     sampler: Any = MISSING
     pacing: Any = MISSING
     seed: int = TargetConfig.seed                 # initialisation, random ordering and batches (data.seed: the split)
-    epochs: int = TargetConfig.epochs             # training length in epochs of the full training set (every arm)
+    epochs: int = TargetConfig.epochs             # training length in epochs (of what: epochs_of)
     epochs_of: str = TargetConfig.epochs_of       # all: epochs of every training example (the same steps for every
                                                   # arm) | kept: of those the run can ever draw (pruning at equal epochs)
     batch_size: int = TargetConfig.batch_size

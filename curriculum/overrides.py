@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import UserError
 
 # Numeric settings that also take a word (or null); every other numeric setting takes only numbers.
-ALSO_ALLOWED = {"pacing.end": ("auto",), "data.train_size": (None,)}
+ALSO_ALLOWED = {"pacing.end": ("auto",), "keep": ("auto",), "data.train_size": (None,)}   # keep: export's
 _ABSENT = object()
 
 

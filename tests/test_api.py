@@ -38,6 +38,8 @@ def test_stratified_ordering_deals_evenly_from_score_strata_and_leaves_the_harde
     order = curriculum.ordering(FRAME, order="stratified", balanced=False, strata=2, drop_hardest=0.25).tolist()
     assert {106, 107} <= set(order[:4]) and set(order[4:6]) <= {101, 100, 102, 104} and order[6:] == [103, 105]
     assert curriculum.ordering(FRAME, order="anti").tolist() == BALANCED[::-1]     # train's sampler names work too
+    with pytest.raises(curriculum.UserError, match=r"^strata=2.5 must be a whole number"):
+        curriculum.ordering(FRAME, order="stratified", strata=2.5)
 
 
 def test_ordering_breaks_ties_by_the_larger_margin():

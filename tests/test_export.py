@@ -73,6 +73,8 @@ def test_an_export_is_an_mlflow_run_with_its_files(dataset):
     ("keep=1.5", "keep=1.5 must be a fraction in (0, 1]"),
     ("order=easiest", "order='easiest' must be one of"),
     ("score=margin", "score='margin' is not a column of"),
+    ("keep=auto", "keep=auto estimates the clean share from consensus scores, but the ordering uses 'score'"),
+    ("strata=0", "strata=0 must be a whole number, at least 1"),
 ])
 def test_bad_settings_are_one_line(dataset, override, message):
     tmp, settings, store = dataset
@@ -81,8 +83,9 @@ def test_bad_settings_are_one_line(dataset, override, message):
     assert proc.returncode == 2 and message in proc.stderr.strip().splitlines()[-1] and "Traceback" not in proc.stderr
 
 
-def test_folder_rows_carry_their_files_path():
-    frame = pd.DataFrame({"index": [10, 11, 12], "label": [0, 1, 0], "path": ["a.png", "b.png", "c.png"]})
-    rows = exported_rows(frame, np.array([2, 0]))
-    assert rows.to_dict(orient="list") == {"rank": [0, 1], "index": [12, 10], "label": [0, 0],
+def test_folder_rows_carry_their_files_path_even_from_imported_scores():
+    frame = pd.DataFrame({"index": [1, 2, 3], "label": [0, 1, 0]})          # an import: no path column
+    paths = np.array(["z.png", "a.png", "b.png", "c.png"])                    # the dataset's files, by index
+    rows = exported_rows(frame, np.array([2, 0]), paths)
+    assert rows.to_dict(orient="list") == {"rank": [0, 1], "index": [3, 1], "label": [0, 0],
                                            "path": ["c.png", "a.png"]}

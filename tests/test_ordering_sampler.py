@@ -176,8 +176,37 @@ def test_a_value_on_a_stratum_boundary_goes_to_the_harder_stratum():
     assert set(order[:2].tolist()) & {3, 4} and set(order[:2].tolist()) & {0, 1, 2}
 
 
-@pytest.mark.parametrize("settings, message", [({"strata": 0}, "sampler.strata=0 must be at least 1"),
+@pytest.mark.parametrize("settings, message", [({"strata": 0}, "sampler.strata=0 must be a whole number, at least 1"),
                                                ({"drop_hardest": 1.0}, r"sampler.drop_hardest=1.0 must be a fraction")])
 def test_bad_strata_settings_are_one_line(settings, message):
     with pytest.raises(UserError, match=message):
         SamplerConfig(name="stratified", **settings)
+
+
+def test_balanced_stratified_still_leaves_the_hardest_share_last():
+    # strata=1, drop_hardest=0.25 of 8: the hardest two, 6 (0.1) and 7 (0.0), both of class 0, must stay last. Balancing
+    # the whole order would interleave class 0's sequence (4, 5, 6, 7 in some order) with class 1's and pull 6 forward.
+    oriented = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.1, 0.0])
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    for seed in range(5):
+        order = make_ordering("stratified", oriented, labels, seed, strata=1, drop_hardest=0.25)
+        assert order[6:].tolist() == [6, 7], seed
+        assert sorted(labels[order[:2]]) == [0, 1]                      # the dealt head is balanced on its own
+
+
+def test_never_learned_examples_go_to_the_hardest_stratum_not_their_own():
+    # learned_epoch NaN (never learned) orients to -inf. Finite values 0.9 (x3) and 0.1 span two strata; the two -inf
+    # examples join the hard one, so the first round deals one easy and one hard-or-never-learned example.
+    oriented = np.array([0.9, 0.9, 0.9, 0.1, -np.inf, -np.inf])
+    for seed in range(5):
+        order = stratified(oriented, seed, strata=2, drop_hardest=0.0).tolist()
+        assert len({0, 1, 2} & set(order[:2])) == 1 and len({3, 4, 5} & set(order[:2])) == 1, (seed, order)
+        assert set(order[:4]) & {0, 1, 2} and set(order[4:]) <= {0, 1, 2, 3, 4, 5}
+
+
+def test_the_dropped_share_is_exactly_what_pacing_end_leaves_out():
+    # 15 examples, drop_hardest=0.1: pacing.end=0.9 keeps ceil(13.5) = 14, so exactly one (the hardest, 14) is left
+    # out and 13 is dealt with the rest: 15 strata, one example each, dealt in one seeded round
+    orders = [stratified(np.arange(15, dtype=float)[::-1], seed, strata=15, drop_hardest=0.1) for seed in range(5)]
+    assert all(order[-1] == 14 for order in orders)
+    assert any(order[13] != 13 for order in orders)          # 13 is not parked before 14 in the tail

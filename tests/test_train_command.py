@@ -83,6 +83,11 @@ def test_pruning_curriculum_with_auto_end_logs_its_estimate(scored):
     run = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.study = 'auto'").iloc[0]
     assert 0.5 < run["metrics.curriculum/pacing_end"] < 1.0
     assert run["metrics.curriculum/distinct_seen"] <= np.ceil(run["metrics.curriculum/pacing_end"] * 1600)
+    out = score_dir.parent / "export-auto"
+    run_cli("export", "data=synthetic", "keep=auto", f"scores={score_dir}", f"out_dir={out}", f"mlflow.tracking_uri={store}")
+    about = json.loads((out / "export.json").read_text())
+    assert about["settings"]["kept_fraction"] == pytest.approx(run["metrics.curriculum/pacing_end"])   # train's estimate
+    assert about["rows"] == np.ceil(round(about["settings"]["kept_fraction"] * 1600, 6))
 
 
 @pytest.mark.slow

@@ -18,9 +18,9 @@ from ..errors import UserError
 from ..io.files import atomic_write
 from ..io.score_source import resolve_scores
 from ..schedule.pacing import kept_count, parse_end
-from ..schedule.sampler import ordering_column
+from ..schedule.pruning import estimate_clean_fraction
+from ..schedule.sampler import check_strata, ordering_column
 from .common import data_config, say, tracker, writable_dir
-from .train import auto_end
 
 FORMATS = ("csv", "npy", "json")
 ORDER_SETTINGS = ("order", "score", "balanced", "ties", "strata", "drop_hardest", "seed")  # as api.ordering takes them
@@ -32,6 +32,7 @@ def export(cfg: DictConfig) -> None:
         raise UserError(f"format={fmt!r} must be one of {', '.join(FORMATS)}")
     if str(cfg.order) not in ORDERS:
         raise UserError(f"order={cfg.order!r} must be one of {', '.join(ORDERS)}")
+    check_strata(cfg.strata, cfg.drop_hardest, prefix="")
     out_dir = writable_dir(cfg.out_dir)
     data = load_data(data_config(cfg))        # the scores are checked against these data's labels, as `train` does
     track = tracker(cfg)
@@ -40,9 +41,9 @@ def export(cfg: DictConfig) -> None:
     settings["score"] = ordering_column(source.frame, settings["score"], "score", str(source.path))  # imports: `score`
     positions = ordering_positions(source.frame, settings["score"], settings["order"], settings["seed"],
                                    settings["balanced"], settings["ties"], settings["strata"], settings["drop_hardest"])
-    fraction = auto_end(source, settings["score"], "all") if keep == "auto" else keep
+    fraction = clean_share(source, settings["score"]) if keep == "auto" else keep
     kept = positions[:kept_count(fraction, len(positions))]
-    rows = exported_rows(source.frame, kept)
+    rows = exported_rows(source.frame, kept, data.paths.get("train"))
     about = {"settings": settings | {"keep": str(cfg.keep), "kept_fraction": fraction}, "rows": len(rows),
              "of": len(positions), "index": "the dataset's own index of each example (data.train.index), in order",
              "scores": {"path": str(Path(source.path).resolve()), "run_id": source.run_id, "sha256": source.sha256},
@@ -69,12 +70,25 @@ def parse_keep(keep) -> float | str:
                         f"(the share the consensus scores say is labelled right)") from None
 
 
-def exported_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+def clean_share(source, column: str) -> float:
+    """keep=auto: the share of examples the consensus histogram says are labelled right (as pacing.end=auto)."""
+    if column != "consensus":
+        raise UserError(f"keep=auto estimates the clean share from consensus scores, but the ordering uses {column!r} "
+                        f"from {source.path}; use scores from `python -m curriculum score` with score=consensus, or "
+                        f"set keep to a fraction")
+    end = estimate_clean_fraction(source.frame["consensus"].to_numpy(), source.meta)
+    say(f"keep=auto: the consensus histogram suggests {1 - end:.3f} of the labels are wrong; the first {end:.3f} "
+        f"of the ordering is kept")
+    return end
+
+
+def exported_rows(frame: pd.DataFrame, positions: np.ndarray, paths: np.ndarray | None = None) -> pd.DataFrame:
     """One row per exported example, in order: its rank (0 = first), dataset index, label and, for folder datasets,
-    its file's path."""
-    columns = ["index", "label"] + (["path"] if "path" in frame else [])
-    rows = frame.iloc[positions][columns].reset_index(drop=True)
-    return rows.assign(rank=np.arange(len(rows)))[["rank", *columns]]
+    its file's path (`paths`: the dataset's relative paths by index, for scores imported without them)."""
+    rows = frame.iloc[positions][["index", "label"]].reset_index(drop=True)
+    if paths is not None:
+        rows["path"] = paths[rows["index"].to_numpy()]
+    return rows.assign(rank=np.arange(len(rows)))[["rank", *rows.columns]]
 
 
 def write_rows(f, rows: pd.DataFrame, fmt: str, about: dict) -> None:

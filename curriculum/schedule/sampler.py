@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..seeding import numpy_rng
+from .pacing import kept_count
 
 SAMPLERS = ("consensus", "anti", "random", "stratified", "standard")
 SCORED = ("consensus", "anti", "stratified")   # the samplers whose ordering reads a scores column
@@ -44,11 +45,12 @@ class SamplerConfig:
             raise UserError(f"sampler.ties={self.ties!r} must be margin or random")
 
 
-def check_strata(strata: int, drop_hardest: float) -> None:
-    if strata < 1:
-        raise UserError(f"sampler.strata={strata} must be at least 1")
+def check_strata(strata: int, drop_hardest: float, prefix: str = "sampler.") -> None:
+    """`prefix`: how the caller names the keys (train's sampler.strata, export's and the API's strata)."""
+    if isinstance(strata, bool) or not isinstance(strata, (int, np.integer)) or strata < 1:
+        raise UserError(f"{prefix}strata={strata} must be a whole number, at least 1")
     if not 0 <= drop_hardest < 1:
-        raise UserError(f"sampler.drop_hardest={drop_hardest} must be a fraction in [0, 1)")
+        raise UserError(f"{prefix}drop_hardest={drop_hardest} must be a fraction in [0, 1)")
 
 
 def ordering_column(frame, column: str, setting: str, where: str) -> str:
@@ -92,21 +94,15 @@ def class_balanced(order: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def stratified(oriented: np.ndarray, seed: int, tie_break: np.ndarray | None = None, strata: int = STRATA,
                drop_hardest: float = DROP_HARDEST) -> np.ndarray:
-    """Coverage-centric order (Zheng et al. 2023, CCS): the hardest `drop_hardest` share last (easiest first among
-    them); before them, the rest split into `strata` equal-width score ranges and dealt round-robin, one seeded
-    random example from each non-empty stratum per round. So every prefix up to 1 - drop_hardest is CCS's selection
-    for its size: as many from each stratum as it has, up to an even share, the budget of small strata going to the
-    others."""
+    """Coverage-centric order (Zheng et al. 2023, CCS): the hardest `drop_hardest` share last (exactly what
+    pacing.end = 1 - drop_hardest leaves out; easiest first among them); before them, the rest split into `strata`
+    equal-width score ranges and dealt round-robin, one seeded random example from each non-empty stratum per round.
+    So every prefix up to 1 - drop_hardest takes from each stratum as many as it has, up to an even share, within one
+    example of CCS's allocation (the odd examples of the last round go to strata in a seeded order)."""
     oriented = np.asarray(oriented, dtype=np.float64)
     ranked = easy_first(oriented, seed, tie_break)
-    dealt = ranked[: len(ranked) - round(drop_hardest * len(ranked))]
-    if len(dealt) == 0:
-        return ranked
-    values = oriented[dealt]
-    span = values.max() - values.min()
-    depth = (values.max() - values) / span * strata if span > 0 else np.zeros(len(dealt))
-    stratum = np.minimum(np.floor(depth + 1e-9), strata - 1).astype(np.int64)  # 0: the easiest range; a value on a
-                                                                  # boundary (1e-9: despite float dust) goes below it
+    dealt = ranked[:dealt_count(len(ranked), drop_hardest)]
+    stratum = strata_of(oriented[dealt], strata)
     rng = numpy_rng(seed, "stratified")
     by_stratum = np.lexsort((rng.permutation(len(dealt)), stratum))   # a seeded shuffle within each stratum
     deal = np.empty(len(dealt), dtype=np.int64)                   # each example's round: its place in its stratum
@@ -114,6 +110,23 @@ def stratified(oriented: np.ndarray, seed: int, tie_break: np.ndarray | None = N
     deal[by_stratum] = np.arange(len(dealt)) - starts
     within_round = rng.permutation(len(dealt))                    # strata in a seeded order within each round
     return np.concatenate([dealt[np.lexsort((within_round, deal))], ranked[len(dealt):]])
+
+
+def dealt_count(n: int, drop_hardest: float) -> int:
+    """Examples of n that `stratified` deals: those pacing.end = 1 - drop_hardest keeps (kept_count's rounding)."""
+    return kept_count(1 - drop_hardest, n)
+
+
+def strata_of(values: np.ndarray, strata: int) -> np.ndarray:
+    """(N,) int: the equal-width range of [min, max] over the finite `values` each falls in, 0 the easiest (highest);
+    a value on a boundary goes below it (1e-9: despite float dust); -inf (never learned) in the hardest range."""
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        return np.zeros(len(values), dtype=np.int64)
+    top, span = finite.max(), finite.max() - finite.min()
+    with np.errstate(invalid="ignore"):
+        depth = (top - values) / span * strata if span > 0 else np.where(np.isfinite(values), 0.0, strata)
+    return np.minimum(np.floor(np.nan_to_num(depth, nan=strata, posinf=strata) + 1e-9), strata - 1).astype(np.int64)
 
 
 def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray, seed: int,
@@ -132,6 +145,9 @@ def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray,
             raise UserError(f"sampler={sampler} needs scores; run `python -m curriculum score` or set scores=")
         order = (stratified(oriented, seed, tie_break, strata, drop_hardest) if sampler == "stratified"
                  else easy_first(oriented, seed, tie_break))
-    if balanced:
+    if balanced and sampler == "stratified":   # the head and the hardest tail each balanced, the tail kept last
+        head = dealt_count(len(order), drop_hardest)
+        order = np.concatenate([class_balanced(order[:head], labels), class_balanced(order[head:], labels)])
+    elif balanced:
         order = class_balanced(order, labels)
     return order[::-1].copy() if sampler == "anti" else order

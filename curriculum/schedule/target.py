@@ -28,7 +28,7 @@ EPOCHS_OF = ("all", "kept")
 class TargetConfig:
     arch: str = "cnn"
     model_kwargs: dict = field(default_factory=dict)
-    epochs: int = 6               # training length in epochs of the full training set (same for every arm)
+    epochs: int = 6               # training length in epochs, of all the training examples unless epochs_of=kept
     epochs_of: str = "all"        # all: epochs count passes over all training examples (every arm takes the same
                                   # steps) | kept: over those the run can ever draw (pruning at equal epochs)
     batch_size: int = 128
