@@ -391,16 +391,34 @@ def selection_arm(selection: str, fraction: float) -> str:
     return arm_name(expected_arm(compose_config("train", selection_overrides(selection, fraction))))
 
 
-def scoring_passes(score_dir: Path) -> tuple[int, int, int]:
-    """(training examples, training-example passes of the score run's members, forward-only passes of its eval
-    recordings at the checkpoints, train and test splits), from the metadata `score` writes into scores.parquet."""
+def scoring_passes(score_dir: Path) -> dict:
+    """What the score run cost, in example passes, from the metadata `score` writes into scores.parquet: n training
+    examples; `trained`, the members' training passes; `recorded_train` and `recorded_test`, the forward-only passes
+    of the clean (recording.source=eval) recordings at the checkpoints; `levels`, the values consensus can take."""
     from curriculum.io.scorefile import read_scores
 
     frame, meta = read_scores(score_dir / "scores.parquet")
     test = score_dir / "test_scores.parquet"
-    recorded = len(frame) + (len(read_scores(test)[0]) if test.is_file() else 0)
     evals = sum(len(meta["checkpoints"]) for m in meta["ensemble"] if m.get("source", "eval") == "eval")
-    return len(frame), round(len(meta["ensemble"]) * max(meta["checkpoints"]) * len(frame)), evals * recorded
+    return {"n": len(frame), "trained": round(len(meta["ensemble"]) * max(meta["checkpoints"]) * len(frame)),
+            "recorded_train": evals * len(frame),
+            "recorded_test": evals * (len(read_scores(test)[0]) if test.is_file() else 0),
+            "levels": len(meta["ensemble"]) * len(meta["checkpoints"]) + 1}
+
+
+def scoring_cost_line(cost: dict, epochs: int) -> str:
+    """The scoring cost against what pruning saves, with a forward-only pass counted as a third of a training pass
+    (the backward pass costs about two forwards)."""
+    n, trained, recorded = cost["n"], cost["trained"], cost["recorded_train"]
+    equivalent = trained + recorded / 3
+    saved = epochs * 0.5 * n
+    return (f"Cost of the scores: the score run trains {trained:,} example passes ({trained / n:.0f} epochs of the "
+            f"training set) and records {recorded:,} forward-only passes of the training split at its checkpoints "
+            f"({cost['recorded_test']:,} more of the test split, which pruning does not need: `recording.test=false`); "
+            f"at a third of a training pass each, {equivalent:,.0f} training-pass equivalents. One target on all the "
+            f"data takes {epochs * n:,} passes; keeping f at equal epochs saves {epochs} x (1 - f) x {n:,} per run, "
+            f"so at f = 0.5 the scores pay for themselves after {equivalent / saved:.1f} training runs "
+            f"({trained / saved:.1f} with `recording.source=train`, which records from the training pass itself).")
 
 
 def pruning_cell(table: pd.DataFrame, arm: str, against_random: bool) -> str:
@@ -415,21 +433,27 @@ def pruning_cell(table: pd.DataFrame, arm: str, against_random: bool) -> str:
 def pruning_section(out: Path, store: str, args) -> list[str]:
     """docs/results.md's section of issue 14's pruning study: each selection at each kept fraction, at equal epochs
     and (SAME_STEPS) at equal steps, against random subsets and all the data; and what the scores cost."""
+    from curriculum.schedule.sampler import SamplerConfig
+
     tables = {s["study"]: pd.read_csv(out / f"compare-{s['study']}" / "comparison.csv").set_index("arm")
               for s in pruning_studies(args.seeds, False)}
     epochs, steps = tables["pruning-epochs"], tables["pruning-steps"]
-    n, trained, recorded = scoring_passes(out / "score-pruning")
+    cost = scoring_passes(out / "score-pruning")
     target_epochs = int(compose_target_epochs())
+    defaults = SamplerConfig(name="stratified")
     lines = [PRUNING_HEADING, "",
              f"Command: `{part_command(out, 'pruning')}`; wall time {study_wall_minutes(store, 'pruning'):.0f} min.  ",
-             f"Clean Fashion-MNIST ({n} training examples, the default split), the default cnn and training "
+             f"Clean Fashion-MNIST ({cost['n']} training examples, the default split), the default cnn and training "
              f"({target_epochs} epochs), scores from the default score run. Each selection keeps the first fraction "
              "of its ordering, classes in proportion (`sampler.balanced`), and trains on all of it from the first "
              "step (`pacing=static`; each batch drawn uniformly from the subset). Equal epochs: "
              f"{target_epochs} epochs over the subset (`epochs_of=kept`), so a smaller subset also trains for fewer "
              f"steps; equal steps: the steps of {target_epochs} epochs over all the data. Stratified: Zheng et al.'s "
-             "coverage-centric selection, 50 equal-width consensus strata after leaving the hardest 10% out "
-             "(`sampler=stratified`, our fixed choice, not tuned per fraction as in the paper).", ""]
+             f"coverage-centric selection (`sampler=stratified`): the hardest {defaults.drop_hardest:g} left out, the "
+             f"rest dealt evenly from {defaults.strata} equal-width consensus strata (our fixed choice, not tuned per "
+             f"fraction as in the paper; consensus takes {cost['levels']} values here, so at most {cost['levels']} "
+             "strata are non-empty; at 0.9 it keeps all but the globally hardest tenth, where the easiest selection "
+             "keeps the easiest nine tenths of each class).", ""]
     columns = [f"{f:g}" for f in PRUNE_FRACTIONS] + [f"{SAME_STEPS:g}, equal steps"]
     for against_random, title in ((False, "Test accuracy at the best validation point (%, mean ± std over seeds)"),
                                   (True, "Difference from the random subset of the same size (points, paired over "
@@ -444,12 +468,8 @@ def pruning_section(out: Path, store: str, args) -> list[str]:
     full = epochs.loc["standard"]
     lines += [f"All the data (`standard`): {100 * full['test@best_val_mean']:.2f} ± "
               f"{100 * full['test@best_val_std']:.2f} ({int(full['n'])} seeds).", "",
-              f"Cost of the scores: the score run trains {trained:,} example passes ({trained / n:.0f} epochs of the "
-              f"training set) and records {recorded:,} forward-only passes at its checkpoints; one target trained on "
-              f"all the data takes {target_epochs * n:,} passes, so keeping a fraction f at equal epochs saves "
-              f"{target_epochs} x (1 - f) x {n:,} passes per run: at f = 0.5, "
-              f"{trained / (target_epochs * n * 0.5):.1f} training runs repay the scoring's training passes alone.", ""]
-    for study, table in tables.items():
+              scoring_cost_line(cost, target_epochs), ""]
+    for study in tables:
         markdown = (out / f"compare-{study}" / "comparison.md").read_text()
         lines += [f"### {study}", "", markdown.strip().split("\n", 2)[2].strip(), ""]
     return lines

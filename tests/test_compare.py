@@ -358,10 +358,14 @@ def test_the_pruning_selections_are_named_as_compare_names_them():
 
 
 def test_the_scoring_cost_counts_member_epochs_and_recorded_passes_by_hand(tmp_path):
-    """2 members x 2 epochs x 10 examples = 40 training passes; 3 checkpoints x (10 train + 4 test) x 2 = 84."""
+    """2 members x 2 epochs x 10 examples = 40 training passes; 2 members x 3 checkpoints x 10 train = 60 and x 4
+    test = 24 recorded passes; consensus takes 2 x 3 + 1 = 7 values."""
     from curriculum.io.scorefile import write_scores
 
     meta = {"ensemble": [{"arch": "cnn", "source": "eval"}] * 2, "checkpoints": [0.5, 1.0, 2.0]}
     write_scores(tmp_path / "scores.parquet", pd.DataFrame({"index": range(10), "label": 0, "consensus": 1.0}), meta)
     write_scores(tmp_path / "test_scores.parquet", pd.DataFrame({"index": range(4), "label": 0, "consensus": 1.0}), meta)
-    assert load_reproduce().scoring_passes(tmp_path) == (10, 40, 84)
+    cost = load_reproduce().scoring_passes(tmp_path)
+    assert cost == {"n": 10, "trained": 40, "recorded_train": 60, "recorded_test": 24, "levels": 7}
+    # 40 + 60 / 3 = 60 training-pass equivalents; 6 epochs x 0.5 x 10 = 30 saved per run: repaid after 2.0 runs
+    assert "after 2.0 training runs (1.3 with" in load_reproduce().scoring_cost_line(cost, 6)
