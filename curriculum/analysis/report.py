@@ -10,7 +10,7 @@ from ..io.files import atomic_write
 
 
 def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFrame, order: pd.DataFrame,
-                 noise: pd.DataFrame | None) -> str:
+                 noise: pd.DataFrame | None, families: pd.DataFrame | None = None) -> str:
     members = len(stats["arch"])
     lines = [f"# Agreement analysis of {score_dir}", "",
              f"{stats['dataset']}, {members} members ({', '.join(sorted(set(stats['arch'])))}), "
@@ -27,6 +27,14 @@ def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFra
     for kind, g in order.groupby("kind", sort=False):
         lines.append(f"| {kind} | {len(g)} | {g['spearman'].mean():.4f} | {g['spearman'].min():.4f} | "
                      f"{g['spearman'].max():.4f} |")
+    if families is not None:
+        lines += ["", f"Architecture families: learning order (Spearman of learning speed on the training split) and "
+                      f"correctness at the last checkpoint ({stats['final_split']} split: both right or both wrong; "
+                      f"independent = members of the same accuracies erring independently; kappa = agreement beyond "
+                      f"independence), averaged over the member pairs:", "",
+                  "| families | pairs | Spearman | agreement | indep. | kappa |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r.family_a} – {r.family_b} | {r.pairs} | {r.spearman:.4f} | {r.agreement:.4f} | "
+                  f"{r.agreement_independent:.4f} | {r.kappa:.4f} |" for r in families.itertuples()]
     if noise is not None:
         lines += ["", "AUROC of each score (hardness) for finding the flipped labels:", "",
                   "| score | AUROC |", "|---|---|"] + [f"| {r.score} | {r.auroc:.4f} |" for r in noise.itertuples()]

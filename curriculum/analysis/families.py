@@ -1,0 +1,41 @@
+"""Agreement between architecture families (Xiao, Pennington & Schoenholz 2020: CNNs without global pooling behave
+almost like fully connected networks): per pair of families, how alike their members' learning order and final
+correctness are, next to pairs within one family. Pure functions over per-member arrays."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from .stats import spearman
+
+
+def correctness_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Two members' final correctness ((N,) bool each): the share of examples both get right or both wrong, what
+    independent members of the same accuracies would give (p_a p_b + (1 - p_a)(1 - p_b)), and Cohen's kappa (the
+    agreement beyond that, as a share of what is left to agree on: comparable across accuracies)."""
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    observed = float((a == b).mean())
+    pa, pb = a.mean(), b.mean()
+    expected = float(pa * pb + (1 - pa) * (1 - pb))
+    kappa = (observed - expected) / (1 - expected) if expected < 1 else float("nan")
+    return observed, expected, float(kappa)
+
+
+def family_agreement(speed: np.ndarray, final: np.ndarray, arch: list[str]) -> pd.DataFrame:
+    """One row per pair of families (a family with itself included), averaged over their member pairs: Spearman of
+    the learning order (speed: (K, N_train), share of checkpoints right) and the correctness agreement at the last
+    checkpoint (final: (K, N), bool). Empty with a single member per family and one family."""
+    pairs: dict[tuple[str, str], list[tuple[float, ...]]] = {}
+    for i, j in combinations(range(len(arch)), 2):
+        key = tuple(sorted((arch[i], arch[j])))
+        pairs.setdefault(key, []).append((spearman(speed[i], speed[j]), *correctness_agreement(final[i], final[j])))
+    rows = []
+    for (a, b), values in sorted(pairs.items(), key=lambda item: (item[0][0] != item[0][1], item[0])):
+        mean = np.mean(values, axis=0)
+        rows.append({"family_a": a, "family_b": b, "kind": "same family" if a == b else "across families",
+                     "pairs": len(values), "spearman": mean[0], "agreement": mean[1],
+                     "agreement_independent": mean[2], "kappa": mean[3]})
+    return pd.DataFrame(rows)

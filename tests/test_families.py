@@ -1,0 +1,41 @@
+"""Agreement between architecture families on hand-made members whose answers are worked out by hand."""
+
+import numpy as np
+import pytest
+
+from curriculum.analysis.families import correctness_agreement, family_agreement
+
+
+def test_correctness_agreement_and_kappa_by_hand():
+    # a right on 2 of 4, b on 1 of 4; alike on 3 of 4. Independent: 0.5 x 0.25 + 0.5 x 0.75 = 0.5; kappa 0.25 / 0.5
+    observed, expected, kappa = correctness_agreement(np.array([1, 1, 0, 0]), np.array([1, 0, 0, 0]))
+    assert (observed, expected, kappa) == (0.75, 0.5, 0.5)
+    assert correctness_agreement(np.array([1, 0, 1, 0]), np.array([1, 0, 1, 0]))[2] == 1.0     # identical
+    assert correctness_agreement(np.array([1, 1, 0, 0]), np.array([1, 0, 1, 0]))[2] == 0.0     # as if independent
+
+
+def test_family_pairs_average_their_member_pairs_and_come_same_family_first():
+    # members: mlp, mlp, cnn. Speeds: the two mlps rank 4 examples alike (Spearman 1), the cnn exactly reversed (-1).
+    speed = np.array([[0.1, 0.2, 0.3, 0.4], [0.2, 0.3, 0.4, 0.5], [0.4, 0.3, 0.2, 0.1]])
+    final = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0]], dtype=bool)
+    table = family_agreement(speed, final, ["mlp", "mlp", "cnn"]).set_index(["family_a", "family_b"])
+    assert table.index.tolist() == [("mlp", "mlp"), ("cnn", "mlp")]
+    assert table.loc[("mlp", "mlp"), ["pairs", "spearman", "agreement", "kappa"]].tolist() == [1, 1.0, 1.0, 1.0]
+    across = table.loc[("cnn", "mlp")]
+    assert across["pairs"] == 2 and across["spearman"] == pytest.approx(-1.0)
+    assert (across["agreement"], across["agreement_independent"], across["kappa"]) == (0.75, 0.5, 0.5)
+
+
+@pytest.mark.slow
+def test_analyze_reports_the_families_of_a_mixed_ensemble(tmp_path, store):
+    import pandas as pd
+    from conftest import run_cli
+
+    run_cli("score", "data=synthetic", "device=cpu", "epochs=1", "ensemble.size=4", "ensemble.models=[cnn,mlp]",
+            f"out_dir={tmp_path / 'score'}", f"mlflow.tracking_uri={store}")
+    report = run_cli("analyze", f"scores={tmp_path / 'score'}", f"out_dir={tmp_path / 'an'}",
+                     f"mlflow.tracking_uri={store}").stdout
+    table = pd.read_csv(tmp_path / "an" / "families.csv")
+    assert list(zip(table["family_a"], table["family_b"], table["pairs"])) == [("cnn", "cnn", 1), ("mlp", "mlp", 1),
+                                                                                ("cnn", "mlp", 4)]
+    assert table["agreement"].between(0, 1).all() and "| cnn – mlp | 4 |" in report
