@@ -191,7 +191,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter budgets, for a smoke test")
     parser.add_argument("--part", choices=PARTS, default="all",
                         help="curriculum: the curriculum studies and agreement; label-noise: issue 13's study; "
-                             "pruning: issue 14's data-pruning study")
+                             "pruning: issue 14's data-pruning study; agreement: issue 15's families and TPA "
+                             "against accuracy over every ensemble in --out")
     parser.add_argument("--results-only", action="store_true", help="rewrite docs/results.md from existing outputs")
     args = parser.parse_args()
     out = Path(args.out).resolve()
@@ -207,10 +208,12 @@ def main() -> None:
             run_label_noise(out, store, args)
         if args.part in ("all", "pruning"):
             run_part(out, store, {"pruning": []}, pruning_studies(max(3, args.seeds), args.quick), args.quick)
+        if args.part in ("all", "agreement"):
+            run_agreement(out, store, args.quick)
     write_results(out, store, args)
 
 
-PARTS = ("all", "curriculum", "label-noise", "pruning")
+PARTS = ("all", "curriculum", "label-noise", "pruning", "agreement")
 
 
 def record_command(out: Path, args) -> None:
@@ -224,6 +227,20 @@ def record_command(out: Path, args) -> None:
 def part_command(out: Path, part: str) -> str:
     path = out / f"command-{part}.txt"
     return path.read_text().strip() if path.is_file() else "(not recorded)"
+
+
+# Agreement part (issue 15): members of three architecture families, then analyze of every score run in --out
+# (the families, and every ensemble the other parts scored) for TPA against accuracy.
+AGREEMENT_SCORES = {"families": ["ensemble.models=[mlp,cnn,cnn_gap]", "ensemble.size=9", "epochs=4"]}
+
+
+def run_agreement(out: Path, store: str, quick: bool) -> None:
+    """Score the families' ensemble, then analyze every score run that has no analysis yet (and the families')."""
+    run_part(out, store, AGREEMENT_SCORES, [], quick)
+    for score_dir in sorted(out.glob("score-*")):
+        name = score_dir.name.removeprefix("score-")
+        if name in AGREEMENT_SCORES or not (out / f"analyze-{name}" / "agreement.csv").is_file():
+            cli("analyze", f"scores={score_dir}", f"out_dir={out / f'analyze-{name}'}", store=store)
 
 
 def run_part(out: Path, store: str, scores: dict, studies: list[dict], quick: bool) -> None:
@@ -353,19 +370,22 @@ def label_noise_section(out: Path, store: str, args) -> list[str]:
 
 NOISE_HEADING = "## Label noise: consensus pruning against the oracle and cleanlab"
 PRUNING_HEADING = "## Data pruning: which examples to keep"
-HEADINGS = {"label-noise": NOISE_HEADING, "pruning": PRUNING_HEADING}   # the curriculum part comes first, unheaded
+AGREEMENT_HEADING = "## Agreement across architecture families, and against accuracy"
+HEADINGS = {"label-noise": NOISE_HEADING, "pruning": PRUNING_HEADING, "agreement": AGREEMENT_HEADING}   # the curriculum part comes first, unheaded
 
 
 def write_results(out: Path, store: str, args) -> None:
     """docs/results.md, every number taken from the compare and analyze outputs: each part's section from `out` when
     its outputs are there, else kept as the file had it (so a part run alone does not lose the other's)."""
     target = ROOT / "docs" / "results.md"
-    parts = {"curriculum": (settings, curriculum_section), "label-noise": (noise_studies, label_noise_section),
-             "pruning": (pruning_studies, pruning_section)}
-    sections = {}
-    for part, (studies, section) in parts.items():
-        made = all((out / f"compare-{s['study']}" / "comparison.md").is_file() for s in studies(args.seeds, False))
-        sections[part] = section(out, store, args) if made else None
+    def compared(studies):
+        return all((out / f"compare-{s['study']}" / "comparison.md").is_file() for s in studies(args.seeds, False))
+
+    parts = {"curriculum": (compared(settings), curriculum_section),
+             "label-noise": (compared(noise_studies), label_noise_section),
+             "pruning": (compared(pruning_studies), pruning_section),
+             "agreement": ((out / "analyze-families" / "families.csv").is_file(), agreement_section)}
+    sections = {part: section(out, store, args) if made else None for part, (made, section) in parts.items()}
     target.write_text(assemble(target.read_text() if target.is_file() else "", sections))
     print(f"wrote {target}")
 
@@ -473,6 +493,57 @@ def pruning_section(out: Path, store: str, args) -> list[str]:
         markdown = (out / f"compare-{study}" / "comparison.md").read_text()
         lines += [f"### {study}", "", markdown.strip().split("\n", 2)[2].strip(), ""]
     return lines
+
+
+def ensembles(out: Path) -> pd.DataFrame:
+    """Every analyzed ensemble in `out`: its members' architectures, and at the last checkpoint of the test split
+    the members' mean accuracy, TPA and TPA if they erred independently."""
+    from curriculum.io.scorefile import read_scores
+
+    rows = []
+    for analysis in sorted(out.glob("analyze-*/agreement.csv")):
+        name = analysis.parent.name.removeprefix("analyze-")
+        test = pd.read_csv(analysis).query("split == 'test'")
+        if test.empty or not (out / f"score-{name}" / "scores.parquet").is_file():
+            continue
+        meta = read_scores(out / f"score-{name}" / "scores.parquet")[1]
+        archs = pd.Series([m["arch"] for m in meta["ensemble"]]).value_counts(sort=False)
+        last = test.iloc[-1]
+        rows.append({"ensemble": name, "members": " + ".join(f"{k} {a}" for a, k in archs.items()),
+                     "mean_acc": last["mean_acc"], "tpa": last["tpa"], "tpa_independent": last["tpa_independent"]})
+    return pd.DataFrame(rows)
+
+
+def agreement_section(out: Path, store: str, args) -> list[str]:
+    """docs/results.md's section of issue 15's agreement study: the families table with whether cnn is closer to mlp
+    than cnn_gap is, and test TPA against test accuracy over every ensemble, with the correlation and a plot."""
+    from curriculum.analysis.plots import tpa_against_accuracy
+    from curriculum.analysis.stats import spearman
+
+    families = pd.read_csv(out / "analyze-families" / "families.csv").set_index(["family_a", "family_b"])
+    cnn, gap = families.loc[("cnn", "mlp")], families.loc[("cnn_gap", "mlp")]
+    closer = {k: "cnn" if cnn[k] > gap[k] else "cnn_gap" for k in ("spearman", "kappa")}
+    table = ensembles(out)
+    figure = ROOT / "docs" / "results-tpa-accuracy.png"
+    tpa_against_accuracy(figure, table)
+    pearson = float(np.corrcoef(table["mean_acc"], table["tpa"])[0, 1])
+    lines = [AGREEMENT_HEADING, "", f"Command: `{part_command(out, 'agreement')}`.  ",
+             "Families: " + " ".join(AGREEMENT_SCORES["families"]) + " on the default data (3 members each); "
+             "Spearman of per-example learning speed on the training split, and agreement of correctness at the last "
+             "checkpoint on the test split, averaged over member pairs (kappa: beyond what independent members of the "
+             "same accuracies give).", "",
+             "| families | pairs | Spearman | agreement | indep. | kappa |", "|---|---|---|---|---|---|"]
+    lines += [f"| {a} – {b} | {r.pairs} | {r.spearman:.4f} | {r.agreement:.4f} | {r.agreement_independent:.4f} | "
+              f"{r.kappa:.4f} |" for (a, b), r in families.iterrows()]
+    lines += ["", f"Is `cnn` (no pooling) closer to `mlp` than `cnn_gap` is? By the learning order, {closer['spearman']} "
+              f"is closer (Spearman with mlp {cnn['spearman']:.4f} for cnn, {gap['spearman']:.4f} for cnn_gap); by "
+              f"final correctness, {closer['kappa']} (kappa {cnn['kappa']:.4f} against {gap['kappa']:.4f}).", "",
+              f"Test-split TPA against the members' mean test accuracy, last checkpoint, every ensemble of the study "
+              f"({len(table)}): Pearson {pearson:.3f}, Spearman {spearman(table['mean_acc'], table['tpa']):.3f}.", "",
+              "| ensemble | members | mean test acc | TPA | TPA indep. |", "|---|---|---|---|---|"]
+    lines += [f"| {r.ensemble} | {r.members} | {r.mean_acc:.4f} | {r.tpa:.4f} | {r.tpa_independent:.4f} |"
+              for r in table.sort_values("mean_acc").itertuples()]
+    return lines + ["", f"![test TPA against test accuracy]({figure.name})"]
 
 
 def compose_target_epochs() -> int:

@@ -369,3 +369,21 @@ def test_the_scoring_cost_counts_member_epochs_and_recorded_passes_by_hand(tmp_p
     assert cost == {"n": 10, "trained": 40, "recorded_train": 60, "recorded_test": 24, "levels": 7}
     # 40 + 60 / 3 = 60 training-pass equivalents; 6 epochs x 0.5 x 10 = 30 saved per run: repaid after 2.0 runs
     assert "after 2.0 training runs (1.3 with" in load_reproduce().scoring_cost_line(cost, 6)
+
+
+def test_every_analyzed_ensemble_gives_its_last_test_row_and_members(tmp_path):
+    from curriculum.io.scorefile import write_scores
+
+    agreement = pd.DataFrame({"split": ["train", "test", "test"], "mean_acc": [0.9, 0.7, 0.8], "tpa": [0.8, 0.5, 0.6],
+                              "tpa_independent": [0.7, 0.4, 0.45]})
+    for name, archs in (("mixed", ["cnn", "mlp", "cnn"]), ("lone", ["cnn"])):
+        (tmp_path / f"analyze-{name}").mkdir()
+        agreement.to_csv(tmp_path / f"analyze-{name}" / "agreement.csv", index=False)
+        write_scores(tmp_path / f"score-{name}" / "scores.parquet", pd.DataFrame({"index": [0], "label": [0]}),
+                     {"ensemble": [{"arch": a} for a in archs], "checkpoints": [1.0]})
+    (tmp_path / "analyze-orphan").mkdir()                                  # no score run beside it: left out
+    agreement.to_csv(tmp_path / "analyze-orphan" / "agreement.csv", index=False)
+    table = load_reproduce().ensembles(tmp_path).set_index("ensemble")
+    assert table.index.tolist() == ["lone", "mixed"]
+    assert table.loc["mixed", "members"] == "2 cnn + 1 mlp"
+    assert table.loc["mixed", ["mean_acc", "tpa", "tpa_independent"]].tolist() == [0.8, 0.6, 0.45]   # the last test row

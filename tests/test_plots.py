@@ -35,3 +35,12 @@ def test_consensus_by_class_draws_one_violin_per_class_at_its_mean(tmp_path, dra
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1"]
     means = ax.collections[-1].get_segments()                               # the mean marks, one per class
     assert [segment[0][1] for segment in means] == pytest.approx([0.875, 0.125])
+
+
+def test_tpa_against_accuracy_puts_each_ensemble_at_its_accuracy(tmp_path, drawn):
+    table = pd.DataFrame({"ensemble": ["a", "b"], "mean_acc": [0.8, 0.1], "tpa": [0.7, 0.02],
+                          "tpa_independent": [0.5, 0.01]})
+    plots.tpa_against_accuracy(tmp_path / "tpa.png", table)
+    observed, independent = drawn[0].axes[0].collections[:2]
+    assert observed.get_offsets().tolist() == [[0.8, 0.7], [0.1, 0.02]]
+    assert independent.get_offsets().tolist() == [[0.8, 0.5], [0.1, 0.01]]

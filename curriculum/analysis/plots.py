@@ -142,3 +142,23 @@ def consensus_by_class(path: str | Path, scores, class_names: list[str] | None =
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     return Path(path)
+
+
+def tpa_against_accuracy(path: str | Path, ensembles) -> Path:
+    """One point per ensemble (rows: ensemble, mean_acc, tpa, tpa_independent): its test TPA against its members'
+    mean test accuracy, with the TPA independent members would give as a hollow marker below or above it."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=110)
+    ax.scatter(ensembles["mean_acc"], ensembles["tpa"], label="observed")
+    ax.scatter(ensembles["mean_acc"], ensembles["tpa_independent"], facecolors="none", edgecolors="grey",
+               label="independent members")
+    for row in ensembles.itertuples():
+        ax.annotate(row.ensemble, (row.mean_acc, row.tpa), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("members' mean test accuracy (last checkpoint)")
+    ax.set_ylabel("test TPA (right in all / right in any)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+    return Path(path)
