@@ -29,6 +29,9 @@ def test_batched_members_match_members_trained_one_by_one(data, arch, augment):
             assert (a.correct == b.correct).mean() > 0.995   # an example on the decision boundary may flip
             np.testing.assert_allclose(a.margin.astype(float), b.margin.astype(float), atol=1e-3)  # measured: 1.5e-5
         assert [h["step"] for h in history] == [h["step"] for h in alone_history]
+        assert dyn.weights.keys() == alone.weights.keys()                # member j's own slice, as a state_dict
+        for key, value in dyn.weights.items():
+            np.testing.assert_allclose(value.numpy(), alone.weights[key].numpy(), atol=1e-3)
         assert history[-1]["train/loss"] == pytest.approx(alone_history[-1]["train/loss"], rel=1e-3)
 
 

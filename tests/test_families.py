@@ -1,5 +1,7 @@
 """Agreement between architecture families on hand-made members whose answers are worked out by hand."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -39,3 +41,26 @@ def test_analyze_reports_the_families_of_a_mixed_ensemble(tmp_path, store):
     assert list(zip(table["family_a"], table["family_b"], table["pairs"])) == [("cnn", "cnn", 1), ("mlp", "mlp", 1),
                                                                                 ("cnn", "mlp", 4)]
     assert table["agreement"].between(0, 1).all() and "| cnn – mlp | 4 |" in report
+    assert table["cka"].between(0, 1).all() and "linear CKA" in report    # every member kept its final weights
+
+    import torch
+
+    from curriculum.scoring.dynamics import load_member, weights_path
+    member = tmp_path / "score" / "dynamics" / "member-1.npz"
+    spec = torch.load(weights_path(member), weights_only=True)             # plain tensors and strings only
+    assert spec["arch"] == "mlp" and json.loads(spec["identity"]) == load_member(member).identity
+    torch.save(spec | {"identity": "{}"}, weights_path(member))           # weights of some other run
+    report = run_cli("analyze", f"scores={tmp_path / 'score'}", f"out_dir={tmp_path / 'an2'}",
+                     f"mlflow.tracking_uri={store}").stdout
+    assert "member-1.weights.pt was saved by another run than member-1.npz" in report
+    table = pd.read_csv(tmp_path / "an2" / "families.csv").set_index(["family_a", "family_b"])
+    assert np.isnan(table.loc[("mlp", "mlp"), "cka"]) and table.loc[("cnn", "cnn"), "cka"] > 0   # only its pairs lost
+
+
+def test_the_representation_similarity_of_each_family_pair_is_the_mean_cka_of_its_member_pairs():
+    speed = np.array([[0.1, 0.2, 0.3, 0.4], [0.2, 0.3, 0.4, 0.5], [0.4, 0.3, 0.2, 0.1]])
+    final = np.ones((3, 4), dtype=bool)
+    cka = np.array([[np.nan, 0.9, 0.2], [0.9, np.nan, np.nan], [0.2, np.nan, np.nan]])   # member 1 - 2: no weights
+    table = family_agreement(speed, final, ["mlp", "mlp", "cnn"], cka).set_index(["family_a", "family_b"])
+    assert table.loc[("mlp", "mlp"), "cka"] == 0.9 and table.loc[("cnn", "mlp"), "cka"] == 0.2   # the pair it has
+    assert "cka" not in family_agreement(speed, final, ["mlp", "mlp", "cnn"]).columns

@@ -47,7 +47,8 @@ def test_resumed_sharded_run_trains_only_missing_members_and_gives_identical_sco
     first = run_cli("score", *SMALL, "ensemble.shard=0", "ensemble.num_shards=2", f"out_dir={parts}",
                     f"mlflow.tracking_uri={store}")
     assert "members still missing" in first.stderr and not (parts / "scores.parquet").exists()
-    assert sorted(p.name for p in (parts / "dynamics").iterdir()) == ["member-0.npz", "member-2.npz"]
+    assert sorted(p.name for p in (parts / "dynamics").iterdir()) == ["member-0.npz", "member-0.weights.pt",
+                                                                   "member-2.npz", "member-2.weights.pt"]
     resumed = run_cli("score", *SMALL, f"out_dir={parts}", f"mlflow.tracking_uri={store}")
     assert resumed.stderr.count("is complete: skipped") == 2
     assert "[member 2/3" in resumed.stderr and "[member 1/3" not in resumed.stderr

@@ -10,7 +10,7 @@ from ..io.files import atomic_write
 
 
 def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFrame, order: pd.DataFrame,
-                 noise: pd.DataFrame | None, families: pd.DataFrame | None = None) -> str:
+                 noise: pd.DataFrame | None, families: pd.DataFrame | None = None, notes: list[str] = ()) -> str:
     members = len(stats["arch"])
     lines = [f"# Agreement analysis of {score_dir}", "",
              f"{stats['dataset']}, {members} members ({', '.join(sorted(set(stats['arch'])))}), "
@@ -28,16 +28,27 @@ def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFra
         lines.append(f"| {kind} | {len(g)} | {g['spearman'].mean():.4f} | {g['spearman'].min():.4f} | "
                      f"{g['spearman'].max():.4f} |")
     if families is not None:
-        lines += ["", f"Architecture families: learning order (Spearman of learning speed on the training split) and "
-                      f"correctness at the last checkpoint ({stats['final_split']} split: both right or both wrong; "
-                      f"independent = members of the same accuracies erring independently; kappa = agreement beyond "
-                      f"independence), averaged over the member pairs:", "",
-                  "| families | pairs | Spearman | agreement | indep. | kappa |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r.family_a} – {r.family_b} | {r.pairs} | {r.spearman:.4f} | {r.agreement:.4f} | "
-                  f"{r.agreement_independent:.4f} | {r.kappa:.4f} |" for r in families.itertuples()]
+        lines += families_lines(families, stats["final_split"], notes)
     if noise is not None:
         lines += ["", "AUROC of each score (hardness) for finding the flipped labels:", "",
                   "| score | AUROC |", "|---|---|"] + [f"| {r.score} | {r.auroc:.4f} |" for r in noise.itertuples()]
     text = "\n".join(lines) + "\n"
     atomic_write(path, lambda f: f.write(text.encode()))
     return text
+
+
+def families_lines(families: pd.DataFrame, split: str, notes: list[str]) -> list[str]:
+    """Member pairs by architecture family: learning order, final correctness and, where the members' weights were
+    kept, the linear CKA of their penultimate representations of the test split."""
+    cka = "cka" in families
+    lines = ["", f"Member pairs by architecture family: learning order (Spearman of learning speed on the training "
+                 f"split), correctness at the last checkpoint ({split} split: both right or both wrong; independent = "
+                 f"members of the same accuracies erring independently; kappa = agreement beyond independence)"
+                 + (" and representations (linear CKA of the penultimate layer on the test split, Kornblith et al. "
+                    "2019)" if cka else "") + ", averaged over the member pairs:", "",
+             "| families | pairs | Spearman | agreement | indep. | kappa |" + (" CKA |" if cka else ""),
+             "|---|---|---|---|---|---|" + ("---|" if cka else "")]
+    lines += [f"| {r.family_a} – {r.family_b} | {r.pairs} | {r.spearman:.4f} | {r.agreement:.4f} | "
+              f"{r.agreement_independent:.4f} | {r.kappa:.4f} |" + (f" {r.cka:.4f} |" if cka else "")
+              for r in families.itertuples()]
+    return lines + ([""] + [f"- {note}" for note in notes] if notes else [])

@@ -10,14 +10,14 @@ from omegaconf import DictConfig
 
 from ..analysis.plots import consensus_histogram
 from ..batches import steps_per_epoch
-from ..data.datasets import Data, load_data
+from ..data.datasets import Data, load_data, reload_settings
 from ..engine import resolve_device, resolve_precision
 from ..io.scorefile import write_scores
 from ..io.tracking import Tracker
 from ..runtime import set_threads
 from ..scoring.batched import train_members_batched
 from ..scoring.derive import derive_score_run
-from ..scoring.dynamics import checkpoint_steps, save_member
+from ..scoring.dynamics import checkpoint_steps, save_member, save_weights
 from ..scoring.ensemble import (
     EnsembleConfig,
     RecordingConfig,
@@ -66,7 +66,7 @@ def score(cfg: DictConfig) -> None:
             say(f"{len(missing)} of {ens.size} members still missing ({', '.join(missing[:4])}...): "
                 f"scores will be derived by the run that completes the ensemble")
             return
-        summary = write_score_files(track, run_id, data, paths, rec.quorum, out_dir)
+        summary = write_score_files(track, run_id, data, paths, rec.quorum, out_dir, reload_settings(data_cfg))
         summary["wall_seconds"] = time.monotonic() - started
         track.log_metrics(run_id, {k: [(0, v)] for k, v in summary.items()})
         track.set_tags(run_id, {"scores": "complete", "scores_path": (out_dir / "scores.parquet").resolve()})
@@ -105,14 +105,17 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
         for member, (dyn, history) in zip(missing, trained):
             with track.run(f"member-{member.k}", member_tags(member, data), parent_id=parent_id) as run_id:
                 save_member(dyn_dir / member.filename, dyn)
+                save_weights(dyn_dir / member.filename, dyn, kwargs)
                 log_history(track, run_id, history)
         return
     for member in missing:
         with track.run(f"member-{member.k}", member_tags(member, data), parent_id=parent_id) as run_id:
             label = f"[member {member.k + 1}/{ens.size} {member.arch} seed={member.seed}]"
             resume = resume_path(dyn_dir, member)
-            dyn, history = train_member(member, data, rec, optim, ens.model_kwargs.get(member.arch), label, resume)
+            kwargs = ens.model_kwargs.get(member.arch)
+            dyn, history = train_member(member, data, rec, optim, kwargs, label, resume)
             save_member(dyn_dir / member.filename, dyn)
+            save_weights(dyn_dir / member.filename, dyn, kwargs)
             resume.unlink(missing_ok=True)
             log_history(track, run_id, history)
 
@@ -130,13 +133,14 @@ def log_history(track: Tracker, run_id: str, history: list[dict]) -> None:
 
 
 def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path], quorum: float,
-                      out_dir: Path) -> dict:
+                      out_dir: Path, data_settings: dict) -> dict:
     """scores.parquet, test_scores.parquet (when the test split was recorded) and the consensus histogram, logged
     as artifacts; returns a summary. Reads each member file once."""
     run = derive_score_run(paths, data, quorum)
     for split, name in (("train", "scores.parquet"), ("test", "test_scores.parquet")):
         if split in run.frames:
-            track.log_artifact(run_id, write_scores(out_dir / name, run.frames[split], run.metas[split]))
+            meta = run.metas[split] | {"data": data_settings}   # analyze reloads the images from it
+            track.log_artifact(run_id, write_scores(out_dir / name, run.frames[split], meta))
     train_frame, meta = run.frames["train"], run.metas["train"]
     hist = consensus_histogram(out_dir / "consensus_hist.png", train_frame["consensus"].to_numpy(),
                                len(meta["ensemble"]) * len(meta["checkpoints"]), train_frame["noisy"].to_numpy(),

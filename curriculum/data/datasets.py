@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -122,6 +122,16 @@ class Data:
 
     def to(self, device) -> "Data":
         return replace(self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device))
+
+
+def reload_settings(cfg: DataConfig) -> dict:
+    """`cfg` as plain JSON values that rebuild the same data from any working folder (its file locations made
+    absolute): what a score file keeps, so that analyze can load the images its members saw."""
+    settings = asdict(cfg)
+    for key in ("root", "path", "cache_dir"):
+        if settings[key] is not None:
+            settings[key] = str(Path(settings[key]).expanduser().resolve())
+    return settings
 
 
 # ---------------------------------------------------------------------------------------------- raw loaders

@@ -63,6 +63,7 @@ class MemberDynamics:
     fingerprint: str
     source: str = "eval"      # recording.source: clean eval passes or the training forward pass
     identity: dict = field(default_factory=dict)  # everything that shaped these dynamics (ensemble.member_identity)
+    weights: dict | None = None  # the final network's state_dict on the CPU, once trained (saved by save_weights)
 
 
 class Recorder:
@@ -158,6 +159,37 @@ def save_member(path: str | Path, dyn: MemberDynamics) -> Path:
             "fingerprint": dyn.fingerprint, "source": dyn.source, "identity": dyn.identity}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+WEIGHTS_FORMAT = 1
+
+
+def weights_path(member_path: str | Path) -> Path:
+    """The final weights beside a member's dynamics file: member-k.npz -> member-k.weights.pt."""
+    return Path(member_path).with_suffix(".weights.pt")
+
+
+def save_weights(member_path: str | Path, dyn: MemberDynamics, model_kwargs: dict) -> Path:
+    """The member's final network beside its dynamics, readable with torch.load(weights_only=True): the state_dict,
+    what create_model needs besides the data's shape (arch, kwargs), and the member's identity, so that the weights
+    are used only with exactly the dynamics they belong to."""
+    spec = {"format": WEIGHTS_FORMAT, "arch": dyn.arch, "seed": dyn.seed, "kwargs": dict(model_kwargs or {}),
+            "identity": json.dumps(dyn.identity, sort_keys=True, default=str), "state_dict": dyn.weights}
+    return atomic_write(weights_path(member_path), lambda f: torch.save(spec, f))
+
+
+def load_weights(member_path: str | Path, dyn: MemberDynamics) -> tuple[dict | None, str]:
+    """(the saved spec, "") when the weights beside `member_path` were saved with `dyn`'s identity; else (None, why)."""
+    path = weights_path(member_path)
+    if not path.is_file():
+        return None, f"{path.name} is missing (members scored before weights were kept, or reused from then)"
+    try:
+        spec = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:   # torch raises many kinds for a truncated or foreign file
+        return None, f"{path.name} is unreadable ({type(err).__name__})"
+    if spec.get("identity") != json.dumps(dyn.identity, sort_keys=True, default=str):
+        return None, f"{path.name} was saved by another run than {Path(member_path).name} (identities differ)"
+    return spec, ""
 
 
 def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:

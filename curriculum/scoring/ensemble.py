@@ -176,6 +176,7 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     hooks = Hooks([s for s in steps if s > start], at_checkpoint, recorder.observe, progress)
     train(model, batches, Schedule(optim, total, start), hooks, opt)
     progress.close(done_line([history]) + (f" (resumed at step {start})" if start else ""))
+    recorder.dynamics.weights = {key: value.detach().cpu() for key, value in model.state_dict().items()}
     return recorder.dynamics, history
 
 
