@@ -52,3 +52,10 @@ def test_the_penultimate_representation_is_what_the_last_linear_layer_reads():
     with torch.no_grad():
         expected = model[:-1](inputs(x)).numpy()                           # everything before the classifier
     assert features.shape == (7, 5) and np.allclose(features, expected)
+
+
+def test_the_majority_vote_by_hand():
+    from curriculum.scoring.representations import majority_vote
+
+    votes = [np.array([0, 1, 2, 2]), np.array([0, 2, 1, 2]), np.array([1, 2, 0, 0])]
+    assert majority_vote(votes, 3).tolist() == [0, 2, 0, 2]               # example 2: a three-way tie, the smallest

@@ -42,6 +42,7 @@ def test_analyze_reports_the_families_of_a_mixed_ensemble(tmp_path, store):
                                                                                 ("cnn", "mlp", 4)]
     assert table["agreement"].between(0, 1).all() and "| cnn – mlp | 4 |" in report
     assert table["cka"].between(0, 1).all() and "linear CKA" in report    # every member kept its final weights
+    assert sorted(p.name for p in (tmp_path / "an").glob("gallery-*.png")) == [f"gallery-{c}.png" for c in range(4)]
 
     import torch
 

@@ -1,5 +1,6 @@
 """The analyze figures drawn from a hand-made scores frame: each point lands where its scores put it."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -44,3 +45,21 @@ def test_tpa_against_accuracy_puts_each_ensemble_at_its_accuracy(tmp_path, drawn
     observed, independent = drawn[0].axes[0].collections[:2]
     assert observed.get_offsets().tolist() == [[0.8, 0.7], [0.1, 0.02]]
     assert independent.get_offsets().tolist() == [[0.8, 0.5], [0.1, 0.01]]
+
+
+def test_gallery_picks_the_easiest_hardest_and_likely_mislabelled_of_a_class_by_hand():
+    from curriculum.analysis.gallery import gallery_picks
+
+    frame = pd.DataFrame({"label": [0, 1, 0, 0, 0], "rank": [3, 0, 1, 4, 2], "margin": [0.5, 9.0, -2.0, 1.0, 3.0]})
+    picks = gallery_picks(frame, label=0, per_kind=2)                      # class 0: rows 0, 2, 3, 4
+    assert picks["easiest"].tolist() == [2, 4]                             # ranks 1, 2
+    assert picks["hardest"].tolist() == [3, 0]                             # ranks 4, 3
+    assert picks["likely mislabelled"].tolist() == [2, 0]                  # margins -2.0, 0.5
+
+
+def test_gallery_draws_each_image_under_its_caption(tmp_path, drawn):
+    image = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    plots.gallery(tmp_path / "g.png", {"easiest": [(image, "0→0\n1.00")], "hardest": [(image, "a"), (image, "b")]})
+    axes = drawn[0].axes
+    assert [ax.get_title() for ax in axes] == ["0→0\n1.00", "", "a", "b"]
+    assert (axes[0].images[0].get_array() == image).all() and not axes[1].images

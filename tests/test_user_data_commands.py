@@ -47,6 +47,8 @@ def test_a_folder_of_png_scores_exactly_as_its_arrays_and_trains_on_its_scores(t
             f"scores={tmp_path / 'folder'}", f"out_dir={tmp_path / 'export'}", f"mlflow.tracking_uri={store}")
     exported = pd.read_csv(tmp_path / "export" / "ordering.csv")
     assert len(exported) == 135 and exported["path"].tolist() == [train_paths[i] for i in exported["index"]]
+    run_cli("analyze", f"scores={tmp_path / 'folder'}", f"out_dir={tmp_path / 'analyze'}", f"mlflow.tracking_uri={store}")
+    assert len(list((tmp_path / "analyze").glob("gallery-*.png"))) == 10     # the original files of every class
 
     trained = run_cli("train", "data=folder", f"data.root={tmp_path / 'images'}", "data.val_size=30", "device=cpu",
                       "epochs=1", "batch_size=32", f"scores={tmp_path / 'folder'}", f"mlflow.tracking_uri={store}")

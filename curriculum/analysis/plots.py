@@ -162,3 +162,26 @@ def tpa_against_accuracy(path: str | Path, ensembles) -> Path:
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     return Path(path)
+
+
+def gallery(path: str | Path, rows: dict[str, list[tuple[np.ndarray, str]]], title: str = "") -> Path:
+    """A grid of images, one row per kind (its name on the left), each image (H, W) or (H, W, 3) uint8 under its
+    caption; a row with fewer images leaves its last cells blank."""
+    plt = _pyplot()
+    width = max(len(cells) for cells in rows.values())
+    fig, axes = plt.subplots(len(rows), width, figsize=(1.25 * width + 1.2, 1.55 * len(rows)), dpi=110,
+                             squeeze=False)
+    for axes_row, (kind, cells) in zip(axes, rows.items()):
+        for ax in axes_row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.axis("off")
+        for ax, (image, caption) in zip(axes_row, cells):
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
+            ax.set_title(caption, fontsize=6.5)
+        axes_row[0].text(-0.15, 0.5, kind, transform=axes_row[0].transAxes, ha="right", va="center", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+    return Path(path)
