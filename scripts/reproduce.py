@@ -375,8 +375,8 @@ HEADINGS = {"label-noise": NOISE_HEADING, "pruning": PRUNING_HEADING, "agreement
 
 
 def write_results(out: Path, store: str, args) -> None:
-    """docs/results.md, every number taken from the compare and analyze outputs: each part's section from `out` when
-    its outputs are there, else kept as the file had it (so a part run alone does not lose the other's)."""
+    """docs/results.md, every number taken from the compare and analyze outputs: the section of each part run now
+    (--part) from `out` when its outputs are there, every other section kept as the file had it."""
     target = ROOT / "docs" / "results.md"
     def compared(studies):
         return all((out / f"compare-{s['study']}" / "comparison.md").is_file() for s in studies(args.seeds, False))
@@ -385,7 +385,9 @@ def write_results(out: Path, store: str, args) -> None:
              "label-noise": (compared(noise_studies), label_noise_section),
              "pruning": (compared(pruning_studies), pruning_section),
              "agreement": ((out / "analyze-families" / "families.csv").is_file(), agreement_section)}
-    sections = {part: section(out, store, args) if made else None for part, (made, section) in parts.items()}
+    wanted = PARTS[1:] if args.part == "all" else (args.part,)   # a part run alone leaves the others' sections
+    sections = {part: section(out, store, args) if made and part in wanted else None
+                for part, (made, section) in parts.items()}
     target.write_text(assemble(target.read_text() if target.is_file() else "", sections))
     print(f"wrote {target}")
 
@@ -510,37 +512,62 @@ def ensembles(out: Path) -> pd.DataFrame:
         archs = pd.Series([m["arch"] for m in meta["ensemble"]]).value_counts(sort=False)
         last = test.iloc[-1]
         rows.append({"ensemble": name, "members": " + ".join(f"{k} {a}" for a, k in archs.items()),
+                     "size": len(meta["ensemble"]), "fingerprint": meta.get("fingerprint", ""),
                      "mean_acc": last["mean_acc"], "tpa": last["tpa"], "tpa_independent": last["tpa_independent"]})
-    return pd.DataFrame(rows)
+    return same_ensembles_once(pd.DataFrame(rows))
+
+
+def same_ensembles_once(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct ensemble: score runs of the same data with the same figures (two parts scoring the same
+    settings) are one, named by all their names."""
+    key = ["fingerprint", "members", "mean_acc", "tpa", "tpa_independent"]
+    names = table.groupby(key, sort=False)["ensemble"].transform(lambda n: " = ".join(n))
+    return table.assign(ensemble=names).drop_duplicates(key).drop(columns="fingerprint").reset_index(drop=True)
 
 
 def agreement_section(out: Path, store: str, args) -> list[str]:
-    """docs/results.md's section of issue 15's agreement study: the families table with whether cnn is closer to mlp
-    than cnn_gap is, and test TPA against test accuracy over every ensemble, with the correlation and a plot."""
+    """docs/results.md's section of issue 15's agreement study: the families table (with CKA) and whether cnn is
+    closer to mlp than cnn_gap is, test TPA against test accuracy over every ensemble with the correlation and a
+    plot, and the families ensemble's data map and a gallery for the README."""
+    families = pd.read_csv(out / "analyze-families" / "families.csv").set_index(["family_a", "family_b"])
+    cnn, gap = families.loc[("cnn", "mlp")], families.loc[("cnn_gap", "mlp")]
+    measures = [m for m in ("spearman", "kappa", "cka") if m in families]
+    closer = "; ".join(f"by {m}, {'cnn' if cnn[m] > gap[m] else 'cnn_gap'} ({cnn[m]:.4f} for cnn, {gap[m]:.4f} for "
+                       f"cnn_gap)" for m in measures)
+    for name, picture in (("data-map-fashion-mnist.png", "data_map.png"), ("gallery-fashion-mnist.png", "gallery-6.png")):
+        shutil.copyfile(out / "analyze-families" / picture, ROOT / "docs" / name)
+    lines = [AGREEMENT_HEADING, "", f"Command: `{part_command(out, 'agreement')}`.  ",
+             "Families: " + " ".join(AGREEMENT_SCORES["families"]) + " on the default data (3 members each); "
+             "Spearman of per-example learning speed on the training split; agreement of correctness at the last "
+             "checkpoint on the test split (kappa: beyond what independent members of the same accuracies give); "
+             "linear CKA of the penultimate-layer representations of the test split; each averaged over member pairs.",
+             "", "| families | pairs | Spearman | agreement | indep. | kappa |" + (" CKA |" if "cka" in families else ""),
+             "|---|---|---|---|---|---|" + ("---|" if "cka" in families else "")]
+    lines += [f"| {a} – {b} | {r.pairs} | {r.spearman:.4f} | {r.agreement:.4f} | {r.agreement_independent:.4f} | "
+              f"{r.kappa:.4f} |" + (f" {r.cka:.4f} |" if "cka" in families else "") for (a, b), r in families.iterrows()]
+    lines += ["", f"Is `cnn` (no pooling) closer to `mlp` than `cnn_gap` is? Against mlp: {closer}.", ""]
+    return lines + tpa_accuracy_lines(ensembles(out))
+
+
+def tpa_accuracy_lines(table: pd.DataFrame) -> list[str]:
+    """Test TPA against test accuracy over the ensembles, with the correlation over all of them and over those of
+    four members on true or noisy labels (TPA falls as members are added, and random labels sit far from the rest)."""
     from curriculum.analysis.plots import tpa_against_accuracy
     from curriculum.analysis.stats import spearman
 
-    families = pd.read_csv(out / "analyze-families" / "families.csv").set_index(["family_a", "family_b"])
-    cnn, gap = families.loc[("cnn", "mlp")], families.loc[("cnn_gap", "mlp")]
-    closer = {k: "cnn" if cnn[k] > gap[k] else "cnn_gap" for k in ("spearman", "kappa")}
-    table = ensembles(out)
     figure = ROOT / "docs" / "results-tpa-accuracy.png"
     tpa_against_accuracy(figure, table)
-    pearson = float(np.corrcoef(table["mean_acc"], table["tpa"])[0, 1])
-    lines = [AGREEMENT_HEADING, "", f"Command: `{part_command(out, 'agreement')}`.  ",
-             "Families: " + " ".join(AGREEMENT_SCORES["families"]) + " on the default data (3 members each); "
-             "Spearman of per-example learning speed on the training split, and agreement of correctness at the last "
-             "checkpoint on the test split, averaged over member pairs (kappa: beyond what independent members of the "
-             "same accuracies give).", "",
-             "| families | pairs | Spearman | agreement | indep. | kappa |", "|---|---|---|---|---|---|"]
-    lines += [f"| {a} – {b} | {r.pairs} | {r.spearman:.4f} | {r.agreement:.4f} | {r.agreement_independent:.4f} | "
-              f"{r.kappa:.4f} |" for (a, b), r in families.iterrows()]
-    lines += ["", f"Is `cnn` (no pooling) closer to `mlp` than `cnn_gap` is? By the learning order, {closer['spearman']} "
-              f"is closer (Spearman with mlp {cnn['spearman']:.4f} for cnn, {gap['spearman']:.4f} for cnn_gap); by "
-              f"final correctness, {closer['kappa']} (kappa {cnn['kappa']:.4f} against {gap['kappa']:.4f}).", "",
-              f"Test-split TPA against the members' mean test accuracy, last checkpoint, every ensemble of the study "
-              f"({len(table)}): Pearson {pearson:.3f}, Spearman {spearman(table['mean_acc'], table['tpa']):.3f}.", "",
-              "| ensemble | members | mean test acc | TPA | TPA indep. |", "|---|---|---|---|---|"]
+    alike = table[(table["size"] == 4) & ~table["ensemble"].str.contains("random_labels")]
+
+    def correlation(part):
+        return (f"Pearson {np.corrcoef(part['mean_acc'], part['tpa'])[0, 1]:.3f}, "
+                f"Spearman {spearman(part['mean_acc'], part['tpa']):.3f} ({len(part)} ensembles)")
+
+    lines = [f"Test-split TPA against the members' mean test accuracy, last checkpoint, every distinct ensemble the "
+             f"study scored: {correlation(table)}; the four-member ensembles on true or noisy labels alone: "
+             f"{correlation(alike)}. TPA falls as members are added (the families' 9 members), so only ensembles of "
+             "one size compare directly.", "",
+             "| ensemble | members | mean test acc | TPA | TPA indep. |", "|---|---|---|---|---|"]
     lines += [f"| {r.ensemble} | {r.members} | {r.mean_acc:.4f} | {r.tpa:.4f} | {r.tpa_independent:.4f} |"
               for r in table.sort_values("mean_acc").itertuples()]
     return lines + ["", f"![test TPA against test accuracy]({figure.name})"]

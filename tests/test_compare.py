@@ -387,3 +387,11 @@ def test_every_analyzed_ensemble_gives_its_last_test_row_and_members(tmp_path):
     assert table.index.tolist() == ["lone", "mixed"]
     assert table.loc["mixed", "members"] == "2 cnn + 1 mlp"
     assert table.loc["mixed", ["mean_acc", "tpa", "tpa_independent"]].tolist() == [0.8, 0.6, 0.45]   # the last test row
+
+
+def test_two_score_runs_of_the_same_ensemble_count_once_under_both_names():
+    table = pd.DataFrame({"ensemble": ["noisy", "other", "noise-0.4"], "members": ["4 cnn"] * 3,
+                          "size": 4, "fingerprint": ["f", "f", "f"], "mean_acc": [0.8, 0.9, 0.8], "tpa": [0.7, 0.8, 0.7],
+                          "tpa_independent": [0.4, 0.5, 0.4]})
+    once = load_reproduce().same_ensembles_once(table)
+    assert once["ensemble"].tolist() == ["noisy = noise-0.4", "other"] and "fingerprint" not in once
