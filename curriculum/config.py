@@ -107,8 +107,8 @@ class TrainSettings(RunSettings):
     pacing: Any = MISSING
     seed: int = TargetConfig.seed                 # initialisation, random ordering and batches (data.seed: the split)
     epochs: int = TargetConfig.epochs             # training length in epochs (of what: epochs_of)
-    epochs_of: str = TargetConfig.epochs_of       # all: epochs of every training example (the same steps for every
-                                                  # arm) | kept: of those the run can ever draw (pruning at equal epochs)
+    epochs_of: str = TargetConfig.epochs_of       # all: epochs of every training example (the same steps for
+                                                  # every arm) | kept: of those the run can draw (pruning)
     batch_size: int = TargetConfig.batch_size
     scores: str = LATEST                          # scores.parquet path | score run directory | MLflow run id | latest
     study: str = STUDY                            # label grouping the runs of one comparison (compare study=...)
@@ -120,6 +120,8 @@ class TrainSettings(RunSettings):
 @dataclass
 class AnalyzeSettings:
     scores: str = LATEST                          # score run directory | its scores.parquet | MLflow run id | latest
+    device: str = "auto"                          # where the members' saved networks run (representations, galleries)
+    threads: int | None = None                    # torch CPU threads (null: torch's default)
     out_dir: str = OUT_DIR                        # report.md, agreement.csv, order_stability.csv, agreement.png
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
 
@@ -137,7 +139,7 @@ class ExportSettings:
     data: Any = MISSING                           # the data the scores were made for (checked, as train checks)
     scores: str = LATEST                          # scores.parquet path | score run directory | MLflow run id | latest
     order: str = "consensus"                      # consensus (easy first) | anti | random | stratified (api.ORDERS)
-    keep: Any = 1.0                               # share of the ordering written, in (0, 1], or auto (pacing.end=auto's)
+    keep: Any = 1.0                               # share of the ordering written, in (0, 1], or auto (as pacing.end)
     format: str = "csv"                           # csv (rank,index,label[,path]) | npy (indices) | json
     score: str = SamplerConfig.score              # the rest as train's sampler.* keys: the column that orders
     balanced: bool = SamplerConfig.balanced

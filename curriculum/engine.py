@@ -128,6 +128,19 @@ def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs, 
     return tuple(torch.cat(column) for column in zip(*parts))
 
 
+@torch.inference_mode()
+def predict_classes(model: nn.Module, x: torch.Tensor, inputs: Inputs, batch_size: int = 256) -> torch.Tensor:
+    """Clean eval-mode pass: each image's predicted class, (N,) int64 on the device."""
+    was_training = model.training
+    model.eval()
+    parts = []
+    for start in range(0, len(x), batch_size):
+        with inputs.autocast():
+            parts.append(model(inputs(x[start:start + batch_size])).argmax(1))
+    model.train(was_training)
+    return torch.cat(parts)
+
+
 @dataclass
 class StepStats:
     """Mean training loss and accuracy over the steps since the previous callback: floats for one model, a list

@@ -8,11 +8,12 @@ import torch
 
 # Scoring members draw from "init" and "order" (seed + k for member k); the target from "target_init" and
 # "target_batches"; orderings (random order, tie shuffles) from "ordering"; data=folder's test hold-out from
-# "holdout"; the stratified order's deal from "stratified". A target never shares a stream with a member, whatever the seed numbers of the score and train runs.
+# "holdout"; the stratified order's deal from "stratified"; artificial out-of-distribution images from
+# "artificial". A target never shares a stream with a member, whatever the seed numbers of the score and train runs.
 # Augmentation: "augment" (members) and "target_augment", drawn afresh at each step from step_seed. Cross-validation
 # folds (scripts/bench_label_issues.py): "folds".
 STREAMS = ("init", "order", "subset", "noise", "holdout", "synthetic", "target_init", "target_batches", "ordering",
-           "augment", "target_augment", "folds", "stratified")
+           "augment", "target_augment", "folds", "stratified", "artificial")
 
 
 def stream_seed(seed: int, stream: str) -> int:

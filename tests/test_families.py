@@ -65,3 +65,14 @@ def test_the_representation_similarity_of_each_family_pair_is_the_mean_cka_of_it
     table = family_agreement(speed, final, ["mlp", "mlp", "cnn"], cka).set_index(["family_a", "family_b"])
     assert table.loc[("mlp", "mlp"), "cka"] == 0.9 and table.loc[("cnn", "mlp"), "cka"] == 0.2   # the pair it has
     assert "cka" not in family_agreement(speed, final, ["mlp", "mlp", "cnn"]).columns
+
+
+def test_a_pair_without_kappa_does_not_erase_its_familys_mean():
+    # three mlps: members 0 and 1 right on both examples (no kappa: nothing left to agree on), pairs 0-2 and 1-2
+    # have kappa 0 (observed 1/2, independent 1 x 1/2 + 0 x 1/2 = 1/2): the family's kappa is 0 over 2 pairs
+    # Spearman: 0-1 both rising (+1), 0-2 and 1-2 opposite (-1, -1): mean -1/3
+    final = np.array([[1, 1], [1, 1], [1, 0]], dtype=bool)
+    speed = np.array([[0.1, 0.2], [0.2, 0.3], [0.3, 0.1]])
+    row = family_agreement(speed, final, ["mlp"] * 3).iloc[0]
+    assert row["pairs"] == 3 and row["kappa"] == 0.0 and row["kappa_std"] == 0.0
+    assert row["spearman"] == pytest.approx(-1 / 3) and row["spearman_std"] == pytest.approx(np.std([1, -1, -1], ddof=1))

@@ -45,9 +45,10 @@ def agreement_rows(count: np.ndarray, accuracy: np.ndarray, checkpoints: np.ndar
 def member_agreement(members) -> dict:
     """Per split: members-right counts (C, N) and member accuracies (K, C); per member: learning speed on the
     training set (share of checkpoints at which it is right, (N,)) and correctness at the last checkpoint on the
-    test split (the training split when the test split was not recorded). `members` yields MemberDynamics, one in
+    test split (the training split when the test split was not recorded), and per out-of-distribution split the
+    classes each member predicted at every checkpoint. `members` yields MemberDynamics, one in
     memory at a time (scoring.derive.member_files)."""
-    count, accuracy, speed, arch, final = {}, {}, [], [], []
+    count, accuracy, speed, arch, final, ood = {}, {}, [], [], [], {}
     for dyn in members:
         for split, part in (("train", dyn.train), ("test", dyn.test)):
             if part.labels.size:   # a test split not recorded (recording.test=false) has no rows
@@ -55,9 +56,12 @@ def member_agreement(members) -> dict:
                 accuracy.setdefault(split, []).append(part.correct.mean(axis=1))
         speed.append(dyn.train.correct.mean(axis=0))
         final.append((dyn.test if dyn.test.labels.size else dyn.train).correct[-1])
+        for name, predicted in dyn.ood.items():
+            ood.setdefault(name, []).append(predicted)
         arch.append(dyn.arch)
     rows = [row for split in count
             for row in agreement_rows(count[split], np.array(accuracy[split]), dyn.checkpoints, split)]
     return {"rows": rows, "speed": np.array(speed), "arch": arch, "dataset": dyn.dataset,
             "checkpoints": dyn.checkpoints, "final": np.array(final),
-            "final_split": "test" if dyn.test.labels.size else "train"}
+            "final_split": "test" if dyn.test.labels.size else "train",
+            "ood": {name: np.stack(p) for name, p in ood.items() if len(p) == len(arch)}}   # (K, C, N) predicted

@@ -24,11 +24,13 @@ def correctness_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float, f
     return observed, expected, float(kappa)
 
 
-def family_agreement(speed: np.ndarray, final: np.ndarray, arch: list[str], cka: np.ndarray | None = None) -> pd.DataFrame:
-    """One row per pair of families (a family with itself included), averaged over their member pairs: Spearman of
-    the learning order (speed: (K, N_train), share of checkpoints right), the correctness agreement at the last
+def family_agreement(speed: np.ndarray, final: np.ndarray, arch: list[str],
+                     cka: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per pair of families (a family with itself included), over their member pairs: Spearman of the
+    learning order (speed: (K, N_train), share of checkpoints right), the correctness agreement at the last
     checkpoint (final: (K, N), bool) and, given the (K, K) `cka` of the members' representations of the same
-    examples, their mean linear CKA (over the pairs that have one)."""
+    examples, their linear CKA; each the mean (and std) over the pairs where it is defined (a member right on every
+    example has no kappa, one without weights no CKA)."""
     pairs: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     for i, j in combinations(range(len(arch)), 2):
         key = tuple(sorted((arch[i], arch[j])))
@@ -36,12 +38,16 @@ def family_agreement(speed: np.ndarray, final: np.ndarray, arch: list[str], cka:
         pairs.setdefault(key, []).append((spearman(speed[i], speed[j]), *correctness_agreement(final[i], final[j]),
                                           similarity))
     rows = []
+    names = ("spearman", "agreement", "agreement_independent", "kappa", "cka")
     for (a, b), values in sorted(pairs.items(), key=lambda item: (item[0][0] != item[0][1], item[0])):
-        mean = np.mean(values, axis=0)
-        similarity = np.array(values)[:, 4]
         row = {"family_a": a, "family_b": b, "kind": "same family" if a == b else "across families",
-               "pairs": len(values), "spearman": mean[0], "agreement": mean[1], "agreement_independent": mean[2],
-               "kappa": mean[3]}
-        known = similarity[~np.isnan(similarity)]
-        rows.append(row | ({"cka": float(known.mean()) if len(known) else np.nan} if cka is not None else {}))
+               "pairs": len(values)}
+        for name, column in zip(names, np.array(values).T):
+            if name == "cka" and cka is None:
+                continue
+            known = column[~np.isnan(column)]
+            row[name] = float(known.mean()) if len(known) else np.nan
+            if name in ("spearman", "kappa", "cka"):
+                row[f"{name}_std"] = float(known.std(ddof=1)) if len(known) > 1 else np.nan
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -10,7 +10,8 @@ from ..io.files import atomic_write
 
 
 def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFrame, order: pd.DataFrame,
-                 noise: pd.DataFrame | None, families: pd.DataFrame | None = None, notes: list[str] = ()) -> str:
+                 noise: pd.DataFrame | None, families: pd.DataFrame | None = None, notes: list[str] = (),
+                 ood: dict | None = None) -> str:
     members = len(stats["arch"])
     lines = [f"# Agreement analysis of {score_dir}", "",
              f"{stats['dataset']}, {members} members ({', '.join(sorted(set(stats['arch'])))}), "
@@ -29,6 +30,8 @@ def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFra
                      f"{g['spearman'].max():.4f} |")
     if families is not None:
         lines += families_lines(families, stats["final_split"], notes)
+    if ood:
+        lines += ood_lines(ood["ood_agreement.csv"], ood.get("ood_families.csv"))
     if noise is not None:
         lines += ["", "AUROC of each score (hardness) for finding the flipped labels:", "",
                   "| score | AUROC |", "|---|---|"] + [f"| {r.score} | {r.auroc:.4f} |" for r in noise.itertuples()]
@@ -52,3 +55,23 @@ def families_lines(families: pd.DataFrame, split: str, notes: list[str]) -> list
               f"{r.agreement_independent:.4f} | {r.kappa:.4f} |" + (f" {r.cka:.4f} |" if cka else "")
               for r in families.itertuples()]
     return lines + ([""] + [f"- {note}" for note in notes] if notes else [])
+
+
+def ood_lines(agreement: pd.DataFrame, families: pd.DataFrame | None) -> list[str]:
+    """Out-of-distribution agreement: per split and checkpoint, the share of images all members put in one class
+    against independent members; and whether families agree on the same images."""
+    lines = ["", "Out-of-distribution agreement: the share of images every member puts in the same class, against "
+                 "members predicting independently with their own predicted-class frequencies, and the commonest "
+                 "class's share of all predictions:", "",
+             "| split | epoch | all agree | independent | commonest class |", "|---|---|---|---|---|"]
+    lines += [f"| {r.split} | {r.epoch:.3g} | {r.unanimous:.4f} | {r.unanimous_independent:.4f} | "
+              f"{r.top_class_share:.4f} |" for r in agreement.itertuples()]
+    if families is not None:
+        lines += ["", "Do architecture families agree on the same out-of-distribution images? Images each family's "
+                      "members all put in one class, and those both families put in the same class, against "
+                      "independence:", "",
+                  "| split | epoch | families | unanimous a | unanimous b | same class, both | independent |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r.split} | {r.epoch:.3g} | {r.family_a} – {r.family_b} | {r.unanimous_a} | {r.unanimous_b} | "
+                  f"{r.same_class_both} | {r.independent:.1f} |" for r in families.itertuples()]
+    return lines

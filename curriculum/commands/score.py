@@ -104,8 +104,9 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
         trained = train_members_batched(missing, data, rec, optim, kwargs, f"[members {len(missing)} batched]")
         for member, (dyn, history) in zip(missing, trained):
             with track.run(f"member-{member.k}", member_tags(member, data), parent_id=parent_id) as run_id:
+                save_weights(dyn_dir / member.filename, dyn, kwargs)   # first: the dynamics file marks it done
                 save_member(dyn_dir / member.filename, dyn)
-                save_weights(dyn_dir / member.filename, dyn, kwargs)
+                track.log_dataset(run_id, data.name, data.fingerprint, len(data.train))
                 log_history(track, run_id, history)
         return
     for member in missing:
@@ -114,8 +115,9 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
             resume = resume_path(dyn_dir, member)
             kwargs = ens.model_kwargs.get(member.arch)
             dyn, history = train_member(member, data, rec, optim, kwargs, label, resume)
+            save_weights(dyn_dir / member.filename, dyn, kwargs)   # first: the dynamics file marks it done
             save_member(dyn_dir / member.filename, dyn)
-            save_weights(dyn_dir / member.filename, dyn, kwargs)
+            track.log_dataset(run_id, data.name, data.fingerprint, len(data.train))
             resume.unlink(missing_ok=True)
             log_history(track, run_id, history)
 

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.comparison import arm_tag
 from ..batches import steps_per_epoch
-from ..data.datasets import load_data, training_settings, without_noise_defaults
+from ..data.datasets import load_data, training_settings, without_added_defaults
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
 from ..faults import reach
@@ -148,7 +148,7 @@ def run_identity(cfg: DictConfig, device, target: TargetConfig, data, source, ar
     for key in ("scores", "resume_dir"):
         settings.pop(key, None)
     where = ("root", "path", "cache_dir", "download")
-    settings["data"] = {k: v for k, v in without_noise_defaults(settings["data"]).items() if k not in where}
+    settings["data"] = {k: v for k, v in without_added_defaults(settings["data"]).items() if k not in where}
     identity = {"format": STATE_FORMAT, "settings": settings, "code": git_commit(), "device": str(device),
                 "precision": target.precision,
                 "data": data.fingerprint, "scores_sha256": source.sha256 if source else "none",

@@ -18,6 +18,7 @@ from ..seeding import numpy_rng
 from .arrays import load_arrays
 from .folder import load_folder
 from .noise import NOISES, check_noise_map, inject_noise, noise_map
+from .ood import ARTIFICIAL, artificial_images
 from .splits import AUTO_VAL_MAX, split_sizes, stratified_order
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -48,6 +49,9 @@ class DataConfig:
     channels: int | None = None    # folder: 1 (grayscale) or 3 (RGB); None = 1 when every image is grayscale, else 3
     test_size: float = 0.2         # folder without test/: fraction of train/ held out as the test split (stratified)
     cache_dir: str | None = None   # folder: where decoded images are cached; None = <root>/.curriculum-cache
+    classes: Any = None            # train on these classes only (relabelled 0..k-1 in sorted order); the test images of
+                                   # the others become the `other_classes` out-of-distribution split (data/ood.py)
+    artificial: int = 0            # images of each artificial kind (noise, stripes) recorded as out-of-distribution splits
 
     def __post_init__(self):
         if self.val_size is not None and self.val_size < 0:
@@ -60,6 +64,20 @@ class DataConfig:
             raise UserError(f"data.seed={self.seed} must be a non-negative integer")
         self._check_noise_settings()
         self._check_user_data_settings()
+        self._check_ood_settings()
+
+    def _check_ood_settings(self):
+        if self.artificial < 0:
+            raise UserError(f"data.artificial={self.artificial} must be a number of images, at least 0")
+        if self.classes is None:
+            return
+        classes = list(self.classes)
+        if len(classes) < 2 or len(set(classes)) != len(classes) or not all(isinstance(c, int) and c >= 0
+                                                                            for c in classes):
+            raise UserError(f"data.classes={classes} must be at least two distinct class numbers, like [0,1,2,3,4]")
+        if self.noise == "pairwise":
+            raise UserError("data.classes with data.noise=pairwise is not supported (the noise maps name the "
+                            "dataset's own classes); use symmetric noise or all the classes")
 
     def _check_noise_settings(self):
         if self.noise not in NOISES:
@@ -115,13 +133,16 @@ class Data:
     noisy: np.ndarray         # (N_train,) bool, label flipped on purpose
     fingerprint: str          # of name, train indices, trained labels, train and test images (and file paths)
     paths: dict = field(default_factory=dict)  # data=folder: split -> (N_split,) str, relative path by index
+    ood: dict = field(default_factory=dict)    # out-of-distribution splits, name -> Split (y: the original class of
+                                               # other_classes, -1 for artificial images), recorded as predictions
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.x.shape[1:])
 
     def to(self, device) -> "Data":
-        return replace(self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device))
+        return replace(self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device),
+                       ood={name: split.to(device) for name, split in self.ood.items()})
 
 
 def reload_settings(cfg: DataConfig) -> dict:
@@ -285,12 +306,13 @@ def channel_mean_std(x: np.ndarray, chunk_bytes: int = 1 << 22) -> tuple[tuple[f
 
 
 # Settings added after runs were logged, left out of tags and identities at these values so that those stay the same.
-NOISE_DEFAULTS = {"noise": "symmetric", "noise_map": None}
+ADDED_DEFAULTS = {"noise": "symmetric", "noise_map": None, "classes": None, "artificial": 0}   # settings added later
 
 
-def without_noise_defaults(data: dict) -> dict:
-    """`data` without data.noise and data.noise_map where they hold their defaults (symmetric noise)."""
-    return {k: v for k, v in data.items() if k not in NOISE_DEFAULTS or v != NOISE_DEFAULTS[k]}
+def without_added_defaults(data: dict) -> dict:
+    """`data` without the settings added after the first runs (data.noise, noise_map, classes, artificial) where they
+    hold their defaults, so that runs' tags and identities from before them still match."""
+    return {k: v for k, v in data.items() if k not in ADDED_DEFAULTS or v != ADDED_DEFAULTS[k]}
 
 
 def training_settings(data: dict) -> dict:
@@ -300,7 +322,7 @@ def training_settings(data: dict) -> dict:
     and data.noise existed (compare keys arms by them)."""
     where = ("root", "download", "path", "cache_dir")
     folder_only = ("image_size", "channels", "test_size")
-    return {k: v for k, v in without_noise_defaults(data).items()
+    return {k: v for k, v in without_added_defaults(data).items()
             if k not in where and (data.get("name") == "folder" or k not in folder_only)}
 
 
@@ -321,17 +343,22 @@ def _tensors(x: np.ndarray, y: np.ndarray, index: np.ndarray) -> Split:
 
 
 def load_data(cfg: DataConfig) -> Data:
-    """Load a dataset once into tensors (CPU), take the stratified split, inject label noise."""
+    """Load a dataset once into tensors (CPU), keep data.classes, take the stratified split, inject label noise, and
+    add the out-of-distribution splits."""
     _validate(cfg)
     xtr, ytr, xte, yte, paths_train, paths_test, index_train, index_test = RawData(*LOADERS[cfg.name](cfg))
     official = np.arange(len(ytr), dtype=np.int64) if index_train is None else index_train
     test_index = np.arange(len(yte), dtype=np.int64) if index_test is None else index_test
-    num_classes = int(max(ytr.max(), yte.max()) + 1)
-    train_size, val_size = split_sizes(cfg, len(ytr))
-    order = stratified_order(ytr, numpy_rng(cfg.seed, "subset"))
+    all_classes = int(max(ytr.max(), yte.max()) + 1)
+    classes = chosen_classes(cfg.classes, all_classes)
+    relabel = np.searchsorted(classes, np.arange(all_classes))       # old class -> new, for the classes kept
+    eligible = np.flatnonzero(np.isin(ytr, classes))
+    num_classes = len(classes)
+    train_size, val_size = split_sizes(cfg, len(eligible))
+    order = eligible[stratified_order(ytr[eligible], numpy_rng(cfg.seed, "subset"))]
     val_idx = np.sort(order[:val_size])
     train_idx = np.sort(order[val_size: val_size + train_size])
-    true_labels = ytr[train_idx]
+    true_labels = relabel[ytr[train_idx]]
     mapping = noise_map(cfg.name, num_classes, cfg.noise_map) if cfg.noise == "pairwise" else None
     labels, noisy = inject_noise(true_labels, cfg.label_noise, num_classes, cfg.noise, mapping,
                                  numpy_rng(cfg.seed, "noise"))
@@ -339,17 +366,49 @@ def load_data(cfg: DataConfig) -> Data:
         labels = numpy_rng(cfg.seed, "noise").integers(0, num_classes, size=len(true_labels))
         noisy = labels != true_labels
     x_train = xtr[train_idx]   # (N, C, H, W) uint8, a copy: the subset trained on
+    in_test = np.isin(yte, classes)
     mean, std = channel_mean_std(x_train)
     paths = {} if paths_train is None else {"train": paths_train, "test": paths_test}
+    ood = ood_splits(cfg, xte[~in_test], yte[~in_test], test_index[~in_test], x_train.shape[1:])
     return Data(
         name=cfg.name, num_classes=num_classes, mean=mean, std=std,
         train=_tensors(x_train, labels, official[train_idx]),
-        val=_tensors(xtr[val_idx], ytr[val_idx], official[val_idx]),
-        test=_tensors(xte, yte, test_index),
+        val=_tensors(xtr[val_idx], relabel[ytr[val_idx]], official[val_idx]),
+        test=_tensors(xte[in_test], relabel[yte[in_test]], test_index[in_test]),
         true_labels=true_labels, noisy=noisy,
-        fingerprint=fingerprint(cfg.name, official[train_idx], labels, x_train, xte,
+        fingerprint=fingerprint(cfg.name, official[train_idx], labels, x_train, xte[in_test],
                                 paths=() if paths_train is None else (paths_train[official[train_idx]],
-                                                                      paths_test[test_index]),
-                                noise=noise_identity(cfg.noise, mapping, cfg.label_noise)),
-        paths=paths,
+                                                                      paths_test[test_index[in_test]]),
+                                noise=noise_identity(cfg.noise, mapping, cfg.label_noise) + ood_identity(cfg)),
+        paths=paths, ood=ood,
     )
+
+
+def chosen_classes(classes, all_classes: int) -> np.ndarray:
+    """data.classes as a sorted array (all the dataset's classes when None), each checked to exist."""
+    if classes is None:
+        return np.arange(all_classes)
+    outside = [c for c in classes if c >= all_classes]
+    if outside:
+        raise UserError(f"data.classes={list(classes)} names class {outside[0]}, but the dataset has classes 0 to "
+                        f"{all_classes - 1}")
+    return np.array(sorted(classes), dtype=np.int64)
+
+
+def ood_splits(cfg: DataConfig, x_other, y_other, index_other, shape) -> dict:
+    """The out-of-distribution splits: the test images of the classes data.classes leaves out (original labels),
+    and data.artificial images of each artificial kind (label -1)."""
+    splits = {"other_classes": _tensors(x_other, y_other, index_other)} if len(y_other) else {}
+    for kind in ARTIFICIAL if cfg.artificial else ():
+        images = artificial_images(kind, cfg.artificial, tuple(shape), cfg.seed)
+        splits[kind] = _tensors(images, np.full(cfg.artificial, -1), np.arange(cfg.artificial))
+    return splits
+
+
+def ood_identity(cfg: DataConfig) -> str:
+    """The out-of-distribution settings as the fingerprint holds them ("" when there are none, so fingerprints made
+    before them stay): the classes kept are in the indices and labels already, their choice is named too."""
+    kept = f" classes={sorted(cfg.classes)}" if cfg.classes is not None else ""
+    return kept + (f" artificial={cfg.artificial}" if cfg.artificial else "")
+
+

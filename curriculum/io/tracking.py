@@ -90,7 +90,7 @@ class Tracker:
         for start in range(0, len(items), 1000):
             self.client.log_batch(run_id, metrics=items[start:start + 1000])
 
-    def log_dataset(self, run_id: str, name: str, fingerprint: str, size: int, source: str,
+    def log_dataset(self, run_id: str, name: str, fingerprint: str, size: int, source: str = "",
                     context: str = "training") -> None:
         """The training data as an MLflow dataset input (the UI's Dataset column): its name, its fingerprint as the
         digest and its size in the profile, without copying any data."""

@@ -122,3 +122,20 @@ def record_stacked(recorders: list[Recorder], row: int, stacked: StackedMembers,
         stats = predict_stacked(stacked, split.x, split.y, inputs, eval_batch)          # each (K, N)
         for j, recorder in enumerate(recorders):
             recorder.store(row, name, tuple(t[j] for t in stats))
+    for name, split in recorders[0].data.ood.items():
+        predicted = predicted_stacked(stacked, split.x, inputs, eval_batch).cpu().numpy()     # (K, N)
+        for j, recorder in enumerate(recorders):
+            recorder.dynamics.ood[name][row] = predicted[j]
+
+
+@torch.inference_mode()
+def predicted_stacked(stacked: StackedMembers, x, inputs: Inputs, batch_size: int = 256) -> torch.Tensor:
+    """Every member's predicted class of each image, (K, N), in a clean eval-mode pass."""
+    was_training = stacked.base.training
+    stacked.train(False)
+    parts = []
+    for start in range(0, len(x), batch_size):
+        with inputs.autocast():
+            parts.append(stacked(inputs(x[start:start + batch_size]), shared=True).argmax(-1))   # (K, B)
+    stacked.train(was_training)
+    return torch.cat(parts, dim=1)

@@ -13,10 +13,11 @@ import numpy as np
 import torch
 
 from ..data.datasets import Data
-from ..engine import Inputs, example_stats, predict
+from ..engine import Inputs, example_stats, predict, predict_classes
 from ..errors import UserError
 from ..faults import reach
 from ..io.files import atomic_write, check_alignment
+from ..models import default_kwargs
 
 FORMAT_VERSION = 2   # 2: el2n added. Files of format 1 still load (el2n None: their scores have no el2n column);
                      # the version is part of a member's identity, so a score run never reuses a format-1 member.
@@ -64,6 +65,7 @@ class MemberDynamics:
     source: str = "eval"      # recording.source: clean eval passes or the training forward pass
     identity: dict = field(default_factory=dict)  # everything that shaped these dynamics (ensemble.member_identity)
     weights: dict | None = None  # the final network's state_dict on the CPU, once trained (saved by save_weights)
+    ood: dict = field(default_factory=dict)  # out-of-distribution split -> (C, N) int16 predicted class per checkpoint
 
 
 class Recorder:
@@ -82,6 +84,7 @@ class Recorder:
             SplitDynamics.empty(c, data.test.y.cpu().numpy() if test else none,
                                 data.test.index.cpu().numpy() if test else none),
             arch, seed, data.name, data.fingerprint, self.source)
+        self.dynamics.ood = {name: np.zeros((c, len(split)), dtype=np.int16) for name, split in data.ood.items()}
         self.data, self.eval_batch = data, eval_batch
         self.splits = ("train", "test") if test else ("train",)
         self.seconds = np.zeros(c)
@@ -94,6 +97,8 @@ class Recorder:
         for name in self.splits:
             self.store(row, name, self.split_stats(name, model, inputs))
             reach("record")
+        for name, split in self.data.ood.items():   # no label is right here: what each member predicts
+            self.dynamics.ood[name][row] = predict_classes(model, split.x, inputs, self.eval_batch).cpu().numpy()
         self.seconds[row] += time.perf_counter() - started
 
     def split_stats(self, name: str, model, inputs: Inputs):
@@ -155,8 +160,9 @@ def save_member(path: str | Path, dyn: MemberDynamics) -> Path:
             f"{prefix}labels": split.labels.astype(np.int64),
             f"{prefix}indices": split.indices.astype(np.int64),
         }
+    arrays |= {f"ood_{name}": predicted for name, predicted in dyn.ood.items()}
     meta = {"format": FORMAT_VERSION, "arch": dyn.arch, "seed": dyn.seed, "dataset": dyn.dataset,
-            "fingerprint": dyn.fingerprint, "source": dyn.source, "identity": dyn.identity}
+            "fingerprint": dyn.fingerprint, "source": dyn.source, "identity": dyn.identity, "ood": list(dyn.ood)}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -173,7 +179,8 @@ def save_weights(member_path: str | Path, dyn: MemberDynamics, model_kwargs: dic
     """The member's final network beside its dynamics, readable with torch.load(weights_only=True): the state_dict,
     what create_model needs besides the data's shape (arch, kwargs), and the member's identity, so that the weights
     are used only with exactly the dynamics they belong to."""
-    spec = {"format": WEIGHTS_FORMAT, "arch": dyn.arch, "seed": dyn.seed, "kwargs": dict(model_kwargs or {}),
+    kwargs = default_kwargs(dyn.arch) | dict(model_kwargs or {})   # resolved: a later change of defaults still fits
+    spec = {"format": WEIGHTS_FORMAT, "arch": dyn.arch, "seed": dyn.seed, "kwargs": kwargs,
             "identity": json.dumps(dyn.identity, sort_keys=True, default=str), "state_dict": dyn.weights}
     return atomic_write(weights_path(member_path), lambda f: torch.save(spec, f))
 
@@ -207,7 +214,7 @@ def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
             train, test = (_load_split(z, prefix, c, version >= 2) for prefix in ("", "test_"))
             dyn = MemberDynamics(z["checkpoints"], train, test, meta["arch"], int(meta["seed"]),
                                  meta["dataset"], meta["fingerprint"], meta.get("source", "eval"),
-                                 meta.get("identity", {}))
+                                 meta.get("identity", {}), ood={name: z[f"ood_{name}"] for name in meta.get("ood", [])})
     except FileNotFoundError:
         raise UserError(f"dynamics file {path} does not exist") from None
     except UserError:

@@ -216,7 +216,8 @@ def save_resume(path: Path, identity: dict, step: int, model, opt, generator, re
              "generator": generator.get_state(), "history": history,
              "arrays": {f"{name}_{field}": torch.from_numpy(np.ascontiguousarray(getattr(split, field)))
                         for name, split in (("train", dyn.train), ("test", dyn.test))
-                        for field in STATS}}
+                        for field in STATS},
+             "ood": {name: torch.from_numpy(predicted) for name, predicted in dyn.ood.items()}}
     atomic_write(path, lambda f: torch.save(state, f))
 
 
@@ -247,7 +248,8 @@ def resume_member(path: Path, identity: dict, model, opt, generator, recorder: R
     opt.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"].cpu())
     for (split, name), values in arrays.items():
-        getattr(getattr(recorder.dynamics, split), name)[...] = values
+        target = recorder.dynamics.ood[name] if split == "ood" else getattr(getattr(recorder.dynamics, split), name)
+        target[...] = values
     return step, history
 
 
@@ -273,6 +275,11 @@ def _checked_arrays(state: dict, recorder: Recorder) -> dict:
             if values.shape != target.shape:
                 raise ValueError(f"{split}_{name} has shape {values.shape}, expected {target.shape}")
             out[(split, name)] = values
+    for name, target in recorder.dynamics.ood.items():
+        values = state["ood"][name].cpu().numpy()
+        if values.shape != target.shape:
+            raise ValueError(f"ood_{name} has shape {values.shape}, expected {target.shape}")
+        out[("ood", name)] = values
     return out
 
 

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from ..data.datasets import Data
-from ..engine import Inputs
+from ..engine import Inputs, predict_classes
 from ..models import create_model
-from .dynamics import load_member, load_weights
+from .dynamics import load_member, load_weights, weights_path
 
 
 def penultimate(model: nn.Module, x: torch.Tensor, inputs: Inputs, batch: int = 256) -> np.ndarray:
@@ -31,32 +31,36 @@ def penultimate(model: nn.Module, x: torch.Tensor, inputs: Inputs, batch: int = 
     return torch.cat(captured).numpy()
 
 
-def member_outputs(paths: list[Path], data: Data, device, batch: int = 256) -> tuple[list, list, list[str]]:
-    """From each member's final weights: its penultimate representation of data.test and its predicted class of
-    every training example (None for a member whose weights are missing or belong to another run), and a line per
+def member_outputs(paths: list[Path], data: Data, device, x_predict: torch.Tensor,
+                   batch: int = 256) -> tuple[list, list, list[str]]:
+    """From each member's final weights: its penultimate representation of data.test and its predicted class of each
+    image of `x_predict` (None for a member whose weights are missing or belong to another run), and a line per
     member left out saying why."""
     inputs = Inputs(data.mean, data.std, device, "fp32")
+    test, x_predict = data.test.x.to(device), x_predict.to(device)
     features, predicted, notes = [], [], []
     for path in paths:
         spec, why = load_weights(path, load_member(path))
-        if spec is None:
+        model = None if spec is None else network(spec, data)
+        if model is None:
             features.append(None)
             predicted.append(None)
-            notes.append(why)
+            notes.append(why or f"{weights_path(path).name} does not fit its architecture's network any more")
             continue
-        model = create_model(spec["arch"], data.input_shape, data.num_classes, 0, **spec["kwargs"]).to(device)
-        model.load_state_dict(spec["state_dict"])
-        features.append(penultimate(model, data.test.x.to(device), inputs, batch))
-        predicted.append(predicted_classes(model, data.train.x.to(device), inputs, batch))
+        model = model.to(device)
+        features.append(penultimate(model, test, inputs, batch))
+        predicted.append(predict_classes(model, x_predict, inputs, batch).cpu().numpy())
     return features, predicted, notes
 
 
-def predicted_classes(model: nn.Module, x: torch.Tensor, inputs: Inputs, batch: int = 256) -> np.ndarray:
-    """(N,) int64: the model's predicted class of each uint8 image, in eval mode."""
-    model.eval()
-    with torch.inference_mode():
-        return torch.cat([model(inputs(x[start:start + batch])).argmax(1).cpu()
-                          for start in range(0, len(x), batch)]).numpy()
+def network(spec: dict, data: Data) -> nn.Module | None:
+    """The saved network, or None when its weights no longer fit what create_model builds (a changed default)."""
+    model = create_model(spec["arch"], data.input_shape, data.num_classes, 0, **spec["kwargs"])
+    try:
+        model.load_state_dict(spec["state_dict"])
+    except RuntimeError:
+        return None
+    return model
 
 
 def majority_vote(predicted: list[np.ndarray], num_classes: int) -> np.ndarray:
