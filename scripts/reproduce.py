@@ -231,16 +231,27 @@ def part_command(out: Path, part: str) -> str:
 
 # Agreement part (issue 15): members of three architecture families, then analyze of every score run in --out
 # (the families, and every ensemble the other parts scored) for TPA against accuracy.
-AGREEMENT_SCORES = {"families": ["ensemble.models=[mlp,cnn,cnn_gap]", "ensemble.size=9", "epochs=4"]}
+AGREEMENT_SCORES = {"families": ["ensemble.models=[mlp,cnn,cnn_gap]", "ensemble.size=9", "epochs=4"],
+                    # out of distribution: trained on five classes, the other five and 1000 artificial images of each
+                    # kind recorded; two families of two members, so that the families' agreement can be compared
+                    "ood": ["data.classes=[0,1,2,3,4]", "data.artificial=1000", "ensemble.models=[cnn,mlp]",
+                            "ensemble.size=4", "epochs=4"]}
 
 
 def run_agreement(out: Path, store: str, quick: bool) -> None:
-    """Score the families' ensemble, then analyze every score run that has no analysis yet (and the families')."""
+    """Score the families' and the out-of-distribution ensembles, then analyze every score run whose analysis is
+    missing or older than its scores (and those two)."""
     run_part(out, store, AGREEMENT_SCORES, [], quick)
     for score_dir in sorted(out.glob("score-*")):
         name = score_dir.name.removeprefix("score-")
-        if name in AGREEMENT_SCORES or not (out / f"analyze-{name}" / "agreement.csv").is_file():
+        if name in AGREEMENT_SCORES or not analysis_is_current(out, name):
             cli("analyze", f"scores={score_dir}", f"out_dir={out / f'analyze-{name}'}", store=store)
+
+
+def analysis_is_current(out: Path, name: str) -> bool:
+    """analyze-<name> was made from score-<name> as it is now (written after its scores)."""
+    analysis, scores = out / f"analyze-{name}" / "agreement.csv", out / f"score-{name}" / "scores.parquet"
+    return analysis.is_file() and scores.is_file() and analysis.stat().st_mtime >= scores.stat().st_mtime
 
 
 def run_part(out: Path, store: str, scores: dict, studies: list[dict], quick: bool) -> None:
@@ -506,7 +517,7 @@ def ensembles(out: Path) -> pd.DataFrame:
     for analysis in sorted(out.glob("analyze-*/agreement.csv")):
         name = analysis.parent.name.removeprefix("analyze-")
         test = pd.read_csv(analysis).query("split == 'test'")
-        if test.empty or not (out / f"score-{name}" / "scores.parquet").is_file():
+        if test.empty or not analysis_is_current(out, name):
             continue
         meta = read_scores(out / f"score-{name}" / "scores.parquet")[1]
         archs = pd.Series([m["arch"] for m in meta["ensemble"]]).value_counts(sort=False)
@@ -526,13 +537,13 @@ def same_ensembles_once(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def agreement_section(out: Path, store: str, args) -> list[str]:
-    """docs/results.md's section of issue 15's agreement study: the families table (with CKA) and whether cnn is
-    closer to mlp than cnn_gap is, test TPA against test accuracy over every ensemble with the correlation and a
-    plot, and the families ensemble's data map and a gallery for the README."""
+    """docs/results.md's section of issue 15's agreement study: the families table (mean ± std over member pairs,
+    with CKA) and whether cnn is closer to mlp than cnn_gap is, out-of-distribution agreement, test TPA against test
+    accuracy over every ensemble with the correlation and a plot, and the families' data map and a gallery."""
     families = pd.read_csv(out / "analyze-families" / "families.csv").set_index(["family_a", "family_b"])
     cnn, gap = families.loc[("cnn", "mlp")], families.loc[("cnn_gap", "mlp")]
     measures = [m for m in ("spearman", "kappa", "cka") if m in families]
-    closer = "; ".join(f"by {m}, {'cnn' if cnn[m] > gap[m] else 'cnn_gap'} ({cnn[m]:.4f} for cnn, {gap[m]:.4f} for "
+    closer = "; ".join(f"by {m}, {'cnn' if cnn[m] > gap[m] else 'cnn_gap'} ({pm(cnn, m)} for cnn, {pm(gap, m)} for "
                        f"cnn_gap)" for m in measures)
     for name, picture in (("data-map-fashion-mnist.png", "data_map.png"), ("gallery-fashion-mnist.png", "gallery-6.png")):
         shutil.copyfile(out / "analyze-families" / picture, ROOT / "docs" / name)
@@ -540,13 +551,43 @@ def agreement_section(out: Path, store: str, args) -> list[str]:
              "Families: " + " ".join(AGREEMENT_SCORES["families"]) + " on the default data (3 members each); "
              "Spearman of per-example learning speed on the training split; agreement of correctness at the last "
              "checkpoint on the test split (kappa: beyond what independent members of the same accuracies give); "
-             "linear CKA of the penultimate-layer representations of the test split; each averaged over member pairs.",
-             "", "| families | pairs | Spearman | agreement | indep. | kappa |" + (" CKA |" if "cka" in families else ""),
+             "linear CKA of the penultimate-layer representations of the test split; mean ± std over member pairs "
+             "(pairs share members, so they are not independent).", "",
+             "| families | pairs | Spearman | agreement | indep. | kappa |" + (" CKA |" if "cka" in families else ""),
              "|---|---|---|---|---|---|" + ("---|" if "cka" in families else "")]
-    lines += [f"| {a} – {b} | {r.pairs} | {r.spearman:.4f} | {r.agreement:.4f} | {r.agreement_independent:.4f} | "
-              f"{r.kappa:.4f} |" + (f" {r.cka:.4f} |" if "cka" in families else "") for (a, b), r in families.iterrows()]
-    lines += ["", f"Is `cnn` (no pooling) closer to `mlp` than `cnn_gap` is? Against mlp: {closer}.", ""]
-    return lines + tpa_accuracy_lines(ensembles(out))
+    lines += [f"| {a} – {b} | {r.pairs} | {pm(r, 'spearman')} | {r.agreement:.4f} | {r.agreement_independent:.4f} | "
+              f"{pm(r, 'kappa')} |" + (f" {pm(r, 'cka')} |" if "cka" in families else "")
+              for (a, b), r in families.iterrows()]
+    lines += ["", f"Is `cnn` (max-pooling, no global pooling) closer to `mlp` than `cnn_gap` (global average pooling) "
+              f"is? Against mlp: {closer}. With 3 members per family the spreads overlap for the learning order; "
+              f"kappa and CKA separate more clearly.", ""]
+    return lines + ood_lines(out) + tpa_accuracy_lines(ensembles(out))
+
+
+def pm(row, name: str) -> str:
+    """`name` of a families row as mean ± std (the std of the pairs, when there are two or more)."""
+    std = row.get(f"{name}_std", np.nan)
+    return f"{row[name]:.4f}" + ("" if pd.isna(std) else f" ± {std:.4f}")
+
+
+def ood_lines(out: Path) -> list[str]:
+    """The out-of-distribution ensemble's agreement at its first and last checkpoint, and its families' overlap."""
+    agreement = pd.read_csv(out / "analyze-ood" / "ood_agreement.csv")
+    ends = agreement[agreement.groupby("split")["checkpoint"].transform(lambda c: c.isin([c.min(), c.max()]))]
+    lines = ["Out of distribution: " + " ".join(AGREEMENT_SCORES["ood"]) + " (trained on T-shirt/top, Trouser, "
+             "Pullover, Dress and Coat); the share of images all four members put in the same class, against members "
+             "predicting independently with their own class frequencies, at the first and the last checkpoint:", "",
+             "| split | epoch | all agree | independent | commonest class |", "|---|---|---|---|---|"]
+    lines += [f"| {r.split} | {r.epoch:.3g} | {r.unanimous:.4f} | {r.unanimous_independent:.4f} | "
+              f"{r.top_class_share:.4f} |" for r in ends.itertuples()]
+    overlap = out / "analyze-ood" / "ood_families.csv"
+    if overlap.is_file():
+        lines += ["", "Do the two cnns and the two mlps agree on the same images (same class)?", "",
+                  "| split | epoch | cnns unanimous | mlps unanimous | same class, both | if independent |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r.split} | {r.epoch:.3g} | {r.unanimous_a} | {r.unanimous_b} | {r.same_class_both} | "
+                  f"{r.independent:.0f} |" for r in pd.read_csv(overlap).itertuples()]
+    return lines + [""]
 
 
 def tpa_accuracy_lines(table: pd.DataFrame) -> list[str]:

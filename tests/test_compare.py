@@ -376,13 +376,16 @@ def test_every_analyzed_ensemble_gives_its_last_test_row_and_members(tmp_path):
 
     agreement = pd.DataFrame({"split": ["train", "test", "test"], "mean_acc": [0.9, 0.7, 0.8], "tpa": [0.8, 0.5, 0.6],
                               "tpa_independent": [0.7, 0.4, 0.45]})
-    for name, archs in (("mixed", ["cnn", "mlp", "cnn"]), ("lone", ["cnn"])):
-        (tmp_path / f"analyze-{name}").mkdir()
-        agreement.to_csv(tmp_path / f"analyze-{name}" / "agreement.csv", index=False)
+    import os
+
+    for name, archs in (("mixed", ["cnn", "mlp", "cnn"]), ("lone", ["cnn"]), ("stale", ["mlp"])):
         write_scores(tmp_path / f"score-{name}" / "scores.parquet", pd.DataFrame({"index": [0], "label": [0]}),
                      {"ensemble": [{"arch": a} for a in archs], "checkpoints": [1.0]})
+        (tmp_path / f"analyze-{name}").mkdir()
+        agreement.to_csv(tmp_path / f"analyze-{name}" / "agreement.csv", index=False)
     (tmp_path / "analyze-orphan").mkdir()                                  # no score run beside it: left out
     agreement.to_csv(tmp_path / "analyze-orphan" / "agreement.csv", index=False)
+    os.utime(tmp_path / "analyze-stale" / "agreement.csv", (0, 0))          # older than its scores: left out
     table = load_reproduce().ensembles(tmp_path).set_index("ensemble")
     assert table.index.tolist() == ["lone", "mixed"]
     assert table.loc["mixed", "members"] == "2 cnn + 1 mlp"
