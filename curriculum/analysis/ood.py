@@ -31,7 +31,8 @@ def ood_rows(ood: dict[str, np.ndarray], checkpoints: np.ndarray) -> pd.DataFram
     for name, predicted in ood.items():
         for c, epoch in enumerate(checkpoints):
             now = predicted[:, c].astype(np.int64)
-            rows.append({"split": name, "checkpoint": c, "epoch": float(epoch), "unanimous": float(unanimity(now).mean()),
+            rows.append({"split": name, "checkpoint": c, "epoch": float(epoch),
+                         "unanimous": float(unanimity(now).mean()),
                          "unanimous_independent": unanimity_independent(now),
                          "top_class_share": float(np.bincount(now.ravel()).max() / now.size)})
     return pd.DataFrame(rows)

@@ -110,7 +110,8 @@ def ood_tables(stats: dict) -> dict:
     if not stats["ood"]:
         return {}
     tables = {"ood_agreement.csv": ood_rows(stats["ood"], stats["checkpoints"])}
-    overlap = [same_images_across_families(predicted, stats["arch"], c).assign(split=name, epoch=stats["checkpoints"][c])
+    overlap = [same_images_across_families(predicted, stats["arch"], c)
+               .assign(split=name, epoch=stats["checkpoints"][c])
                for name, predicted in stats["ood"].items() for c in (0, len(stats["checkpoints"]) - 1)]
     overlap = pd.concat(overlap, ignore_index=True)
     return tables | ({"ood_families.csv": overlap} if len(overlap) else {})

@@ -96,7 +96,8 @@ class Tracker:
         digest and its size in the profile, without copying any data."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
-        dataset = Dataset(name, fingerprint, "local", json.dumps({"uri": source}), profile=json.dumps({"num_rows": size}))
+        dataset = Dataset(name, fingerprint, "local", json.dumps({"uri": source}),
+                          profile=json.dumps({"num_rows": size}))
         self.client.log_inputs(run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])
 
     def log_artifact(self, run_id: str, path: str | Path, subdir: str | None = None) -> None:

@@ -103,7 +103,8 @@ def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kw
     train(stacked, batches, Schedule(optim, total), Hooks(steps, at_checkpoint, progress=progress))
     progress.close(done_line(histories))
     for j, recorder in enumerate(recorders):   # member j's own slice of the stacked weights, as its state_dict
-        recorder.dynamics.weights = {name: t[j].detach().cpu() for name, t in (stacked.params | stacked.buffers).items()}
+        recorder.dynamics.weights = {name: t[j].detach().cpu()
+                                     for name, t in (stacked.params | stacked.buffers).items()}
     return [(r.dynamics, h) for r, h in zip(recorders, histories)]
 
 
