@@ -18,6 +18,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: str | Path) -> Path:
+    """The figure, laid out, as a PNG at `path`, written whole or not at all, then closed."""
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+    return Path(path)
+
+
 def consensus_histogram(path: str | Path, consensus: np.ndarray, levels: int, noisy: np.ndarray | None = None,
                         title: str = "") -> Path:
     """Histogram of consensus scores, one bin per attainable value (members x checkpoints `levels`, capped at 50);
@@ -35,10 +43,7 @@ def consensus_histogram(path: str | Path, consensus: np.ndarray, levels: int, no
     ax.set_xlabel("consensus score (1 = learned at once by every member)")
     ax.set_ylabel("training examples")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def learning_curves(path: str | Path, curves: dict[str, list[tuple[np.ndarray, np.ndarray]]], title: str = "",
@@ -57,10 +62,7 @@ def learning_curves(path: str | Path, curves: dict[str, list[tuple[np.ndarray, n
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def agreement_figure(path: str | Path, agreement, members: int) -> Path:
@@ -91,10 +93,7 @@ def agreement_figure(path: str | Path, agreement, members: int) -> Path:
     right.set_xlabel("members right (train examples)")
     right.set_ylabel("share of examples (dots: independent)")
     right.legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def data_map(path: str | Path, scores, title: str = "") -> Path:
@@ -117,10 +116,7 @@ def data_map(path: str | Path, scores, title: str = "") -> Path:
     ax.set_xlabel("variability (std of the label's probability)")
     ax.set_ylabel("confidence (mean probability of the label)")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def consensus_by_class(path: str | Path, scores, class_names: list[str] | None = None) -> Path:
@@ -138,10 +134,7 @@ def consensus_by_class(path: str | Path, scores, class_names: list[str] | None =
     ax.set_xlabel("given label")
     ax.set_ylabel("consensus")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def tpa_against_accuracy(path: str | Path, ensembles) -> Path:
@@ -163,10 +156,7 @@ def tpa_against_accuracy(path: str | Path, ensembles) -> Path:
                          textcoords="offset points")
     axes[0].legend(fontsize=8)
     axes[1].set_title("accuracy above 0.7, named", fontsize=9)
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def gallery(path: str | Path, rows: dict[str, list[tuple[np.ndarray, str]]], title: str = "") -> Path:
@@ -186,7 +176,4 @@ def gallery(path: str | Path, rows: dict[str, list[tuple[np.ndarray, str]]], tit
             ax.set_title(caption, fontsize=6.5)
         axes_row[0].text(-0.15, 0.5, kind, transform=axes_row[0].transAxes, ha="right", va="center", fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)

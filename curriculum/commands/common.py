@@ -13,6 +13,7 @@ from ..engine import OptimConfig
 from ..errors import UserError
 from ..io.tracking import Tracker, git_commit
 from ..progress import say as say  # re-exported: the commands' one way to print a line
+from ..schedule.pruning import estimate_clean_fraction
 
 
 def data_config(cfg: DictConfig) -> DataConfig:
@@ -53,3 +54,16 @@ def log_inputs(track: Tracker, run_id: str, cfg: DictConfig, data) -> None:
     track.log_params(run_id, resolved)
     track.client.log_text(run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
     track.set_tags(run_id, {"git_commit": git_commit()})
+
+
+def estimated_clean_share(source, column: str, setting: str, score_key: str) -> float:
+    """`setting`=auto (train's pacing.end, export's keep): the share of examples the consensus histogram of the
+    scores says are correctly labelled (schedule/pruning.py). `score_key` names the command's ordering column."""
+    if column != "consensus":
+        raise UserError(f"{setting}=auto estimates the clean share from consensus scores, but the ordering uses "
+                        f"{column!r} from {source.path}; use scores from `python -m curriculum score` with "
+                        f"{score_key}=consensus, or set {setting} to a fraction")
+    end = estimate_clean_fraction(source.frame["consensus"].to_numpy(), source.meta)
+    say(f"{setting}=auto: the consensus histogram suggests {1 - end:.3f} of the labels are wrong; the ordering's "
+        f"first {end:.3f} is used")
+    return end

@@ -18,9 +18,8 @@ from ..errors import UserError
 from ..io.files import atomic_write
 from ..io.score_source import resolve_scores
 from ..schedule.pacing import kept_count, parse_end
-from ..schedule.pruning import estimate_clean_fraction
 from ..schedule.sampler import check_strata, ordering_column
-from .common import data_config, say, tracker, writable_dir
+from .common import data_config, estimated_clean_share, say, tracker, writable_dir
 
 FORMATS = ("csv", "npy", "json")
 ORDER_SETTINGS = ("order", "score", "balanced", "ties", "strata", "drop_hardest", "seed")  # as api.ordering takes them
@@ -41,7 +40,7 @@ def export(cfg: DictConfig) -> None:
     settings["score"] = ordering_column(source.frame, settings["score"], "score", str(source.path))  # imports: `score`
     positions = ordering_positions(source.frame, settings["score"], settings["order"], settings["seed"],
                                    settings["balanced"], settings["ties"], settings["strata"], settings["drop_hardest"])
-    fraction = clean_share(source, settings["score"]) if keep == "auto" else keep
+    fraction = estimated_clean_share(source, settings["score"], "keep", "score") if keep == "auto" else keep
     kept = positions[:kept_count(fraction, len(positions))]
     rows = exported_rows(source.frame, kept, data.paths.get("train"))
     about = {"settings": settings | {"keep": str(cfg.keep), "kept_fraction": fraction}, "rows": len(rows),
@@ -68,18 +67,6 @@ def parse_keep(keep) -> float | str:
     except UserError:
         raise UserError(f"keep={keep!r} must be a fraction in (0, 1] (the share of the ordering exported) or auto "
                         f"(the share the consensus scores say is labelled right)") from None
-
-
-def clean_share(source, column: str) -> float:
-    """keep=auto: the share of examples the consensus histogram says are labelled right (as pacing.end=auto)."""
-    if column != "consensus":
-        raise UserError(f"keep=auto estimates the clean share from consensus scores, but the ordering uses {column!r} "
-                        f"from {source.path}; use scores from `python -m curriculum score` with score=consensus, or "
-                        f"set keep to a fraction")
-    end = estimate_clean_fraction(source.frame["consensus"].to_numpy(), source.meta)
-    say(f"keep=auto: the consensus histogram suggests {1 - end:.3f} of the labels are wrong; the first {end:.3f} "
-        f"of the ordering is kept")
-    return end
 
 
 def exported_rows(frame: pd.DataFrame, positions: np.ndarray, paths: np.ndarray | None = None) -> pd.DataFrame:

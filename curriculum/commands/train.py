@@ -28,12 +28,11 @@ from ..io.tracking import git_commit
 from ..runtime import set_threads
 from ..schedule.keep import kept_positions, needs_scores, restrict
 from ..schedule.pacing import pacing_config
-from ..schedule.pruning import estimate_clean_fraction
 from ..schedule.sampler import SCORED, SamplerConfig, make_ordering, margin_tie_break, ordering_column
 from ..schedule.resume import STATE_FORMAT, Resume, discard_state, load_state, other_states, state_path
 from ..schedule.target import TargetConfig, TrainedTarget, train_target
 from ..scoring.scores import orientation
-from .common import augment_config, data_config, log_inputs, optim_config, say, tracker, writable_dir
+from .common import augment_config, estimated_clean_share, data_config, log_inputs, optim_config, say, tracker, writable_dir
 
 
 def train(cfg: DictConfig) -> None:
@@ -220,14 +219,7 @@ def auto_end(source, column: str, keep: str) -> float:
     if keep != "all":
         raise UserError(f"pacing.end=auto estimates the clean share of all the training examples, but sampler.keep="
                         f"{keep} already keeps only some; use one of the two, or set pacing.end to a fraction")
-    if column != "consensus":
-        raise UserError(f"pacing.end=auto estimates the clean share from consensus scores, but the ordering uses "
-                        f"{column!r} from {source.path}; use scores from `python -m curriculum score` with "
-                        f"sampler.score=consensus, or set pacing.end to a fraction")
-    end = estimate_clean_fraction(source.frame["consensus"].to_numpy(), source.meta)
-    say(f"pacing.end=auto: the consensus histogram suggests {1 - end:.3f} of the labels are wrong; the ordering's "
-        f"first {end:.3f} is used")
-    return end
+    return estimated_clean_share(source, column, "pacing.end", "sampler.score")
 
 
 def log_run(track, run_id: str, history: list[dict], summary: dict, end: float | None, seconds: float,
