@@ -30,6 +30,13 @@ KILL_POINTS = {  # (sampler, CURRICULUM_DIE_AT): the step the started-again run 
 }
 
 
+def default_ctrl_c():
+    """In the child, before it starts: Ctrl-C (SIGINT) as a terminal delivers it. A test runner started in the
+    background by a shell without job control inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt, so the Ctrl-C kill point would be a no-op."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _store(folder):
     return f"sqlite:///{folder / 'm.db'}"
 
@@ -70,7 +77,7 @@ def test_a_killed_train_run_continues_into_the_same_mlflow_run_with_the_same_met
     args = [*ARGS, f"sampler={sampler}", f"mlflow.tracking_uri={_store(tmp_path)}"]
     env = dict(os.environ, CURRICULUM_DIE_AT=point, MLFLOW_DISABLE_TELEMETRY="true")
     killed = subprocess.run([sys.executable, "-m", "curriculum", *args], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, preexec_fn=default_ctrl_c)
     ctrl_c = point.endswith(":INT")
     assert killed.returncode == (130 if ctrl_c else -signal.SIGKILL), killed.stderr[-2000:]
     client, (attempt,) = _runs(tmp_path)
