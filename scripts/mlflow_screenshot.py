@@ -2,7 +2,9 @@
 headless Chromium, runs filtered to the study and grouped by sampler.
 
     pip install playwright && apt-get install chromium      # once; Playwright drives Debian's Chromium
-    .venv/bin/python scripts/mlflow_screenshot.py --db mlflow.db --study demo --out docs/mlflow_ui.png"""
+    .venv/bin/python scripts/mlflow_screenshot.py --db mlflow.db --study demo --out docs/mlflow_ui.png
+    .venv/bin/python scripts/mlflow_screenshot.py --db mlflow.db --study demo --view chart --metric test/acc \\
+        --out docs/mlflow_charts.png"""
 
 from __future__ import annotations
 
@@ -56,8 +58,10 @@ def _click_if_present(page, role: str, name: str) -> None:
         pass
 
 
-def screenshot(url: str, out: Path, group_by: str, metric: str) -> None:
-    """Runs page in "Model training" mode, grouped by the tag `group_by`, with `metric` as a column."""
+def screenshot(url: str, out: Path, group_by: str, metric: str, view: str = "table") -> None:
+    """Runs page in "Model training" mode, grouped by the tag `group_by`; view=table adds `metric` as a column,
+    view=chart switches to the chart view and keeps the charts whose metric name contains `metric` (the learning
+    curves, each group's mean over its runs)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -71,14 +75,26 @@ def screenshot(url: str, out: Path, group_by: str, metric: str) -> None:
         page.get_by_role("button", name="Group by").first.click(timeout=10000)
         page.locator("[role=menu]").get_by_text(group_by, exact=True).first.click(timeout=10000)
         page.keyboard.press("Escape")
-        page.get_by_role("button", name="Columns").first.click(timeout=10000)
-        page.keyboard.type(metric.split("/")[-1])
-        page.locator("[role=dialog], [role=menu], [role=tree]").get_by_text(metric, exact=True).first.click(timeout=10000)
-        page.keyboard.press("Escape")
+        (show_charts if view == "chart" else show_column)(page, metric)
         page.wait_for_timeout(1500)
         out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out))
         browser.close()
+
+
+def show_column(page, metric: str) -> None:
+    page.get_by_role("button", name="Columns").first.click(timeout=10000)
+    page.keyboard.type(metric.split("/")[-1])
+    page.locator("[role=dialog], [role=menu], [role=tree]").get_by_text(metric, exact=True).first.click(timeout=10000)
+    page.keyboard.press("Escape")
+
+
+def show_charts(page, metric: str) -> None:
+    """The chart view (the toolbar's radio of value CHART), its charts filtered by `metric`."""
+    page.locator("label:has(input[value=CHART])").first.click(timeout=10000)
+    page.wait_for_timeout(3000)
+    page.get_by_placeholder("Search metric charts").first.fill(metric)
+    page.wait_for_timeout(3000)
 
 
 def main() -> None:
@@ -87,7 +103,10 @@ def main() -> None:
     parser.add_argument("--experiment", default="curriculum")
     parser.add_argument("--study", required=True)
     parser.add_argument("--group-by", default="sampler", help="tag whose values group the runs")
-    parser.add_argument("--metric", default="test/acc_at_best_val", help="metric column to show")
+    parser.add_argument("--metric", default="test/acc_at_best_val",
+                        help="table: the metric column to show; chart: the text the charts' metric names contain")
+    parser.add_argument("--view", choices=("table", "chart"), default="table",
+                        help="table: runs grouped with the metric as a column; chart: their learning curves")
     parser.add_argument("--out", default="docs/mlflow_ui.png")
     args = parser.parse_args()
     db = Path(args.db)
@@ -96,7 +115,7 @@ def main() -> None:
     try:
         query = urllib.parse.urlencode({"searchFilter": f"tags.study = '{args.study}' and tags.stage = 'train'"}, quote_via=urllib.parse.quote)
         url = f"http://127.0.0.1:{port}/#/experiments/{experiment_id(db, args.experiment)}/runs?{query}"
-        screenshot(url, Path(args.out), args.group_by, args.metric)
+        screenshot(url, Path(args.out), args.group_by, args.metric, args.view)
         print(f"wrote {args.out} from {url}")
     finally:
         server.terminate()
