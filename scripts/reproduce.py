@@ -569,8 +569,15 @@ def families_lines(families: pd.DataFrame) -> list[str]:
     lines += ["", f"{verdict}: against mlp, `cnn` (max-pooling, no global pooling) is closer than `cnn_gap` (global "
               "average pooling) by " + ", ".join(f"{m} ({pm(cnn, m)} against {pm(gap, m)})" for m in measures if closer[m])
               + ("" if all(closer.values()) else "; not by " + ", ".join(m for m in measures if not closer[m]))
-              + "; with 3 members per family the learning-order spreads overlap.", ""]
+              + ("; the learning-order spreads (± std over pairs) overlap" if spreads_overlap(cnn, gap, "spearman")
+                 else "") + ".", ""]
     return lines
+
+
+def spreads_overlap(a, b, name: str) -> bool:
+    """The mean ± std of `name` of two families rows overlap (False without stds)."""
+    gap = abs(a[name] - b[name])
+    return bool(gap < a.get(f"{name}_std", np.nan) + b.get(f"{name}_std", np.nan))
 
 
 def representation_lines(families: pd.DataFrame) -> list[str]:

@@ -398,3 +398,18 @@ def test_two_score_runs_of_the_same_ensemble_count_once_under_both_names():
                           "tpa_independent": [0.4, 0.5, 0.4]})
     once = load_reproduce().same_ensembles_once(table)
     assert once["ensemble"].tolist() == ["noisy = noise-0.4", "other"] and "fingerprint" not in once
+
+
+def test_the_families_and_representation_verdicts_follow_the_numbers_by_hand():
+    reproduce = load_reproduce()
+    rows = [("cnn", "cnn", "same family", 0.9, 0.8), ("mlp", "mlp", "same family", 0.95, 0.7),
+            ("cnn", "mlp", "across families", 0.7, 0.6), ("cnn_gap", "mlp", "across families", 0.8, 0.5)]
+    families = pd.DataFrame([{"family_a": a, "family_b": b, "kind": k, "pairs": 3, "spearman": sp, "agreement": 0.9,
+                              "agreement_independent": 0.5, "kappa": kappa, "cka": kappa + 0.1}
+                             for a, b, k, sp, kappa in rows]).set_index(["family_a", "family_b"])
+    verdict = reproduce.families_lines(families)[-2]
+    # cnn-mlp is closer by kappa (0.6 > 0.5) and CKA (0.7 > 0.6), not by Spearman (0.7 < 0.8)
+    assert verdict.startswith("Holds only in part here") and verdict.count("against 0.") == 2
+    assert "not by spearman" in verdict and "overlap" not in verdict                  # no stds given: no spreads
+    same = reproduce.representation_lines(families.reset_index())[-2]        # same family: CKA 0.9, 0.8 >= kappa
+    assert same.startswith("Does not hold here by linear CKA")
