@@ -68,6 +68,9 @@ def test_artificial_images_are_seeded_in_range_and_of_the_data_shape():
     ({"classes": [1, 1]}, "at least two distinct class numbers"),
     ({"artificial": -1}, "data.artificial=-1 must be a number of images"),
     ({"classes": [0, 1], "noise": "pairwise"}, "data.classes with data.noise=pairwise is not supported"),
+    ({"classes": 5}, "at least two distinct class numbers"),
+    ({"classes": [True, False]}, "at least two distinct class numbers"),
+    ({"artificial": 2.5}, "data.artificial=2.5 must be a number of images"),
 ])
 def test_bad_out_of_distribution_settings_are_one_line(settings, message):
     from curriculum.data.datasets import DataConfig
@@ -105,3 +108,17 @@ def test_score_records_and_analyze_reports_out_of_distribution_agreement(tmp_pat
     assert set(table["split"]) == {"other_classes", "noise", "stripes"} and table["unanimous"].between(0, 1).all()
     families = pd.read_csv(tmp_path / "an" / "ood_families.csv")
     assert (families["family_a"] + families["family_b"]).eq("cnnmlp").all() and len(families) == 6   # 3 splits x 2
+
+
+def test_artificial_images_change_what_members_record_not_the_training_data():
+    from curriculum.data.datasets import DataConfig, load_data
+    from curriculum.engine import OptimConfig
+    from curriculum.scoring.ensemble import Member, RecordingConfig, member_identity
+
+    plain, extra = (load_data(DataConfig(name="synthetic", artificial=n)) for n in (0, 20))
+    assert extra.fingerprint == plain.fingerprint                     # the same training data: the same score runs
+    identity = [member_identity(Member(0, "mlp", 0), d, RecordingConfig(), OptimConfig(), {}, [1.0])
+                for d in (plain, extra)]
+    assert identity[0] != identity[1] and "ood" not in identity[0]    # a member without them is not reused
+    every = load_data(DataConfig(name="synthetic", classes=[0, 1, 2, 3]))
+    assert every.fingerprint == plain.fingerprint and not every.ood  # naming every class is no subset

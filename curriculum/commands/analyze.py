@@ -112,7 +112,7 @@ def ood_tables(stats: dict) -> dict:
     tables = {"ood_agreement.csv": ood_rows(stats["ood"], stats["checkpoints"])}
     overlap = [same_images_across_families(predicted, stats["arch"], c)
                .assign(split=name, epoch=stats["checkpoints"][c])
-               for name, predicted in stats["ood"].items() for c in (0, len(stats["checkpoints"]) - 1)]
+               for name, predicted in stats["ood"].items() for c in sorted({0, len(stats["checkpoints"]) - 1})]
     overlap = pd.concat(overlap, ignore_index=True)
     return tables | ({"ood_families.csv": overlap} if len(overlap) else {})
 

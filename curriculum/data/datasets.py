@@ -67,14 +67,14 @@ class DataConfig:
         self._check_ood_settings()
 
     def _check_ood_settings(self):
-        if self.artificial < 0:
+        if not whole(self.artificial) or self.artificial < 0:
             raise UserError(f"data.artificial={self.artificial} must be a number of images, at least 0")
         if self.classes is None:
             return
-        classes = list(self.classes)
-        if len(classes) < 2 or len(set(classes)) != len(classes) or not all(isinstance(c, int) and c >= 0
-                                                                            for c in classes):
-            raise UserError(f"data.classes={classes} must be at least two distinct class numbers, like [0,1,2,3,4]")
+        classes = list(self.classes) if isinstance(self.classes, (list, tuple)) else [self.classes]
+        if len(classes) < 2 or len(set(classes)) != len(classes) or not all(whole(c) and c >= 0 for c in classes):
+            raise UserError(f"data.classes={self.classes} must be at least two distinct class numbers, like "
+                            f"[0,1,2,3,4]")
         if self.noise == "pairwise":
             raise UserError("data.classes with data.noise=pairwise is not supported (the noise maps name the "
                             "dataset's own classes); use symmetric noise or all the classes")
@@ -143,6 +143,11 @@ class Data:
     def to(self, device) -> "Data":
         return replace(self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device),
                        ood={name: split.to(device) for name, split in self.ood.items()})
+
+
+def whole(value) -> bool:
+    """An int that is not a bool (True would pass for class 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def reload_settings(cfg: DataConfig) -> dict:
@@ -379,7 +384,8 @@ def load_data(cfg: DataConfig) -> Data:
         fingerprint=fingerprint(cfg.name, official[train_idx], labels, x_train, xte[in_test],
                                 paths=() if paths_train is None else (paths_train[official[train_idx]],
                                                                       paths_test[test_index[in_test]]),
-                                noise=noise_identity(cfg.noise, mapping, cfg.label_noise) + ood_identity(cfg)),
+                                noise=noise_identity(cfg.noise, mapping, cfg.label_noise)
+                                + subset_identity(classes, all_classes)),
         paths=paths, ood=ood,
     )
 
@@ -405,10 +411,8 @@ def ood_splits(cfg: DataConfig, x_other, y_other, index_other, shape) -> dict:
     return splits
 
 
-def ood_identity(cfg: DataConfig) -> str:
-    """The out-of-distribution settings as the fingerprint holds them ("" when there are none, so fingerprints made
-    before them stay): the classes kept are in the indices and labels already, their choice is named too."""
-    kept = f" classes={sorted(cfg.classes)}" if cfg.classes is not None else ""
-    return kept + (f" artificial={cfg.artificial}" if cfg.artificial else "")
-
-
+def subset_identity(classes: np.ndarray, all_classes: int) -> str:
+    """data.classes as the fingerprint holds it: "" unless it leaves classes out (so naming every class is the same
+    data, and fingerprints made before the setting stay). Artificial images are not training data: the members'
+    identity holds them (scoring.ensemble.member_identity)."""
+    return "" if len(classes) == all_classes else f" classes={classes.tolist()}"

@@ -111,7 +111,8 @@ def member_identity(member: Member, data: Data, rec: RecordingConfig, optim: Opt
                 "seed": member.seed, "data": data.fingerprint, "optim": asdict(optim),
                 "batch_size": rec.batch_size, "epochs": rec.epochs,
                 "checkpoints": [float(e) for e in checkpoints], "source": rec.source, "precision": rec.precision,
-                **rec.augment.resolved(data.name).identity(), **({} if rec.test else {"test": False})}
+                **rec.augment.resolved(data.name).identity(), **({} if rec.test else {"test": False}),
+                **({"ood": {name: len(split) for name, split in data.ood.items()}} if data.ood else {})}
     return json.loads(json.dumps(identity, sort_keys=True))
 
 
