@@ -41,10 +41,10 @@ def member(identity: dict) -> MemberDynamics:
 
 def test_weights_are_used_only_with_the_dynamics_they_were_saved_with(tmp_path):
     path = tmp_path / "member-0.npz"
-    assert "is missing" in load_weights(path, member({"seed": 0}))[1]
+    assert "is missing" in load_weights(path, {"seed": 0})[1]
     save_weights(path, member({"seed": 0}), {})
-    spec, why = load_weights(path, member({"seed": 0}))
+    spec, why = load_weights(path, {"seed": 0})
     assert why == "" and spec["kwargs"] == {"width": 256, "depth": 2} and spec["state_dict"]["w"].tolist() == [1, 1]
-    assert "saved by another run" in load_weights(path, member({"seed": 1}))[1]
+    assert "saved by another run" in load_weights(path, {"seed": 1})[1]
     weights_path(path).write_bytes(b"not a torch file")
-    assert "is unreadable" in load_weights(path, member({"seed": 0}))[1]
+    assert "is unreadable" in load_weights(path, {"seed": 0})[1]

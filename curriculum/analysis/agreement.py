@@ -48,13 +48,14 @@ def member_agreement(members) -> dict:
     test split (the training split when the test split was not recorded), and per out-of-distribution split the
     classes each member predicted at every checkpoint. `members` yields MemberDynamics, one in
     memory at a time (scoring.derive.member_files)."""
-    count, accuracy, speed, arch, final, ood = {}, {}, [], [], [], {}
+    count, accuracy, speed, arch, final, ood, identity = {}, {}, [], [], [], {}, []
     for dyn in members:
         for split, part in (("train", dyn.train), ("test", dyn.test)):
             if part.labels.size:   # a test split not recorded (recording.test=false) has no rows
                 count[split] = count.get(split, 0) + part.correct.astype(np.int32)
                 accuracy.setdefault(split, []).append(part.correct.mean(axis=1))
         speed.append(dyn.train.correct.mean(axis=0))
+        identity.append(dyn.identity)
         final.append((dyn.test if dyn.test.labels.size else dyn.train).correct[-1])
         for name, predicted in dyn.ood.items():
             ood.setdefault(name, []).append(predicted)
@@ -62,6 +63,6 @@ def member_agreement(members) -> dict:
     rows = [row for split in count
             for row in agreement_rows(count[split], np.array(accuracy[split]), dyn.checkpoints, split)]
     return {"rows": rows, "speed": np.array(speed), "arch": arch, "dataset": dyn.dataset,
-            "checkpoints": dyn.checkpoints, "final": np.array(final),
+            "checkpoints": dyn.checkpoints, "final": np.array(final), "identity": identity,
             "final_split": "test" if dyn.test.labels.size else "train",
             "ood": {name: np.stack(p) for name, p in ood.items() if len(p) == len(arch)}}   # (K, C, N) predicted

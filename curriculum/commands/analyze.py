@@ -45,7 +45,8 @@ def analyze(cfg: DictConfig) -> None:
     stats = member_agreement(member_files(paths))
     scores, meta = read_scores(score_dir / "scores.parquet")
     data, notes = reload_data(meta)
-    picks, features, majority = member_views(paths, data, scores, resolve_device(str(cfg.device)), notes)
+    picks, features, majority = member_views(paths, stats["identity"], data, scores, resolve_device(str(cfg.device)),
+                                             notes)
     agreement = pd.DataFrame(stats["rows"])
     order = order_stability(stats["speed"], stats["arch"])
     families = family_agreement(stats["speed"], stats["final"], stats["arch"],
@@ -67,7 +68,7 @@ def analyze(cfg: DictConfig) -> None:
     say(f"wrote {', '.join(written)} in {out_dir}")
 
 
-def member_views(paths: list[Path], data, scores: pd.DataFrame, device, notes: list[str]):
+def member_views(paths: list[Path], identities: list[dict], data, scores: pd.DataFrame, device, notes: list[str]):
     """What the members' final weights show: the galleries' picks (given label -> kind -> scores rows), the members'
     representations of the test split (None without weights) and their majority prediction of each pictured
     example (scores row -> class; empty without weights). Only the pictured examples are predicted."""
@@ -76,7 +77,7 @@ def member_views(paths: list[Path], data, scores: pd.DataFrame, device, notes: l
     picks = {label: gallery_picks(scores, label) for label in sorted(scores["label"].unique())[:MAX_GALLERIES]}
     rows = np.unique(np.concatenate([r for kinds in picks.values() for r in kinds.values()]))
     position = train_positions(data, scores)
-    features, predicted, missing = member_outputs(paths, data, device, data.train.x[position[rows]])
+    features, predicted, missing = member_outputs(paths, identities, data, device, data.train.x[position[rows]])
     notes += missing
     known = [p for p in predicted if p is not None]
     majority = dict(zip(rows.tolist(), majority_vote(known, data.num_classes).tolist())) if known else {}

@@ -185,8 +185,9 @@ def save_weights(member_path: str | Path, dyn: MemberDynamics, model_kwargs: dic
     return atomic_write(weights_path(member_path), lambda f: torch.save(spec, f))
 
 
-def load_weights(member_path: str | Path, dyn: MemberDynamics) -> tuple[dict | None, str]:
-    """(the saved spec, "") when the weights beside `member_path` were saved with `dyn`'s identity; else (None, why)."""
+def load_weights(member_path: str | Path, identity: dict) -> tuple[dict | None, str]:
+    """(the saved spec, "") when the weights beside `member_path` were saved with the `identity` of its dynamics file
+    (MemberDynamics.identity); else (None, why)."""
     path = weights_path(member_path)
     if not path.is_file():
         return None, f"{path.name} is missing (members scored before weights were kept, or reused from then)"
@@ -194,7 +195,7 @@ def load_weights(member_path: str | Path, dyn: MemberDynamics) -> tuple[dict | N
         spec = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:   # torch raises many kinds for a truncated or foreign file
         return None, f"{path.name} is unreadable ({type(err).__name__})"
-    if spec.get("identity") != json.dumps(dyn.identity, sort_keys=True, default=str):
+    if spec.get("identity") != json.dumps(identity, sort_keys=True, default=str):
         return None, f"{path.name} was saved by another run than {Path(member_path).name} (identities differ)"
     return spec, ""
 

@@ -12,7 +12,7 @@ from torch import nn
 from ..data.datasets import Data
 from ..engine import Inputs, predict_classes
 from ..models import create_model
-from .dynamics import load_member, load_weights, weights_path
+from .dynamics import load_weights, weights_path
 
 
 def penultimate(model: nn.Module, x: torch.Tensor, inputs: Inputs, batch: int = 256) -> np.ndarray:
@@ -31,16 +31,16 @@ def penultimate(model: nn.Module, x: torch.Tensor, inputs: Inputs, batch: int = 
     return torch.cat(captured).numpy()
 
 
-def member_outputs(paths: list[Path], data: Data, device, x_predict: torch.Tensor,
+def member_outputs(paths: list[Path], identities: list[dict], data: Data, device, x_predict: torch.Tensor,
                    batch: int = 256) -> tuple[list, list, list[str]]:
-    """From each member's final weights: its penultimate representation of data.test and its predicted class of each
-    image of `x_predict` (None for a member whose weights are missing or belong to another run), and a line per
-    member left out saying why."""
+    """From each member's final weights (beside `paths`, checked against the `identities` of those dynamics files):
+    its penultimate representation of data.test and its predicted class of each image of `x_predict` (None for a
+    member whose weights are missing or belong to another run), and a line per member left out saying why."""
     inputs = Inputs(data.mean, data.std, device, "fp32")
     test, x_predict = data.test.x.to(device), x_predict.to(device)
     features, predicted, notes = [], [], []
-    for path in paths:
-        spec, why = load_weights(path, load_member(path))
+    for path, identity in zip(paths, identities):
+        spec, why = load_weights(path, identity)
         model = None if spec is None else network(spec, data)
         if model is None:
             features.append(None)
