@@ -8,6 +8,9 @@ import pytest
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 ROOT = Path(__file__).resolve().parent.parent
+# Subprocesses (`python -m curriculum` from a temporary folder) import this checkout's code, not whatever an
+# editable install points at (a git worktree beside the installed checkout).
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 
 
