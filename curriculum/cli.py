@@ -30,6 +30,7 @@ COMMANDS = {
     "compare": ("curriculum.commands.compare", "compare", "tabulate a study's train runs from MLflow"),
     "analyze": ("curriculum.commands.analyze", "analyze", "agreement analysis of a score run"),
     "export": ("curriculum.commands.export", "export", "write an ordering or a kept subset for other tools"),
+    "study": ("curriculum.commands.study", "study", "run a study plan (conf/studies/) and render its results"),
 }
 USAGE = "usage: python -m curriculum {" + ",".join(COMMANDS) + "} [key=value ...] [-m for sweeps]\n" + "\n".join(
     f"  {name:8s} {doc}" for name, (_, _, doc) in COMMANDS.items())

@@ -21,6 +21,7 @@ from .schedule.pacing import ExponentialPacingConfig, PacingConfig, StaticPacing
 from .schedule.sampler import SamplerConfig
 from .schedule.target import TargetConfig
 from .scoring.ensemble import EnsembleConfig, RecordingConfig
+from .study.plan import StudyPlan
 
 OUT_DIR = "${hydra:runtime.output_dir}"   # each run's own folder (hydra.run.dir in conf/<command>.yaml)
 LATEST = "latest"                          # scores: the newest complete score run in the MLflow store
@@ -135,6 +136,17 @@ class CompareSettings:
 
 
 @dataclass
+class StudySettings:
+    study: str = MISSING                          # the study plan: conf/studies/<study>.yaml
+    seeds: int = 5                                # seeds of each arm (side arms fewer, as the plan says)
+    out: str = "outputs/reproduce"                # score-*/, compare-*/, analyze-*/, mlflow.db: what a rerun resumes
+    results: str = "docs/results.md"              # the file whose section the study renders ("": none)
+    results_only: bool = False                    # render the section from the outputs in `out`, run nothing
+    extra_score: list[str] = field(default_factory=list)   # overrides after every score run's, e.g. [epochs=1]
+    extra_train: list[str] = field(default_factory=list)   # overrides after every train run's (a quick smoke run)
+
+
+@dataclass
 class ExportSettings:
     data: Any = MISSING                           # the data the scores were made for (checked, as train checks)
     scores: str = LATEST                          # scores.parquet path | score run directory | MLflow run id | latest
@@ -169,6 +181,8 @@ def schemas() -> dict:
         "analyze": AnalyzeSettings,
         "compare": CompareSettings,
         "export": ExportSettings,
+        "study": StudySettings,
+        "study_plan": StudyPlan,
     }
 
 

@@ -13,7 +13,7 @@ Per setting (data.noise, data.label_noise):
   cleanlab: K=4-fold cross-validation (folds stratified by the given labels) with the same architecture through
     curriculum's own engine and the same total training: the ensemble's members x epochs x N examples, split
     evenly over the K folds, each training on (K-1)N/K examples (4 x 2 x N -> 8/3 epochs of 3N/4 per fold),
-    rounded to whole steps of the same batch size (scripts/cross_validation.py, run as its own command). Then
+    rounded to whole steps of the same batch size (curriculum.study.cross_validation, run as its own command). Then
     cleanlab.rank.get_label_quality_scores and cleanlab.filter.find_label_issues with their defaults.
   Times, both sides alike: the whole command's wall and CPU seconds (process start to exit: imports, data, training,
     and for curriculum the score files and the MLflow run), and the training wall time (curriculum: the member runs'
@@ -38,11 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cross_validation import FOLDS, cpu_seconds, fold_steps, require_cleanlab
-from reproduce import cli
-
-from curriculum.analysis.noise_detection import detection
-from curriculum.analysis.stats import auroc, average_precision
+from curriculum.analysis.noise_detection import detection, flag_row, peer_rows, times
 from curriculum.atomic import atomic_write
 from curriculum.batches import steps_per_epoch
 from curriculum.commands.common import data_config
@@ -50,6 +46,8 @@ from curriculum.config import compose_config
 from curriculum.data.datasets import load_data
 from curriculum.io.scorefile import read_scores
 from curriculum.schedule.pruning import auto_dropped
+from curriculum.study.cross_validation import FOLDS, cpu_seconds, fold_steps, require_cleanlab
+from curriculum.study.runner import run_cli as cli
 
 SETTINGS = {  # name -> (data.noise, data.label_noise)
     "symmetric-0.2": ("symmetric", 0.2), "symmetric-0.4": ("symmetric", 0.4),
@@ -120,13 +118,13 @@ def timed_score(overrides: list[str], run_dir: Path, store: str, members: int) -
 
 
 def timed_cv(path: Path, overrides: list[str]) -> dict:
-    """scripts/cross_validation.py into `path`, timed whole (timed_command), with train_s: the folds' training and
+    """curriculum.study.cross_validation into `path`, timed whole (timed_command), with train_s: the folds' training and
     prediction, as the cache holds it."""
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     meta = {}
 
     def cross_validate() -> dict:
-        subprocess.run([sys.executable, str(Path(__file__).with_name("cross_validation.py")), str(path), *overrides],
+        subprocess.run([sys.executable, "-m", "curriculum.study.cross_validation", str(path), *overrides],
                        check=True, env=dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true"))
         with np.load(path, allow_pickle=False) as z:
             meta.update(json.loads(z["meta"].tobytes()))
@@ -168,30 +166,6 @@ def our_rows(run_dir: Path, data, variant: str, timing: dict) -> list[dict]:
     return rows + [flag_row(side, "pacing.end=auto drops", dropped, noisy, timing)]
 
 
-def flag_row(side: str, method: str, flagged: np.ndarray, noisy: np.ndarray, timing: dict) -> dict:
-    """Precision and recall of a set of flagged examples for finding the flipped ones."""
-    hits = int((flagged & noisy).sum())
-    return {"side": side, "method": method, "flagged": int(flagged.sum()), **times(timing),
-            "precision": hits / flagged.sum() if flagged.any() else float("nan"), "recall": hits / noisy.sum()}
-
-
-# ---------------------------------------------------------------------------------------------- cleanlab's side
-
-def peer_rows(cleanlab, probs: np.ndarray, labels: np.ndarray, noisy: np.ndarray, cv: dict) -> list[dict]:
-    """cleanlab's label quality scores (lower = more likely an issue) and its flagged issues, both with defaults;
-    each row's time is the cross-validation command's (`cv`: its times), which makes both calls."""
-    quality = cleanlab.rank.get_label_quality_scores(labels, probs)
-    issues = cleanlab.filter.find_label_issues(labels, probs)
-    side = f"cleanlab ({FOLDS}-fold CV)"
-    rank_row = {"side": side, "method": "get_label_quality_scores", "auroc": auroc(-quality, noisy),
-                "auprc": average_precision(-quality, noisy), **times(cv)}
-    return [rank_row, flag_row(side, "find_label_issues", issues, noisy, cv)]
-
-
-def times(timing: dict) -> dict:
-    return {k: timing[k] for k in ("wall_s", "cpu_s", "train_s")}
-
-
 # ---------------------------------------------------------------------------------------------- one setting
 
 def run_setting(name: str, args, store: str, cleanlab) -> tuple[list[dict], str]:
@@ -215,7 +189,7 @@ def run_setting(name: str, args, store: str, cleanlab) -> tuple[list[dict], str]
     rows = [row for v in variants for row in our_rows(score_dir(setting_dir, v, 0), data, v, median_times(ours[v]))]
     with np.load(cv_path(setting_dir, 0), allow_pickle=False) as z:
         probs = z["probs"]
-    rows += peer_rows(cleanlab, probs, data.train.y.numpy(), data.noisy, median_times(cvs))
+    rows += peer_rows(cleanlab, probs, data.train.y.numpy(), data.noisy, median_times(cvs), f"cleanlab ({FOLDS}-fold CV)")
     return [r | {"setting": name} for r in rows], setting_line(cfg, data, overrides, steps, len(cvs))
 
 

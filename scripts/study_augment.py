@@ -17,9 +17,10 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from reproduce import cli, done_seeds
-
 from curriculum.analysis.comparison import paired_difference
+from curriculum.study.plan import done_seeds
+from curriculum.study.runner import run_cli as cli
+from curriculum.study.runner import store_runs
 
 AUGMENTS = ("none", "crop")
 SAMPLERS = ("standard", "consensus")
@@ -50,7 +51,7 @@ def main() -> None:
         cli("score", f"augment={augment}", f"out_dir={out / f'score-{augment}'}", store=store)
         for sampler in SAMPLERS:
             study, overrides = f"augment-{augment}-{sampler}", [f"augment={augment}", f"sampler={sampler}"]
-            missing = sorted(set(range(args.seeds)) - done_seeds(store, study, overrides))
+            missing = sorted(set(range(args.seeds)) - done_seeds(store_runs(store), study, overrides))
             if missing:
                 cli("train", "-m", *overrides, f"study={study}", f"scores={out / f'score-{augment}'}",
                     "seed=" + ",".join(map(str, missing)), store=store)

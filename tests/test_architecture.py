@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "curriculum"
 CORE = ["curriculum.atomic", "curriculum.batches", "curriculum.dicts", "curriculum.engine", "curriculum.errors",
         "curriculum.faults", "curriculum.models", "curriculum.progress", "curriculum.runtime", "curriculum.seeding"]
 STAGES = ["curriculum.data", "curriculum.scoring", "curriculum.schedule", "curriculum.analysis", "curriculum.io"]
-APP = ["curriculum.commands", "curriculum.cli", "curriculum.config", "curriculum.overrides"]
+APP = ["curriculum.commands", "curriculum.cli", "curriculum.config", "curriculum.overrides", "curriculum.study"]
 TRACKING = ["curriculum.io.tracking", "curriculum.io.score_source", "mlflow"]
 HYDRA = ["hydra", "omegaconf"]
 

@@ -179,19 +179,15 @@ def test_ctrl_c_during_scoring_is_one_line_exit_130_and_leaves_no_half_file(tmp_
 
 
 def test_every_override_of_the_reproduction_study_passes_the_check():
-    """The study's own settings (e.g. eval.per_epoch=0.5, a fraction where the default is 2.0) are valid input."""
-    import importlib.util
-
-    from conftest import ROOT
-
+    """The studies' own settings (e.g. eval.per_epoch=0.5, a fraction where the default is 2.0) are valid input."""
     from curriculum.cli import CONF_DIR
     from curriculum.overrides import check_overrides
+    from curriculum.study.plan import arms, load_plan
 
-    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
-    reproduce = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(reproduce)
-    for overrides in [*reproduce.SCORES.values(), *reproduce.noise_scores().values()]:
-        check_overrides(CONF_DIR, "score", overrides)
-    for setting in reproduce.settings(seeds=5, quick=False) + reproduce.noise_studies(seeds=5, quick=False):
-        for arm, _ in setting["arms"]:
-            check_overrides(CONF_DIR, "train", ["-m", *setting["train"], *arm, "seed=0,1,2", "scores=x", "study=s"])
+    plans = [load_plan(CONF_DIR, p.stem) for p in sorted((CONF_DIR / "studies").glob("*.yaml"))]
+    assert len(plans) == 4
+    for plan in plans:
+        for overrides in plan.scores.values():
+            check_overrides(CONF_DIR, "score", overrides)
+        for _, study, arm, _ in arms(plan, seeds=5):
+            check_overrides(CONF_DIR, "train", ["-m", *study.train, *arm, "seed=0,1,2", "scores=x", "study=s"])

@@ -1,6 +1,5 @@
 """compare on hand-made runs in a temporary MLflow store: every figure is known in advance."""
 
-import importlib.util
 import json
 
 import numpy as np
@@ -270,13 +269,6 @@ def test_a_study_without_the_ranking_metric_names_the_metrics_it_has(store, tmp_
     assert "Traceback" not in proc.stderr and "rank_by=test/acc_final" in proc.stderr
 
 
-def load_reproduce():
-    spec = importlib.util.spec_from_file_location("reproduce", ROOT / "scripts" / "reproduce.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_train_tags_define_the_arm_and_reproduce_finds_finished_seeds_by_them(store, tmp_path):
     run_cli("train", "-m", "sampler=standard,random", "pacing=steep", "pacing.end=0.7", "data=synthetic", "epochs=1",
@@ -292,10 +284,13 @@ def test_train_tags_define_the_arm_and_reproduce_finds_finished_seeds_by_them(st
     assert json.loads(runs["random"]["training"]) == json.loads(runs["standard"]["training"])
     table = table_of(track, "tags")
     assert sorted(table.index) == ["random/steep@end=0.7", "standard"]
-    reproduce = load_reproduce()
+    from curriculum.study.plan import done_seeds as found_seeds
+    from curriculum.study.runner import store_runs
+
+    runs = store_runs(store)
 
     def done_seeds(arm, training=("data=synthetic", "epochs=1")):
-        return reproduce.done_seeds(store, "tags", [*training, *arm])
+        return found_seeds(runs, "tags", [*training, *arm])
 
     assert done_seeds(["sampler=standard"]) == {0}
     assert done_seeds(["sampler=random", "pacing=steep", "pacing.end=0.7"]) == {0}
@@ -303,113 +298,3 @@ def test_train_tags_define_the_arm_and_reproduce_finds_finished_seeds_by_them(st
     assert done_seeds(["sampler=random", "pacing.end=0.7"]) == set()   # linear pacing: not run
     assert done_seeds(["sampler=consensus", "pacing=steep", "pacing.end=0.7"]) == set()
     assert done_seeds(["sampler=standard"], ("data=synthetic", "epochs=2")) == set()   # other training settings
-
-
-def test_the_label_noise_study_shares_of_the_oracles_gain_by_hand(monkeypatch):
-    """standard [.80, .82], oracle [.90, .92]: the oracle gains .10 on both seeds; an arm at [.85, .86] gains .05 and
-    .04, mean .045: 45% of the oracle's gain. Seed 2 (oracle only) does not count. An oracle that gains nothing
-    has no share."""
-    reproduce = load_reproduce()
-    values = {"standard": pd.Series([.80, .82], index=[0, 1]), "oracle": pd.Series([.90, .92, .99], index=[0, 1, 2]),
-              "filter": pd.Series([.85, .86], index=[0, 1]), "flat": pd.Series([.80, .82], index=[0, 1])}
-    monkeypatch.setattr(reproduce, "arm_metric", lambda out, store, study, arm, metric: values[arm])
-    assert reproduce.oracle_share(None, None, "s", "filter", "m") == "45%"
-    values["oracle"] = values["flat"]
-    assert reproduce.oracle_share(None, None, "s", "filter", "m").startswith("– (the oracle gains +0.00")
-
-
-def test_the_label_noise_arms_are_named_as_compare_names_them():
-    """NOISE_ARMS' keys are how the study finds each arm in compare's table: train's tag for those overrides must be
-    named exactly so, or the study would fail after all its training."""
-    from curriculum.analysis.comparison import arm_name
-    from curriculum.config import compose_config
-
-    reproduce = load_reproduce()
-    for name, overrides in reproduce.NOISE_ARMS.items():
-        assert arm_name(reproduce.expected_arm(compose_config("train", overrides))) == name
-
-
-def test_results_keep_the_section_of_a_part_not_run_now():
-    reproduce = load_reproduce()
-    old = "# Study\n\nold curriculum\n\n" + reproduce.NOISE_HEADING + "\n\nold noise\n"
-    noise_only = reproduce.assemble(old, {"curriculum": None, "label-noise": [reproduce.NOISE_HEADING, "", "new"]})
-    assert noise_only == "# Study\n\nold curriculum\n\n" + reproduce.NOISE_HEADING + "\n\nnew\n"
-    curriculum_only = reproduce.assemble(old, {"curriculum": ["# Study", "", "new"], "label-noise": None})
-    assert curriculum_only == "# Study\n\nnew\n\n" + reproduce.NOISE_HEADING + "\n\nold noise\n"
-    assert reproduce.assemble("", {"curriculum": ["# S"], "label-noise": None}) == "# S\n"
-
-
-def test_results_keep_every_other_part_when_the_pruning_part_is_written():
-    reproduce = load_reproduce()
-    old = f"# Study\n\nold curriculum\n\n{reproduce.NOISE_HEADING}\n\nold noise\n"
-    pruned = reproduce.assemble(old, {"pruning": [reproduce.PRUNING_HEADING, "", "new"]})
-    assert pruned == old + f"\n{reproduce.PRUNING_HEADING}\n\nnew\n"
-    again = reproduce.assemble(pruned, {"label-noise": [reproduce.NOISE_HEADING, "", "newer"]})
-    assert again == (f"# Study\n\nold curriculum\n\n{reproduce.NOISE_HEADING}\n\nnewer\n\n"
-                     f"{reproduce.PRUNING_HEADING}\n\nnew\n")
-
-
-def test_the_pruning_selections_are_named_as_compare_names_them():
-    reproduce = load_reproduce()
-    names = {s: reproduce.selection_arm(s, 0.3) for s in reproduce.SELECTIONS}
-    assert names == {"random": "random/static@end=0.3", "easiest (consensus)": "consensus/static@end=0.3",
-                     "hardest (consensus)": "anti/static@end=0.3", "hardest (EL2N)": "anti/static@end=0.3[sampler.score=el2n]",
-                     "stratified (consensus)": "stratified/static@end=0.3"}
-
-
-def test_the_scoring_cost_counts_member_epochs_and_recorded_passes_by_hand(tmp_path):
-    """2 members x 2 epochs x 10 examples = 40 training passes; 2 members x 3 checkpoints x 10 train = 60 and x 4
-    test = 24 recorded passes; consensus takes 2 x 3 + 1 = 7 values."""
-    from curriculum.io.scorefile import write_scores
-
-    meta = {"ensemble": [{"arch": "cnn", "source": "eval"}] * 2, "checkpoints": [0.5, 1.0, 2.0]}
-    write_scores(tmp_path / "scores.parquet", pd.DataFrame({"index": range(10), "label": 0, "consensus": 1.0}), meta)
-    write_scores(tmp_path / "test_scores.parquet", pd.DataFrame({"index": range(4), "label": 0, "consensus": 1.0}), meta)
-    cost = load_reproduce().scoring_passes(tmp_path)
-    assert cost == {"n": 10, "trained": 40, "recorded_train": 60, "recorded_test": 24, "levels": 7}
-    # 40 + 60 / 3 = 60 training-pass equivalents; 6 epochs x 0.5 x 10 = 30 saved per run: repaid after 2.0 runs
-    assert "after 2.0 training runs (1.3 with" in load_reproduce().scoring_cost_line(cost, 6)
-
-
-def test_every_analyzed_ensemble_gives_its_last_test_row_and_members(tmp_path):
-    from curriculum.io.scorefile import write_scores
-
-    agreement = pd.DataFrame({"split": ["train", "test", "test"], "mean_acc": [0.9, 0.7, 0.8], "tpa": [0.8, 0.5, 0.6],
-                              "tpa_independent": [0.7, 0.4, 0.45]})
-    import os
-
-    for name, archs in (("mixed", ["cnn", "mlp", "cnn"]), ("lone", ["cnn"]), ("stale", ["mlp"])):
-        write_scores(tmp_path / f"score-{name}" / "scores.parquet", pd.DataFrame({"index": [0], "label": [0]}),
-                     {"ensemble": [{"arch": a} for a in archs], "checkpoints": [1.0]})
-        (tmp_path / f"analyze-{name}").mkdir()
-        agreement.to_csv(tmp_path / f"analyze-{name}" / "agreement.csv", index=False)
-    (tmp_path / "analyze-orphan").mkdir()                                  # no score run beside it: left out
-    agreement.to_csv(tmp_path / "analyze-orphan" / "agreement.csv", index=False)
-    os.utime(tmp_path / "analyze-stale" / "agreement.csv", (0, 0))          # older than its scores: left out
-    table = load_reproduce().ensembles(tmp_path).set_index("ensemble")
-    assert table.index.tolist() == ["lone", "mixed"]
-    assert table.loc["mixed", "members"] == "2 cnn + 1 mlp"
-    assert table.loc["mixed", ["mean_acc", "tpa", "tpa_independent"]].tolist() == [0.8, 0.6, 0.45]   # the last test row
-
-
-def test_two_score_runs_of_the_same_ensemble_count_once_under_both_names():
-    table = pd.DataFrame({"ensemble": ["noisy", "other", "noise-0.4"], "members": ["4 cnn"] * 3,
-                          "size": 4, "fingerprint": ["f", "f", "f"], "mean_acc": [0.8, 0.9, 0.8], "tpa": [0.7, 0.8, 0.7],
-                          "tpa_independent": [0.4, 0.5, 0.4]})
-    once = load_reproduce().same_ensembles_once(table)
-    assert once["ensemble"].tolist() == ["noisy = noise-0.4", "other"] and "fingerprint" not in once
-
-
-def test_the_families_and_representation_verdicts_follow_the_numbers_by_hand():
-    reproduce = load_reproduce()
-    rows = [("cnn", "cnn", "same family", 0.9, 0.8), ("mlp", "mlp", "same family", 0.95, 0.7),
-            ("cnn", "mlp", "across families", 0.7, 0.6), ("cnn_gap", "mlp", "across families", 0.8, 0.5)]
-    families = pd.DataFrame([{"family_a": a, "family_b": b, "kind": k, "pairs": 3, "spearman": sp, "agreement": 0.9,
-                              "agreement_independent": 0.5, "kappa": kappa, "cka": kappa + 0.1}
-                             for a, b, k, sp, kappa in rows]).set_index(["family_a", "family_b"])
-    verdict = reproduce.families_lines(families)[-2]
-    # cnn-mlp is closer by kappa (0.6 > 0.5) and CKA (0.7 > 0.6), not by Spearman (0.7 < 0.8)
-    assert verdict.startswith("Holds only in part here") and verdict.count("against 0.") == 2
-    assert "not by spearman" in verdict and "overlap" not in verdict                  # no stds given: no spreads
-    same = reproduce.representation_lines(families.reset_index())[-2]        # same family: CKA 0.9, 0.8 >= kappa
-    assert same.startswith("Does not hold here by linear CKA")

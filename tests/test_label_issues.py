@@ -1,31 +1,18 @@
-"""The pure parts of scripts/bench_label_issues.py and what it reuses from the package: average precision, the
+"""What scripts/bench_label_issues.py uses from the package: average precision, the
 stratified folds, the compute matching of the folds, what pacing.end=auto drops, and the flip evidence of scores.
 cleanlab is needed only by the last test, which is skipped without it."""
-
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from curriculum.analysis.noise_detection import detection, flip_evidence, noise_auroc
+from curriculum.analysis.noise_detection import detection, flip_evidence, noise_auroc, peer_rows
 from curriculum.analysis.stats import average_precision
 from curriculum.data.splits import stratified_folds
 from curriculum.schedule.pacing import kept_count
 from curriculum.schedule.pruning import auto_dropped, estimate_clean_fraction
 from curriculum.schedule.sampler import make_ordering
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))   # the script imports its sibling reproduce.py
-    spec = importlib.util.spec_from_file_location("bench_label_issues", ROOT / "scripts" / "bench_label_issues.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from curriculum.study.cross_validation import fold_steps, kept_csv
 
 
 def test_average_precision_of_a_hand_example():
@@ -63,13 +50,13 @@ def test_stratified_folds_put_every_example_in_exactly_one_fold_with_the_classes
         stratified_folds(labels, 1, np.random.default_rng(0))
 
 
-def test_the_folds_train_as_many_examples_as_the_ensemble(bench):
+def test_the_folds_train_as_many_examples_as_the_ensemble():
     # 4 members x 2 epochs x 156 steps of 128 (20000 examples) = 1248 steps; 4 folds of 312 steps each,
     # i.e. 312 x 128 / 15000 = 2.66 epochs of the 3N/4 examples a fold trains on (8/3 before rounding)
-    assert bench.fold_steps(20000, members=4, epochs=2, folds=4, batch_size=128) == 312
+    assert fold_steps(20000, members=4, epochs=2, folds=4, batch_size=128) == 312
     assert 4 * 312 * 128 == 4 * 2 * (20000 // 128) * 128
-    assert bench.fold_steps(2000, members=4, epochs=1, folds=4, batch_size=128) == 15
-    assert bench.fold_steps(1000, members=3, epochs=1, folds=4, batch_size=100) == 8   # 30 / 4 = 7.5 -> 8 (round)
+    assert fold_steps(2000, members=4, epochs=1, folds=4, batch_size=128) == 15
+    assert fold_steps(1000, members=3, epochs=1, folds=4, batch_size=100) == 8   # 30 / 4 = 7.5 -> 8 (round)
 
 
 def test_kept_count_drops_float_dust():
@@ -99,7 +86,7 @@ def test_flip_evidence_puts_never_learned_and_low_consensus_examples_first():
     assert list(noise_auroc(frame)["auroc"]) == [1.0, 1.0, 1.0]
 
 
-def test_cleanlab_rows_rank_the_examples_whose_label_gets_low_probability_first(bench):
+def test_cleanlab_rows_rank_the_examples_whose_label_gets_low_probability_first():
     pytest.importorskip("cleanlab", reason="cleanlab is the optional peer: pip install -e .[bench]")
     import cleanlab.filter  # the submodules the script uses; binds `cleanlab`
     import cleanlab.rank  # noqa: F401
@@ -111,7 +98,7 @@ def test_cleanlab_rows_rank_the_examples_whose_label_gets_low_probability_first(
     probs[np.arange(120), np.where(noisy, (labels + 1) % 3, labels)] = 0.9
     probs += rng.uniform(0, 0.01, size=probs.shape)
     probs /= probs.sum(1, keepdims=True)
-    quality, flags = bench.peer_rows(cleanlab, probs, labels, noisy, {"wall_s": 1.0, "cpu_s": 2.0, "train_s": 0.5})
+    quality, flags = peer_rows(cleanlab, probs, labels, noisy, {"wall_s": 1.0, "cpu_s": 2.0, "train_s": 0.5})
     assert quality["auroc"] == 1.0 and (quality["wall_s"], quality["cpu_s"], flags["train_s"]) == (1.0, 2.0, 0.5)
     assert flags["precision"] == 1.0 and flags["recall"] == 1.0 and flags["flagged"] == 12
 
@@ -124,11 +111,8 @@ def test_cleanlabs_verdicts_become_a_csv_that_train_keeps_by_official_index(tmp_
     from curriculum.io.importers import load_external
     from curriculum.schedule.keep import kept_positions
 
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
-    import cross_validation
-
     data = SimpleNamespace(train=SimpleNamespace(index=torch.tensor([5, 7, 9, 11]), y=torch.tensor([0, 1, 1, 0])))
-    path = cross_validation.kept_csv(tmp_path / "kept.csv", np.array([True, False, False, True]), data)
+    path = kept_csv(tmp_path / "kept.csv", np.array([True, False, False, True]), data)
     frame = load_external(path)
     assert frame["index"].tolist() == [5, 7, 9, 11] and frame["cleanlab_keep"].tolist() == [0, 1, 1, 0]
     assert frame["label"].tolist() == [0, 1, 1, 0]

@@ -26,3 +26,26 @@ def noise_auroc(scores: pd.DataFrame) -> pd.DataFrame | None:
         return None
     return pd.DataFrame([{"score": c, "auroc": auroc(flip_evidence(scores, c), scores["noisy"].to_numpy())}
                          for c in SCORE_COLUMNS if c in scores and DIRECTIONS[c]])
+
+
+def flag_row(side: str, method: str, flagged: np.ndarray, noisy: np.ndarray, timing: dict) -> dict:
+    """Precision and recall of a set of flagged examples for finding the flipped ones (a row of the label-issues
+    benchmark, with `timing`'s times)."""
+    hits = int((flagged & noisy).sum())
+    return {"side": side, "method": method, "flagged": int(flagged.sum()), **times(timing),
+            "precision": hits / flagged.sum() if flagged.any() else float("nan"), "recall": hits / noisy.sum()}
+
+
+def peer_rows(cleanlab, probs: np.ndarray, labels: np.ndarray, noisy: np.ndarray, cv: dict,
+              side: str = "cleanlab") -> list[dict]:
+    """cleanlab's label quality scores (lower = more likely an issue) and its flagged issues, both with defaults;
+    each row's time is the cross-validation command's (`cv`: its times), which makes both calls."""
+    quality = cleanlab.rank.get_label_quality_scores(labels, probs)
+    issues = cleanlab.filter.find_label_issues(labels, probs)
+    rank_row = {"side": side, "method": "get_label_quality_scores", "auroc": auroc(-quality, noisy),
+                "auprc": average_precision(-quality, noisy), **times(cv)}
+    return [rank_row, flag_row(side, "find_label_issues", issues, noisy, cv)]
+
+
+def times(timing: dict) -> dict:
+    return {k: timing[k] for k in ("wall_s", "cpu_s", "train_s")}

@@ -1,0 +1,137 @@
+"""A study plan (one conf/studies/<name>.yaml): its score runs, studies of arms, analyses and results section;
+and which train runs it still needs, found by the `arm` and `training` tags `train` would give them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+PEER_KEEP = "cleanlab_keep"   # the column of cleanlab's verdicts (cross_validation.kept_csv), for sampler.keep
+
+
+@dataclass
+class Study:
+    """One study tag: its arms trained on one score run with shared train settings."""
+    scores: str = ""                              # the plan's score run its arms train with (a key of `scores`)
+    train: list[str] = field(default_factory=list)   # train overrides every arm shares (data, target, epochs)
+    arms: list[str] = field(default_factory=list)    # each arm's train overrides, space-separated; the plan's seeds
+    side_arms: list[str] = field(default_factory=list)   # as arms, with at most side_seeds seeds each
+
+
+@dataclass
+class StudyPlan:
+    """conf/studies/<name>.yaml: what `python -m curriculum study study=<name>` runs and renders."""
+    section: str = ""                             # the results.md section rendered (curriculum.study.sections.SECTIONS)
+    scores: dict[str, list[str]] = field(default_factory=dict)   # score run name -> score overrides (score-<name>/)
+    peer: bool = False                            # also cleanlab's verdicts of each score run (cv-<name>.csv), which
+                                                  # arms with sampler.keep=cleanlab_keep train on
+    studies: dict[str, Study] = field(default_factory=dict)     # study tag -> its arms (compare-<tag>/)
+    analyze: list[str] = field(default_factory=list)   # score runs analyzed every time (analyze-<name>/)
+    reanalyze_stale: bool = False                 # also analyze every score-* in out whose analysis is older
+    min_seeds: int = 0                            # arms get at least this many seeds, whatever seeds= says
+    side_seeds: int = 3                           # the most seeds a side arm gets
+    report: dict = field(default_factory=dict)    # settings of the section only (e.g. the pruning table's rows)
+
+
+@dataclass(frozen=True)
+class TrainCall:
+    """One `train -m` call: an arm's missing seeds."""
+    study: str
+    overrides: tuple[str, ...]                    # the study's train overrides, then the arm's
+    scores: str                                   # the score run's name, or cv-<name>.csv for cleanlab's verdicts
+    seeds: tuple[int, ...]
+
+
+def load_plan(conf_dir: Path, name: str) -> StudyPlan:
+    """conf/studies/<name>.yaml checked against the StudyPlan schema."""
+    from omegaconf import OmegaConf
+
+    from ..errors import UserError
+
+    path = conf_dir / "studies" / f"{name}.yaml"
+    if not path.is_file():
+        found = sorted(p.stem for p in (conf_dir / "studies").glob("*.yaml"))
+        raise UserError(f"study={name!r}: no {path}; choose one of {', '.join(found)}")
+    loaded = OmegaConf.load(path)
+    loaded.pop("defaults", None)
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(StudyPlan), loaded))
+
+
+def arm_seeds(plan: StudyPlan, seeds: int, side: bool) -> int:
+    """How many seeds an arm gets: seeds= (at least min_seeds), side arms at most side_seeds."""
+    n = max(plan.min_seeds, seeds)
+    return min(n, plan.side_seeds) if side else n
+
+
+def arm_scores(plan: StudyPlan, study: Study, arm: list[str]) -> str:
+    """The scores an arm trains with: cleanlab's verdicts for the peer arm, else its study's score run."""
+    if f"sampler.keep={PEER_KEEP}" in arm:
+        return f"cv-{study.scores}.csv"
+    return f"score-{study.scores}"
+
+
+def arms(plan: StudyPlan, seeds: int):
+    """(study tag, study, arm overrides, number of seeds) of every arm of the plan."""
+    for tag, study in plan.studies.items():
+        for side, listed in ((False, study.arms), (True, study.side_arms)):
+            for arm in listed:
+                yield tag, study, arm.split(), arm_seeds(plan, seeds, side)
+
+
+def missing_runs(plan: StudyPlan, seeds: int, done, extra_train: list[str] = ()) -> list[TrainCall]:
+    """The train calls the plan still needs: each arm's seeds that `done(study, overrides)` does not have."""
+    calls = []
+    for tag, study, arm, n in arms(plan, seeds):
+        overrides = (*study.train, *arm, *extra_train)
+        missing = tuple(sorted(set(range(n)) - done(tag, list(overrides))))
+        if missing:
+            calls.append(TrainCall(tag, overrides, arm_scores(plan, study, arm), missing))
+    return calls
+
+
+def train_tags(overrides: list[str]) -> tuple[dict, str]:
+    """The `arm` tag (without the scores' checksum) and the `training` tag that `train` with these overrides would
+    give its runs, without training: the one place the study knows how train tags."""
+    from omegaconf import OmegaConf
+
+    from ..analysis.comparison import arm_tag
+    from ..commands.train import target_config, training_tag
+    from ..config import compose_config
+    from ..engine import resolve_device
+
+    cfg = compose_config("train", [*overrides, "device=auto"])
+    s = cfg.sampler
+    arm = arm_tag(str(s.name), OmegaConf.to_container(cfg.pacing, resolve=True), str(s.score), bool(s.balanced),
+                  str(s.ties), "", str(s.keep), int(s.strata), float(s.drop_hardest))
+    training = training_tag(cfg, target_config(cfg, resolve_device("auto")))
+    return arm, json.dumps(training, sort_keys=True)
+
+
+def arm_name_of(overrides: list[str]) -> str:
+    """The name compare gives the arm train makes with these overrides."""
+    from ..analysis.comparison import arm_name
+
+    return arm_name(train_tags(overrides)[0])
+
+
+def done_seeds(runs: pd.DataFrame, study: str, overrides: list[str]) -> set[int]:
+    """Seeds of this arm with a finished run in `runs` (the store's runs, as mlflow.search_runs gives them): those
+    of `study` whose `arm` tag (read as compare reads it, whatever the scores) and `training` tag are what `train`
+    with these overrides would give, so an interrupted study resumes."""
+    from ..analysis.comparison import arm_definition
+
+    if runs.empty or "tags.arm" not in runs or "tags.study" not in runs:
+        return set()
+    want, training = train_tags(overrides)
+
+    def without_scores(arm: dict) -> dict:
+        return {k: v for k, v in arm_definition(arm).items() if k != "scores"}
+
+    ours = runs[(runs["tags.study"] == study) & (runs["status"] == "FINISHED")]
+    mask = ours["tags.arm"].map(lambda tag: isinstance(tag, str)
+                                and without_scores(json.loads(tag)) == without_scores(want))
+    mask &= ours["tags.training"] == training
+    return set(ours.loc[mask, "tags.seed"].astype(int))

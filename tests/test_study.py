@@ -1,0 +1,170 @@
+"""Study plans (conf/studies/*.yaml) and their runner, without training: which runs a plan still needs, given a
+store with hand-logged runs; the arms' names as compare gives them; results.md's sections rendered from files."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from curriculum.cli import CONF_DIR
+from curriculum.io.tracking import Tracker
+from curriculum.study.plan import (Study, StudyPlan, TrainCall, arm_name_of, done_seeds, load_plan, missing_runs,
+                                   train_tags)
+from curriculum.study.runner import store_runs
+from curriculum.study.sections import SECTIONS, assemble
+from curriculum.study.sections.agreement import ensembles, same_ensembles_once
+from curriculum.study.sections.common import Context
+from curriculum.study.sections.label_noise import HEADING as NOISE_HEADING
+from curriculum.study.sections.label_noise import label_noise_section, share_cell
+from curriculum.study.sections.pruning import HEADING as PRUNING_HEADING
+from curriculum.study.sections.pruning import scoring_cost_line, scoring_passes, selection_overrides
+
+TINY = StudyPlan(section="label-noise", scores={"s": ["data=synthetic"]}, side_seeds=1, studies={
+    "tiny": Study(scores="s", train=["data=synthetic", "epochs=1"], arms=["sampler=standard", "sampler=random"],
+                  side_arms=["sampler=standard sampler.keep=cleanlab_keep"])})
+
+
+def log_finished(track: Tracker, study: str, overrides: list[str], seed: int) -> None:
+    """A finished run tagged as `train` with these overrides would tag it."""
+    arm, training = train_tags(overrides)
+    tags = {"stage": "train", "study": study, "seed": str(seed), "arm": json.dumps(arm | {"scores": "abc"}),
+            "training": training}
+    with track.run("hand", tags):
+        pass
+
+
+def test_a_plan_trains_only_the_seeds_its_store_does_not_have(store):
+    track = Tracker(store, "curriculum")
+    log_finished(track, "tiny", ["data=synthetic", "epochs=1", "sampler=standard"], 0)
+    log_finished(track, "tiny", ["data=synthetic", "epochs=1", "sampler=standard"], 1)
+    log_finished(track, "tiny", ["data=synthetic", "epochs=2", "sampler=random"], 0)    # other training settings
+    log_finished(track, "other", ["data=synthetic", "epochs=1", "sampler=random"], 1)   # another study
+    runs = store_runs(store)
+    calls = missing_runs(TINY, 2, lambda study, o: done_seeds(runs, study, o))
+    assert calls == [
+        TrainCall("tiny", ("data=synthetic", "epochs=1", "sampler=random"), "score-s", (0, 1)),
+        TrainCall("tiny", ("data=synthetic", "epochs=1", "sampler=standard", "sampler.keep=cleanlab_keep"),
+                  "cv-s.csv", (0,))]                                             # a side arm: 1 seed, cleanlab's CSV
+    quick = missing_runs(TINY, 2, lambda study, o: done_seeds(runs, study, o), ["epochs=2"])
+    assert [c.seeds for c in quick][:2] == [(0, 1), (1,)]       # epochs=2 after the study's: standard anew, random 0 done
+
+
+def test_an_empty_store_needs_every_seed_and_at_least_min_seeds():
+    plan = StudyPlan(min_seeds=3, studies={"t": Study(scores="s", arms=["sampler=standard"])})
+    assert missing_runs(plan, 1, lambda study, o: set())[0].seeds == (0, 1, 2)
+    assert done_seeds(pd.DataFrame(), "t", ["sampler=standard"]) == set()
+
+
+def test_every_plan_loads_and_renders_a_known_section():
+    for path in sorted((CONF_DIR / "studies").glob("*.yaml")):
+        plan = load_plan(CONF_DIR, path.stem)
+        assert plan.section in SECTIONS and plan.studies or plan.analyze
+        assert all(study.scores in plan.scores for study in plan.studies.values())
+
+
+def test_an_unknown_study_names_the_known_ones():
+    from curriculum.errors import UserError
+
+    with pytest.raises(UserError, match="study='nope'.*choose one of agreement, curriculum, label-noise, pruning"):
+        load_plan(CONF_DIR, "nope")
+
+
+def test_the_label_noise_arms_are_named_as_compare_names_them():
+    """report.arms is how the section finds each arm in compare's table: train's tag for those overrides must be
+    named exactly so, or the study would fail after all its training."""
+    plan = load_plan(CONF_DIR, "label-noise")
+    for study in plan.studies.values():
+        assert [arm_name_of(arm.split()) for arm in study.arms] == plan.report["arms"]
+
+
+def test_the_pruning_selections_are_named_as_compare_names_them_and_are_arms_of_the_study():
+    plan = load_plan(CONF_DIR, "pruning")
+    names = {s: arm_name_of(selection_overrides(s, 0.3, plan.report)) for s in plan.report["selections"]}
+    assert names == {"random": "random/static@end=0.3", "easiest (consensus)": "consensus/static@end=0.3",
+                     "hardest (consensus)": "anti/static@end=0.3", "hardest (EL2N)": "anti/static@end=0.3[sampler.score=el2n]",
+                     "stratified (consensus)": "stratified/static@end=0.3"}
+    epochs = plan.studies[plan.report["equal_epochs"]].arms
+    for fraction in plan.report["fractions"]:
+        for selection in plan.report["selections"]:
+            assert " ".join(selection_overrides(selection, fraction, plan.report)) in epochs
+
+
+def test_results_keep_the_section_of_a_part_not_run_now():
+    old = "# Study\n\nold curriculum\n\n" + NOISE_HEADING + "\n\nold noise\n"
+    noise_only = assemble(old, {"curriculum": None, "label-noise": [NOISE_HEADING, "", "new"]})
+    assert noise_only == "# Study\n\nold curriculum\n\n" + NOISE_HEADING + "\n\nnew\n"
+    curriculum_only = assemble(old, {"curriculum": ["# Study", "", "new"], "label-noise": None})
+    assert curriculum_only == "# Study\n\nnew\n\n" + NOISE_HEADING + "\n\nold noise\n"
+    assert assemble("", {"curriculum": ["# S"], "label-noise": None}) == "# S\n"
+
+
+def test_results_keep_every_other_part_when_the_pruning_part_is_written():
+    old = f"# Study\n\nold curriculum\n\n{NOISE_HEADING}\n\nold noise\n"
+    pruned = assemble(old, {"pruning": [PRUNING_HEADING, "", "new"]})
+    assert pruned == old + f"\n{PRUNING_HEADING}\n\nnew\n"
+    again = assemble(pruned, {"label-noise": [NOISE_HEADING, "", "newer"]})
+    assert again == (f"# Study\n\nold curriculum\n\n{NOISE_HEADING}\n\nnewer\n\n"
+                     f"{PRUNING_HEADING}\n\nnew\n")
+
+
+def test_the_scoring_cost_counts_member_epochs_and_recorded_passes_by_hand(tmp_path):
+    """2 members x 2 epochs x 10 examples = 40 training passes; 2 members x 3 checkpoints x 10 train = 60 and x 4
+    test = 24 recorded passes; consensus takes 2 x 3 + 1 = 7 values."""
+    from curriculum.io.scorefile import write_scores
+
+    meta = {"ensemble": [{"arch": "cnn", "source": "eval"}] * 2, "checkpoints": [0.5, 1.0, 2.0]}
+    write_scores(tmp_path / "scores.parquet", pd.DataFrame({"index": range(10), "label": 0, "consensus": 1.0}), meta)
+    write_scores(tmp_path / "test_scores.parquet", pd.DataFrame({"index": range(4), "label": 0, "consensus": 1.0}), meta)
+    cost = scoring_passes(tmp_path)
+    assert cost == {"n": 10, "trained": 40, "recorded_train": 60, "recorded_test": 24, "levels": 7}
+    # 40 + 60 / 3 = 60 training-pass equivalents; 6 epochs x 0.5 x 10 = 30 saved per run: repaid after 2.0 runs
+    assert "after 2.0 training runs (1.3 with" in scoring_cost_line(cost, 6)
+
+
+def test_every_analyzed_ensemble_gives_its_last_test_row_and_members(tmp_path):
+    from curriculum.io.scorefile import write_scores
+
+    agreement = pd.DataFrame({"split": ["train", "test", "test"], "mean_acc": [0.9, 0.7, 0.8], "tpa": [0.8, 0.5, 0.6],
+                              "tpa_independent": [0.7, 0.4, 0.45]})
+    for name, archs in (("mixed", ["cnn", "mlp", "cnn"]), ("lone", ["cnn"]), ("stale", ["mlp"])):
+        write_scores(tmp_path / f"score-{name}" / "scores.parquet", pd.DataFrame({"index": [0], "label": [0]}),
+                     {"ensemble": [{"arch": a} for a in archs], "checkpoints": [1.0]})
+        (tmp_path / f"analyze-{name}").mkdir()
+        agreement.to_csv(tmp_path / f"analyze-{name}" / "agreement.csv", index=False)
+    (tmp_path / "analyze-orphan").mkdir()                                  # no score run beside it: left out
+    agreement.to_csv(tmp_path / "analyze-orphan" / "agreement.csv", index=False)
+    os.utime(tmp_path / "analyze-stale" / "agreement.csv", (0, 0))          # older than its scores: left out
+    table = ensembles(tmp_path).set_index("ensemble")
+    assert table.index.tolist() == ["lone", "mixed"]
+    assert table.loc["mixed", "members"] == "2 cnn + 1 mlp"
+    assert table.loc["mixed", ["mean_acc", "tpa", "tpa_independent"]].tolist() == [0.8, 0.6, 0.45]   # the last test row
+
+
+def test_two_score_runs_of_the_same_ensemble_count_once_under_both_names():
+    table = pd.DataFrame({"ensemble": ["noisy", "other", "noise-0.4"], "members": ["4 cnn"] * 3,
+                          "size": 4, "fingerprint": ["f", "f", "f"], "mean_acc": [0.8, 0.9, 0.8], "tpa": [0.7, 0.8, 0.7],
+                          "tpa_independent": [0.4, 0.5, 0.4]})
+    once = same_ensembles_once(table)
+    assert once["ensemble"].tolist() == ["noisy = noise-0.4", "other"] and "fingerprint" not in once
+
+
+def test_the_label_noise_section_renders_from_a_hand_made_out_folder(tmp_path):
+    """standard [.80, .82], oracle [.90, .92], the filter [.85, .86]: means 81.00, 91.00, 85.50 and a 45% share."""
+    arms = {"standard": [.80, .82], "oracle": [.90, .92], "consensus/linear@end=auto": [.85, .86]}
+    compare_dir = tmp_path / "compare-label-noise-x"
+    compare_dir.mkdir()
+    pd.DataFrame({"arm": list(arms), "run_ids": [f"{a}-0,{a}-1" for a in arms]}).to_csv(compare_dir / "comparison.csv")
+    (compare_dir / "comparison.md").write_text("# Study\n\nintro\n\n| arm | n |\n")
+    (tmp_path / "command-label-noise.txt").write_text("python -m curriculum study study=label-noise\n")
+    runs = pd.DataFrame([{"run_id": f"{a}-{s}", "tags.seed": str(s), "tags.study": "label-noise-x",
+                          "metrics.test/acc_at_best_val": v[s], "metrics.test/acc_final": v[s], "tags.out_dir": None,
+                          "tags.mlflow.parentRunId": None, "start_time": pd.Timestamp(60 * s, unit="s"),
+                          "end_time": pd.Timestamp(60 * s + 600, unit="s")} for a, v in arms.items() for s in (0, 1)])
+    plan = StudyPlan(section="label-noise", studies={"label-noise-x": Study(scores="s")},
+                     report={"arms": list(arms), "data": "D", "target": "T"})
+    lines = label_noise_section(Context("label-noise", plan, tmp_path, runs, tmp_path))
+    assert lines[2] == "Command: `python -m curriculum study study=label-noise`; wall time 11 min.  "
+    row = "| x | 81.00 ± 1.41 | 91.00 ± 1.41 | 85.50 ± 0.71 | 45% |"
+    assert lines.count(row) == 2 and "intro\n\n| arm | n |" in lines   # compare's table, untitled
+    assert share_cell(None, 0.0) == "– (the oracle gains +0.00 points)"
