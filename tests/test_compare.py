@@ -270,7 +270,7 @@ def test_a_study_without_the_ranking_metric_names_the_metrics_it_has(store, tmp_
 
 
 @pytest.mark.slow
-def test_train_tags_define_the_arm_and_reproduce_finds_finished_seeds_by_them(store, tmp_path):
+def test_train_tags_define_the_arm_and_the_study_finds_finished_seeds_by_them(store, tmp_path):
     run_cli("train", "-m", "sampler=standard,random", "pacing=steep", "pacing.end=0.7", "data=synthetic", "epochs=1",
             "device=cpu", "study=tags", "seed=0", f"mlflow.tracking_uri={store}", cwd=tmp_path)
     track = Tracker(store, "curriculum")

@@ -70,6 +70,15 @@ def test_an_unknown_study_names_the_known_ones():
         load_plan(CONF_DIR, "nope")
 
 
+def test_a_plan_with_an_unknown_key_is_one_line_naming_the_file(tmp_path):
+    from curriculum.errors import UserError
+
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "typo.yaml").write_text("section: pruning\nstudys: {}\n")
+    with pytest.raises(UserError, match=r"typo.yaml: Key 'studys' not in 'StudyPlan'"):
+        load_plan(tmp_path, "typo")
+
+
 def test_the_label_noise_arms_are_named_as_compare_names_them():
     """report.arms is how the section finds each arm in compare's table: train's tag for those overrides must be
     named exactly so, or the study would fail after all its training."""

@@ -48,6 +48,7 @@ class TrainCall:
 def load_plan(conf_dir: Path, name: str) -> StudyPlan:
     """conf/studies/<name>.yaml checked against the StudyPlan schema."""
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
     from ..errors import UserError
 
@@ -57,7 +58,10 @@ def load_plan(conf_dir: Path, name: str) -> StudyPlan:
         raise UserError(f"study={name!r}: no {path}; choose one of {', '.join(found)}")
     loaded = OmegaConf.load(path)
     loaded.pop("defaults", None)
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(StudyPlan), loaded))
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(StudyPlan), loaded))
+    except OmegaConfBaseException as err:
+        raise UserError(f"{path}: {str(err).splitlines()[0]} (the keys: StudyPlan in curriculum/study/plan.py)") from None
 
 
 def arm_seeds(plan: StudyPlan, seeds: int, side: bool) -> int:
