@@ -177,3 +177,15 @@ def test_the_label_noise_section_renders_from_a_hand_made_out_folder(tmp_path):
     row = "| x | 81.00 ± 1.41 | 91.00 ± 1.41 | 85.50 ± 0.71 | 45% |"
     assert lines.count(row) == 2 and "intro\n\n| arm | n |" in lines   # compare's table, untitled
     assert share_cell(None, 0.0) == "– (the oracle gains +0.00 points)"
+
+
+def test_the_families_section_renders_its_verdict_from_the_typed_value():
+    from test_verdicts import families_table
+
+    from curriculum.study.sections.agreement import families_lines, representation_lines
+
+    families = families_table()
+    verdict = families_lines(families, ["ensemble.size=9"])[-2]
+    assert verdict.startswith("Holds only in part here: ") and verdict.count("against 0.") == 2   # kappa and cka
+    assert verdict.endswith("; not by spearman.")
+    assert representation_lines(families.reset_index())[-2].startswith("Does not hold here by linear CKA: ")
