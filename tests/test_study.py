@@ -189,3 +189,33 @@ def test_the_families_section_renders_its_verdict_from_the_typed_value():
     assert verdict.startswith("Holds only in part here: ") and verdict.count("against 0.") == 2   # kappa and cka
     assert verdict.endswith("; not by spearman.")
     assert representation_lines(families.reset_index())[-2].startswith("Does not hold here by linear CKA: ")
+
+
+def test_the_pruning_section_renders_from_a_hand_made_out_folder(tmp_path, monkeypatch):
+    """Every selection at 80.00 ± 1.00 and +1.00 [+0.00, +2.00] against random; all the data 90.00 ± 0.50. The
+    arms are named by their overrides here (compare's names are tested above)."""
+    from curriculum.io.scorefile import write_scores
+    from curriculum.study.sections import pruning
+
+    monkeypatch.setattr(pruning, "arm_name_of", lambda overrides: "random/" + " ".join(overrides)
+                        if overrides[0] == "sampler=random" else " ".join(overrides))
+    plan = load_plan(CONF_DIR, "pruning")
+    for study in plan.studies:
+        names = [pruning.arm_name_of(arm.split()) for arm in plan.studies[study].arms]
+        names = ["standard" if name == "sampler=standard" else name for name in names]
+        table = pd.DataFrame({"arm": names, "n": 3, "test@best_val_mean": 0.8, "test@best_val_std": 0.01,
+                              "vs_random": 0.01, "vs_random_lo": 0.0, "vs_random_hi": 0.02})
+        table.loc[table["arm"] == "standard", ["test@best_val_mean", "test@best_val_std"]] = [0.9, 0.005]
+        (tmp_path / f"compare-{study}").mkdir()
+        table.to_csv(tmp_path / f"compare-{study}" / "comparison.csv", index=False)
+        (tmp_path / f"compare-{study}" / "comparison.md").write_text(f"# {study}\n\n{study} table\n")
+    meta = {"ensemble": [{"arch": "cnn", "source": "eval"}] * 2, "checkpoints": [1.0, 2.0]}
+    write_scores(tmp_path / "score-pruning" / "scores.parquet", pd.DataFrame({"index": range(10), "label": 0}), meta)
+    runs = pd.DataFrame({"run_id": ["a"], "tags.study": ["pruning-steps"], "tags.mlflow.parentRunId": [None],
+                         "start_time": [pd.Timestamp(0, unit="s")], "end_time": [pd.Timestamp(120, unit="s")]})
+    lines = pruning.pruning_section(Context("pruning", plan, tmp_path, runs, tmp_path))
+    assert lines[2] == "Command: `(not recorded)`; wall time 2 min.  "
+    assert "| random | 80.00 ± 1.00 | 80.00 ± 1.00 | 80.00 ± 1.00 | 80.00 ± 1.00 | 80.00 ± 1.00 |" in lines
+    assert "| random | – | – | – | – | – |" in lines                       # random against itself
+    assert "| hardest (EL2N) | " + " | ".join(["+1.00 [+0.00, +2.00]"] * 5) + " |" in lines
+    assert "All the data (`standard`): 90.00 ± 0.50 (3 seeds)." in lines and "pruning-steps table" in lines

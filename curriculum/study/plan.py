@@ -3,6 +3,7 @@ and which train runs it still needs, found by the `arm` and `training` tags `tra
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,13 @@ def missing_runs(plan: StudyPlan, seeds: int, done, extra_train: list[str] = ())
 def train_tags(overrides: list[str]) -> tuple[dict, str]:
     """The `arm` tag (without the scores' checksum) and the `training` tag that `train` with these overrides would
     give its runs, without training: the one place the study knows how train tags."""
+    arm, training = composed_tags(tuple(overrides))
+    return json.loads(arm), training
+
+
+@functools.lru_cache(maxsize=None)
+def composed_tags(overrides: tuple[str, ...]) -> tuple[str, str]:
+    """train_tags as JSON, composed once per overrides (a plan asks for the same arm when it plans and renders)."""
     from omegaconf import OmegaConf
 
     from ..analysis.comparison import arm_tag
@@ -111,7 +119,7 @@ def train_tags(overrides: list[str]) -> tuple[dict, str]:
     arm = arm_tag(str(s.name), OmegaConf.to_container(cfg.pacing, resolve=True), str(s.score), bool(s.balanced),
                   str(s.ties), "", str(s.keep), int(s.strata), float(s.drop_hardest))
     training = training_tag(cfg, target_config(cfg, resolve_device("auto")))
-    return arm, json.dumps(training, sort_keys=True)
+    return json.dumps(arm), json.dumps(training, sort_keys=True)
 
 
 def arm_name_of(overrides: list[str]) -> str:

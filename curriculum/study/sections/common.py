@@ -34,7 +34,8 @@ def wall_minutes(ctx: Context) -> float:
     ours = runs["tags.study"].isin(list(ctx.plan.studies)) if "tags.study" in runs else pd.Series(False, runs.index)
     if "tags.out_dir" in runs:
         ours |= runs["tags.out_dir"].isin([str(ctx.out / f"score-{name}") for name in ctx.plan.scores])
-    ours |= runs["tags.mlflow.parentRunId"].isin(runs.loc[ours, "run_id"])
+    if "tags.mlflow.parentRunId" in runs:   # the score runs' members
+        ours |= runs["tags.mlflow.parentRunId"].isin(runs.loc[ours, "run_id"])
     return (runs.loc[ours, "end_time"].max() - runs.loc[ours, "start_time"].min()).total_seconds() / 60
 
 
