@@ -77,6 +77,10 @@ def test_a_plan_with_an_unknown_key_is_one_line_naming_the_file(tmp_path):
     (tmp_path / "studies" / "typo.yaml").write_text("section: pruning\nstudys: {}\n")
     with pytest.raises(UserError, match=r"typo.yaml: Key 'studys' not in 'StudyPlan'"):
         load_plan(tmp_path, "typo")
+    (tmp_path / "studies" / "orphan.yaml").write_text("scores: {a: []}\nstudies: {t: {scores: b}}\n")
+    with pytest.raises(UserError, match=r"orphan.yaml: studies \{'t': 'b'\} train with score runs the plan does not "
+                                        r"make; its score runs: a"):
+        load_plan(tmp_path, "orphan")
 
 
 def test_the_label_noise_arms_are_named_as_compare_names_them():

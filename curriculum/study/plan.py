@@ -60,9 +60,14 @@ def load_plan(conf_dir: Path, name: str) -> StudyPlan:
     loaded = OmegaConf.load(path)
     loaded.pop("defaults", None)
     try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(StudyPlan), loaded))
+        plan = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(StudyPlan), loaded))
     except OmegaConfBaseException as err:
         raise UserError(f"{path}: {str(err).splitlines()[0]} (the keys: StudyPlan in curriculum/study/plan.py)") from None
+    unknown = {tag: s.scores for tag, s in plan.studies.items() if s.scores not in plan.scores}
+    if unknown:
+        raise UserError(f"{path}: studies {unknown} train with score runs the plan does not make; "
+                        f"its score runs: {', '.join(plan.scores)}")
+    return plan
 
 
 def arm_seeds(plan: StudyPlan, seeds: int, side: bool) -> int:
@@ -71,7 +76,7 @@ def arm_seeds(plan: StudyPlan, seeds: int, side: bool) -> int:
     return min(n, plan.side_seeds) if side else n
 
 
-def arm_scores(plan: StudyPlan, study: Study, arm: list[str]) -> str:
+def arm_scores(study: Study, arm: list[str]) -> str:
     """The scores an arm trains with: cleanlab's verdicts for the peer arm, else its study's score run."""
     if f"sampler.keep={PEER_KEEP}" in arm:
         return f"cv-{study.scores}.csv"
@@ -93,7 +98,7 @@ def missing_runs(plan: StudyPlan, seeds: int, done, extra_train: list[str] = ())
         overrides = (*study.train, *arm, *extra_train)
         missing = tuple(sorted(set(range(n)) - done(tag, list(overrides))))
         if missing:
-            calls.append(TrainCall(tag, overrides, arm_scores(plan, study, arm), missing))
+            calls.append(TrainCall(tag, overrides, arm_scores(study, arm), missing))
     return calls
 
 
