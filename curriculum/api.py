@@ -13,12 +13,13 @@ import pandas as pd
 from .errors import UserError
 from .io.importers import is_external, load_external
 from .io.scorefile import read_scores
-from .schedule.sampler import DROP_HARDEST, STRATA, check_strata, make_ordering, margin_tie_break, ordering_column
-from .scoring.scores import orientation
+from .schedule.plan import PlanSettings, Scores, make_plan
+from .schedule.sampler import DROP_HARDEST, STRATA, TIES, SamplerConfig, check_strata
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 ORDERS = {"easy": "consensus", "hard": "anti", "consensus": "consensus", "anti": "anti", "random": "random",
           "stratified": "stratified"}   # order= -> the sampler name make_ordering takes (train's names work too)
+API_NAMES = {"score": "by", "ties": "ties", "keep": "keep", "end": "end"}   # how the messages name the settings
 
 
 def load_scores(path_or_run: str | Path, labels=None, tracking_uri: str | None = None) -> pd.DataFrame:
@@ -78,15 +79,20 @@ def ordering_positions(scores: pd.DataFrame, by: str = "consensus", order: str =
                        balanced: bool = True, ties: str = "margin", strata: int = STRATA,
                        drop_hardest: float = DROP_HARDEST) -> np.ndarray:
     """ordering() as row positions of `scores`, for callers that want the rows' other columns too."""
-    if order not in ORDERS:
-        raise UserError(f"order={order!r} must be one of {', '.join(ORDERS)}")
-    if ties not in ("margin", "random"):
-        raise UserError(f"ties={ties!r} must be margin or random")
-    by = ordering_column(scores, by, "by", "the scores")
+    sampler = sampler_config(order, by, balanced, ties, strata, drop_hardest)
     if balanced and "label" not in scores:
         raise UserError("balanced=True needs a label column; pass labels= to load_scores or set balanced=False")
-    oriented = orientation(scores[by].to_numpy(), by)
-    tie_break = margin_tie_break(scores, by, ties)
     labels = scores["label"].to_numpy() if "label" in scores else np.zeros(len(scores), dtype=np.int64)
+    plan = make_plan(PlanSettings(sampler, names=API_NAMES), Scores(scores), labels, np.zeros(len(scores), bool), seed)
+    return plan.ordering
+
+
+def sampler_config(order: str, by: str, balanced: bool, ties: str, strata: int, drop_hardest: float) -> SamplerConfig:
+    """The sampler of an ordering named as the API and `export` name it (order=easy, by=...), checked with their
+    names in the messages."""
+    if order not in ORDERS:
+        raise UserError(f"order={order!r} must be one of {', '.join(ORDERS)}")
+    if ties not in TIES:
+        raise UserError(f"ties={ties!r} must be margin or random")
     check_strata(strata, drop_hardest, prefix="")
-    return make_ordering(ORDERS[order], oriented, labels, seed, balanced, tie_break, strata, drop_hardest)
+    return SamplerConfig(ORDERS[order], by, balanced, ties, strata=strata, drop_hardest=drop_hardest)

@@ -9,7 +9,7 @@ Per setting (data.noise, data.label_noise):
     into a fixed out_dir (members made with exactly these settings are reused, so a rerun resumes). AUROC and AUPRC
     of every built-in score column for finding the flipped examples (turned "higher = more likely flipped" by
     curriculum.analysis.noise_detection), and precision and recall of the examples `train pacing.end=auto` would
-    never train on (curriculum.schedule.pruning.auto_dropped).
+    never train on (curriculum.schedule.plan.auto_dropped).
   cleanlab: K=4-fold cross-validation (folds stratified by the given labels) with the same architecture through
     curriculum's own engine and the same total training: the ensemble's members x epochs x N examples, split
     evenly over the K folds, each training on (K-1)N/K examples (4 x 2 x N -> 8/3 epochs of 3N/4 per fold),
@@ -45,7 +45,7 @@ from curriculum.commands.common import data_config
 from curriculum.config import compose_config
 from curriculum.data.datasets import load_data
 from curriculum.io.scorefile import read_scores
-from curriculum.schedule.pruning import auto_dropped
+from curriculum.schedule.plan import auto_dropped
 from curriculum.study.cross_validation import FOLDS, cpu_seconds, fold_steps, require_cleanlab
 from curriculum.study.runner import run_cli as cli
 

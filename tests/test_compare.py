@@ -7,23 +7,24 @@ import pandas as pd
 import pytest
 from conftest import ROOT, run_cli
 
-from curriculum.analysis.comparison import arm_name, compare, curve_mean, paired_difference, to_markdown
+from curriculum.analysis.comparison import compare, curve_mean, paired_difference, to_markdown
+from curriculum.arms import DEFAULTS, arm_name, arm_tag
 from curriculum.commands.compare import gather
 from curriculum.errors import UserError
 from curriculum.io.tracking import Tracker
 
 # test/acc_at_best_val per (sampler, seed)
 ACC = {"standard": [0.80, 0.82, 0.84], "random": [0.79, 0.80, 0.81], "consensus": [0.83, 0.86, 0.86], "anti": [0.70, 0.72]}
-TRAINING = {"model": {"name": "cnn", "kwargs": {"width": 16, "hidden": 128}}, "lr": 0.05, "epochs": 4,
+TRAINING = {"epochs_of": "all", "model": {"name": "cnn", "kwargs": {"width": 16, "hidden": 128}}, "lr": 0.05, "epochs": 4,
             "batch_size": 128, "eval": {"per_epoch": 2.0}, "optim": {"momentum": 0.9, "weight_decay": 5e-4},
             "data": {"name": "synthetic", "train_size": 1600, "val_size": 200, "label_noise": 0.0, "seed": 0}}
 
 
 def train_tags(sampler: str, seed: int, study: str = "hand", training: dict | None = None, **arm) -> dict:
     """The tags `train` gives a run: its arm definition and its training settings as JSON."""
-    definition = {"sampler": sampler} if sampler == "standard" else {
+    definition = {"sampler": sampler, "keep": "all"} if sampler == "standard" else {
         "sampler": sampler, "pacing": "linear", "function": "linear", "params": {"a": 0.5, "b": 0.2}, "end": "1.0",
-        "score": "consensus", "balanced": True, "ties": "margin", "scores": "ab" * 32} | arm
+        "score": "consensus", "balanced": True, "ties": "margin", "scores": "ab" * 32, "keep": "all"} | arm
     pacing = {"pacing": "none"} if sampler == "standard" else {
         "pacing": definition["pacing"], "pacing_end_spec": definition["end"],
         "pacing_end": "0.5873" if definition["end"] == "auto" else definition["end"]}  # auto: the estimate
@@ -165,28 +166,29 @@ def test_a_study_of_unfinished_runs_only_says_so(store):
 
 
 def test_standard_is_one_arm_whatever_pacing_end_it_was_given(store):
-    # runs made before the arm tags: standard tagged with the pacing.end of the command line
     track = Tracker(store, "curriculum")
     for seed, end in enumerate(["1", "1", "0.7"]):
-        legacy = {"stage": "train", "study": "hand", "sampler": "standard", "seed": seed, "dataset": "synthetic",
-                  "pacing": "none", "pacing_end": end}
-        log_run(track, legacy, 0.8 + seed / 100)
+        arm = arm_tag("standard", {"name": "linear", "end": end}, "consensus", True, "margin", "ab" * 32)
+        log_run(track, train_tags("standard", seed) | {"arm": json.dumps(arm, sort_keys=True)}, 0.8 + seed / 100)
     table = table_of(track)
     assert list(table.index) == ["standard"] and table.loc["standard", "n"] == 3
 
 
-def test_legacy_runs_keep_their_common_arm_names(store):
+def test_runs_logged_before_the_present_tags_are_refused_in_one_line(store):
+    """Runs without an arm tag, with an arm tag that lacks sampler.keep, or a training tag that lacks epochs_of were
+    logged by an earlier version: they would not group with new runs, so the study must be rerun."""
     track = Tracker(store, "curriculum")
-    for sampler, pacing, end in [("consensus", "linear", "1"), ("consensus", "linear", "0.7"),
-                                 ("consensus", "steep", "1"), ("random", "linear", "0.7")]:
-        for seed in range(3):
-            legacy = {"stage": "train", "study": "hand", "sampler": sampler, "seed": seed, "dataset": "synthetic",
-                      "pacing": pacing, "pacing_end": end}
-            log_run(track, legacy, 0.8)
-    table = table_of(track)
-    assert sorted(table.index) == ["consensus/linear", "consensus/linear@end=0.7", "consensus/steep",
-                                   "random/linear@end=0.7"]
-    assert table.loc["consensus/linear@end=0.7", "vs_random"] == pytest.approx(0.0)
+    for seed in range(3):
+        log_run(track, train_tags("consensus", seed), 0.8)
+    tags = train_tags("standard", 0)
+    olds = [{k: v for k, v in tags.items() if k != "arm"}, tags | {"arm": json.dumps({"sampler": "standard"})},
+            tags | {"training": json.dumps({k: v for k, v in TRAINING.items() if k != "epochs_of"})}]
+    for old in olds:
+        run = track.client.create_run(track.experiment_id, tags={k: str(v) for k, v in old.items()})
+        track.client.set_terminated(run.info.run_id, "FINISHED")
+    with pytest.raises(UserError, match=r"^3 train runs of study='hand' in .* were logged by an earlier version of "
+                                        r"curriculum .*; rerun the study into a new MLflow store"):
+        gather(track, "hand")
 
 
 def test_arms_trained_differently_are_split_and_compared_only_within_their_settings(store):
@@ -205,8 +207,8 @@ def test_arms_trained_differently_are_split_and_compared_only_within_their_setti
 
 def test_arm_names_stay_short_for_defaults_and_name_every_other_setting():
     linear = {"sampler": "consensus", "pacing": "linear", "function": "linear", "params": {"a": 0.5, "b": 0.2},
-              "end": "1.0", "score": "consensus", "balanced": True, "ties": "margin", "scores": "ab" * 32}
-    assert arm_name({"sampler": "standard"}) == "standard"
+              "end": "1.0", "score": "consensus", "balanced": True, "ties": "margin", "scores": "ab" * 32, "keep": "all"}
+    assert arm_name({"sampler": "standard", "keep": "all"}) == "standard"
     assert arm_name(linear) == "consensus/linear"
     assert arm_name(linear | {"end": "0.7"}) == "consensus/linear@end=0.7"
     assert arm_name(linear | {"end": "auto"}) == "consensus/linear@end=auto"
@@ -216,9 +218,6 @@ def test_arm_names_stay_short_for_defaults_and_name_every_other_setting():
 
 
 def test_pruning_arms_are_named_by_their_selection_and_stratified_ones_have_a_random_control(store):
-    from curriculum.analysis.comparison import arm_tag
-
-    from curriculum.analysis.comparison import DEFAULTS
     from curriculum.schedule.sampler import SamplerConfig
 
     defaults = SamplerConfig(name="stratified")
@@ -276,7 +275,7 @@ def test_train_tags_define_the_arm_and_the_study_finds_finished_seeds_by_them(st
     track = Tracker(store, "curriculum")
     runs = {r.data.tags["sampler"]: r.data.tags for r in track.client.search_runs([track.experiment_id])}
     assert "pacing_end" not in runs["standard"] and "pacing_end_spec" not in runs["standard"]
-    assert json.loads(runs["standard"]["arm"]) == {"sampler": "standard"}
+    assert json.loads(runs["standard"]["arm"]) == {"sampler": "standard", "keep": "all"}
     random_arm = json.loads(runs["random"]["arm"])
     assert (random_arm["pacing"], random_arm["function"], random_arm["end"]) == ("steep", "exponential", "0.7")
     assert random_arm["params"] == {"start": 0.04, "inc": 1.9, "step": 0.1}

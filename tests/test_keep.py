@@ -10,12 +10,13 @@ import pytest
 import torch
 from conftest import run_cli
 
-from curriculum.analysis.comparison import arm_definition, arm_name, arm_tag
+from curriculum.arms import arm_definition, arm_name, arm_tag
 from curriculum.commands.common import data_config
 from curriculum.config import compose_config
 from curriculum.data.datasets import load_data
 from curriculum.errors import UserError
 from curriculum.schedule.keep import kept_positions, restrict
+from curriculum.schedule.plan import Scores, kept_examples
 from curriculum.schedule.target import iid_batches
 
 LINEAR = {"name": "linear", "end": 1.0, "preset": None, "start": 0.1}
@@ -57,12 +58,13 @@ def test_auto_keeps_what_pacing_end_auto_keeps_and_needs_consensus_scores():
     consensus = np.repeat(np.arange(9) / 8, counts)
     margin = np.linspace(1, 0, len(consensus))
     frame = pd.DataFrame({"consensus": consensus, "margin": margin, "label": np.zeros(len(consensus), int)})
-    kept = kept_positions("auto", np.zeros(len(consensus), bool), frame, meta, seed=0)
+    kept = kept_examples("auto", Scores(frame, meta), frame["label"].to_numpy(), np.zeros(len(consensus), bool), 0)
     # one class; dropped: the 210 at consensus 0, then of the 40 at 1/8 (positions 210-249) the 20 with the
     # smallest margins (margin falls with the position): 230-249
     assert len(kept) == 770 and set(kept) == set(range(210, 230)) | set(range(250, 1000))
     with pytest.raises(UserError, match="no consensus and margin"):
-        kept_positions("auto", np.zeros(2, bool), pd.DataFrame({"index": [0, 1], "score": [1.0, 0.0]}))
+        kept_examples("auto", Scores(pd.DataFrame({"index": [0, 1], "score": [1.0, 0.0]})), np.zeros(2), np.zeros(2, bool),
+                      0)
 
 
 def test_restrict_keeps_the_order_of_the_kept_positions():
@@ -84,9 +86,10 @@ def test_compare_names_the_oracle_and_a_kept_column():
     peer = arm_tag("standard", LINEAR, "consensus", True, "margin", "abc123", "cleanlab_keep")
     assert arm_definition(peer) == {"sampler": "standard", "keep": "cleanlab_keep", "scores": "abc123"}
     assert arm_name(peer) == "standard[sampler.keep=cleanlab_keep]"
-    assert arm_name({"sampler": "standard"}) == "standard"   # runs tagged before sampler.keep existed
+    plain_standard = arm_tag("standard", LINEAR, "consensus", True, "margin", "abc123")
+    assert plain_standard == {"sampler": "standard", "keep": "all"} and arm_name(plain_standard) == "standard"
     plain = arm_tag("consensus", LINEAR, "consensus", True, "margin", "abc123")
-    assert "keep" not in plain and arm_name(plain) == "consensus/linear"
+    assert plain["keep"] == "all" and arm_name(plain) == "consensus/linear"   # every tag names sampler.keep
     curriculum = arm_tag("consensus", LINEAR, "consensus", True, "margin", "abc123", "clean")
     assert arm_name(curriculum) == "consensus/linear[sampler.keep=clean]"
     random = arm_definition(arm_tag("random", LINEAR, "consensus", True, "margin", "abc123", "cleanlab_keep"))

@@ -10,7 +10,8 @@ from curriculum.analysis.noise_detection import detection, flip_evidence, noise_
 from curriculum.analysis.stats import average_precision
 from curriculum.data.splits import stratified_folds
 from curriculum.schedule.pacing import kept_count
-from curriculum.schedule.pruning import auto_dropped, estimate_clean_fraction
+from curriculum.schedule.plan import auto_dropped
+from curriculum.schedule.pruning import estimate_clean_fraction
 from curriculum.schedule.sampler import make_ordering
 from curriculum.study.cross_validation import fold_steps, kept_csv
 

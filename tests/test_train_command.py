@@ -107,7 +107,7 @@ def test_pruned_subsets_train_their_own_epochs_from_the_first_step(scored):
     fractions = client.get_metric_history(runs.loc["stratified", "run_id"], "curriculum/data_fraction")
     assert {m.value for m in fractions} == {0.5}                           # the whole subset from the first evaluation
     assert json.loads(runs.loc["consensus", "tags.training"])["epochs_of"] == "kept"
-    assert "epochs_of" not in json.loads(runs.loc["anti", "tags.training"])
+    assert json.loads(runs.loc["anti", "tags.training"])["epochs_of"] == "all"   # every training tag names it
 
 
 def test_an_epoch_of_a_pruned_run_passes_over_what_it_can_draw():
@@ -148,16 +148,16 @@ def test_pruned_sampler_never_yields_the_hardest_and_never_the_validation_split(
 
 
 def test_train_breaks_ties_by_the_scores_margin_unless_told_otherwise():
-    from types import SimpleNamespace
+    from curriculum.schedule.plan import PlanSettings, Scores, tie_break, tie_notes
+    from curriculum.schedule.sampler import SamplerConfig
 
-    from omegaconf import OmegaConf
-
-    from curriculum.commands.train import tie_break
-
-    source = SimpleNamespace(frame=pd.DataFrame({"consensus": [1.0, 1.0], "margin": [0.5, 2.0]}), path="scores")
-    cfg = OmegaConf.create({"sampler": {"name": "consensus", "ties": "margin"}})
-    assert tie_break(source, "consensus", cfg).tolist() == [0.5, 2.0]
-    assert tie_break(source, "consensus", OmegaConf.create({"sampler": {"name": "consensus", "ties": "random"}})) is None
-    assert tie_break(source, "margin", cfg) is None                       # margin has no ties to break by itself
-    imported = SimpleNamespace(frame=pd.DataFrame({"score": [1.0, 1.0]}), path="scores.csv")
-    assert tie_break(imported, "score", cfg) is None                      # no margin: a seeded shuffle
+    source = Scores(pd.DataFrame({"consensus": [1.0, 1.0], "margin": [0.5, 2.0]}), path="scores")
+    margin, shuffled = SamplerConfig(name="consensus", ties="margin"), SamplerConfig(name="consensus", ties="random")
+    assert tie_break(source, "consensus", margin).tolist() == [0.5, 2.0]
+    assert tie_break(source, "consensus", shuffled) is None
+    assert tie_break(source, "margin", margin) is None                    # margin has no ties to break by itself
+    imported = Scores(pd.DataFrame({"score": [1.0, 1.0]}), path="scores.csv")
+    assert tie_break(imported, "score", margin) is None                   # no margin: a seeded shuffle
+    assert tie_notes(PlanSettings(margin), imported, "score") == [
+        "sampler.ties=margin: scores.csv has no margin column; ties are broken by a seeded shuffle"]
+    assert tie_notes(PlanSettings(margin), source, "consensus") == []

@@ -1,7 +1,7 @@
 """The comparison table of a study: one row per arm over seeds, with paired differences against the
-`standard` and `random` controls trained with the same settings. An arm is every setting the study varies
-(sampler, pacing and its parameters, end, score column, balance, tie-break, scores); runs whose other
-training settings differ are split into distinct arms. Pure functions over a runs frame."""
+`standard` and `random` controls trained with the same settings. Runs are grouped by their arm (curriculum/arms.py:
+every setting the study varies); runs whose other training settings differ are split into distinct arms. Pure
+functions over a runs frame."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..arms import SHOWN, arm_key, arm_name, show, with_settings
 from ..dicts import flatten
 from ..errors import UserError
 from .stats import t975
@@ -28,12 +29,7 @@ MEANING = {
     "test/acc_curve_mean": "mean test accuracy over training, from the first evaluation to the last",
 }
 MIN_SEEDS = 3
-DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",), "keep": ("all",),  # not shown
-            "strata": (50,), "drop_hardest": (0.1,)}   # SamplerConfig's (analysis imports no schedule; a test checks)
-SHOWN = {"function": "pacing.name", "end": "pacing.end", "score": "sampler.score", "balanced": "sampler.balanced",
-         "strata": "sampler.strata", "drop_hardest": "sampler.drop_hardest",
-         "ties": "sampler.ties", "keep": "sampler.keep", "scores": "scores"}  # arm setting -> its override
-KEEP_KEYWORDS = ("all", "clean")   # sampler.keep values that read no scores (schedule/keep.py)
+STANDARD = {"sampler": "standard", "keep": "all"}   # the arm every other is compared with
 
 
 def mean_std(values) -> tuple[float, float]:
@@ -61,59 +57,6 @@ def curve_mean(steps, accs) -> float:
     if s[-1] == s[0]:
         return float(a.mean())
     return float(np.sum(np.diff(s) * (a[1:] + a[:-1]) / 2) / (s[-1] - s[0]))
-
-
-def arm_tag(sampler: str, pacing: dict, score: str, balanced: bool, ties: str, scores: str,
-            keep: str = "all", strata: int | None = None, drop_hardest: float | None = None) -> dict:
-    """What defines an arm, as `train` tags it and compare keys it: standard has no pacing, so no pacing.end
-    either, and uses the scores only when sampler.keep names one of their columns. `pacing` is the resolved pacing
-    config (name, preset, end and the family's parameters). keep=all is left out, as runs before it had none;
-    strata and drop_hardest (SamplerConfig's) are there for `stratified` only, which must give them."""
-    kept = {} if keep == "all" else {"keep": keep}
-    if sampler == "stratified":
-        if strata is None or drop_hardest is None:
-            raise ValueError("a stratified arm is defined by its strata and drop_hardest")
-        kept |= {"strata": strata, "drop_hardest": drop_hardest}
-    if sampler == "standard":
-        return {"sampler": "standard"} | kept | ({"scores": scores} if keep not in KEEP_KEYWORDS else {})
-    return {"sampler": sampler, "pacing": str(pacing.get("preset") or pacing["name"]), "function": str(pacing["name"]),
-            "params": {k: v for k, v in pacing.items() if k not in ("name", "end", "preset")},
-            "end": str(pacing["end"]), "score": score, "balanced": balanced, "ties": ties, "scores": scores} | kept
-
-
-def arm_definition(raw: dict) -> dict:
-    """The settings that make runs one arm, from a run's `arm` tag, keeping only what its sampler uses:
-    `standard` uses none but sampler.keep (not even pacing.end); `random` ignores the score column and the
-    tie-break, and the scores themselves unless pacing.end=auto or sampler.keep reads them."""
-    if raw["sampler"] == "standard":
-        return {k: v for k, v in raw.items() if k in ("sampler", "keep", "scores")}
-    arm = dict(raw)
-    if "end" in arm:
-        arm["end"] = "auto" if str(arm["end"]) == "auto" else f"{float(arm['end']):.4g}"
-    if arm["sampler"] == "random":
-        reads_scores = arm.get("end") == "auto" or arm.get("keep", "all") not in KEEP_KEYWORDS
-        unused = {"score", "ties", "strata", "drop_hardest"} | (set() if reads_scores else {"scores"})
-        arm = {k: v for k, v in arm.items() if k not in unused}
-    return arm
-
-
-def arm_key(raw: dict) -> str:
-    return json.dumps(arm_definition(raw), sort_keys=True)
-
-
-def arm_name(raw: dict) -> str:
-    """`standard`, `consensus/linear`, `consensus/linear@end=0.7`, `consensus/steep`; sampler settings off
-    their defaults follow in brackets, as in `consensus/linear[sampler.score=margin]`. `oracle` is standard
-    training on the truly clean examples only (sampler.keep=clean)."""
-    arm = arm_definition(raw)
-    if arm["sampler"] == "standard":
-        keep = arm.get("keep", "all")
-        return {"all": "standard", "clean": "oracle"}.get(keep, f"standard[sampler.keep={keep}]")
-    end = arm.get("end", "1")
-    name = f"{arm['sampler']}/{arm['pacing']}" + ("" if end == "1" else "@end=" + (
-        end if end == "auto" else f"{float(end):.3g}"))
-    return with_settings(name, [f"{SHOWN[k]}={show(arm[k])}" for k, defaults in DEFAULTS.items()
-                                if k in arm and arm[k] not in defaults])
 
 
 def study_names(arms: list[dict], trainings: list[dict]) -> list[str]:
@@ -146,16 +89,6 @@ def differing(settings: list[dict]) -> list[str]:
     return [k for k in keys if len({s.get(k, "?") for s in settings}) > 1]
 
 
-def show(value) -> str:
-    return str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def with_settings(name: str, settings: list[str]) -> str:
-    if not settings:
-        return name
-    return f"{name[:-1]}, {', '.join(settings)}]" if name.endswith("]") else f"{name}[{', '.join(settings)}]"
-
-
 def compare(runs: pd.DataFrame, rank_by: str = "test/acc_at_best_val") -> pd.DataFrame:
     """`runs`: one row per train run of a study, finished or not, with columns run_id, status, start_time,
     seed, arm and training (the runs' JSON tags), pacing_end and the METRICS columns. Returns one row per arm
@@ -170,7 +103,7 @@ def compare(runs: pd.DataFrame, rank_by: str = "test/acc_at_best_val") -> pd.Dat
     for ((key, training), g), name in zip(groups.items(), names):
         arm = json.loads(key)
         random_key = arm_key(arm | {"sampler": "random"}) if arm["sampler"] != "standard" else None
-        controls = {"standard": groups.get((arm_key({"sampler": "standard"}), training)),
+        controls = {"standard": groups.get((arm_key(STANDARD), training)),
                     "random": groups.get((random_key, training))}
         row = {"arm": name, "sampler": arm["sampler"], "pacing": arm.get("pacing", "none"),
                "end": float(g["pacing_end"].mean()), "n": len(g), "seeds": ",".join(map(str, g.index))}

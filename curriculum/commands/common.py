@@ -13,7 +13,8 @@ from ..engine import OptimConfig
 from ..errors import UserError
 from ..io.tracking import Tracker, git_commit
 from ..progress import say as say  # re-exported: the commands' one way to print a line
-from ..schedule.pruning import estimate_clean_fraction
+from ..schedule.plan import PlanSettings
+from ..schedule.sampler import SamplerConfig
 
 
 def data_config(cfg: DictConfig) -> DataConfig:
@@ -56,14 +57,9 @@ def log_inputs(track: Tracker, run_id: str, cfg: DictConfig, data) -> None:
     track.set_tags(run_id, {"git_commit": git_commit()})
 
 
-def estimated_clean_share(source, column: str, setting: str, score_key: str) -> float:
-    """`setting`=auto (train's pacing.end, export's keep): the share of examples the consensus histogram of the
-    scores says are correctly labelled (schedule/pruning.py). `score_key` names the command's ordering column."""
-    if column != "consensus":
-        raise UserError(f"{setting}=auto estimates the clean share from consensus scores, but the ordering uses "
-                        f"{column!r} from {source.path}; use scores from `python -m curriculum score` with "
-                        f"{score_key}=consensus, or set {setting} to a fraction")
-    end = estimate_clean_fraction(source.frame["consensus"].to_numpy(), source.meta)
-    say(f"{setting}=auto: the consensus histogram suggests {1 - end:.3f} of the labels are wrong; the ordering's "
-        f"first {end:.3f} is used")
-    return end
+
+def plan_settings(cfg: DictConfig) -> PlanSettings:
+    """The ordering settings of a train config (the `sampler` and `pacing` groups), checked: what a run's plan and
+    its arm tag are made from (schedule/plan.py)."""
+    return PlanSettings(SamplerConfig(**OmegaConf.to_container(cfg.sampler, resolve=True)),
+                        OmegaConf.to_container(cfg.pacing, resolve=True))

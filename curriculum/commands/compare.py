@@ -59,12 +59,13 @@ def gather(track: Tracker, study: str) -> tuple[pd.DataFrame, dict]:
         unfinished = f" (only unfinished ones: {', '.join(f'{n} {s}' for s, n in left.items())})" if len(left) else ""
         raise UserError(f"no finished train runs with study={study!r} in {track.uri}{unfinished}; "
                         f"run `python -m curriculum train study={study} ...` first")
+    check_tags(found, study, track.uri)
     rows, curves = [], {}
     for run in found:
         tags, metrics, run_id = run.data.tags, run.data.metrics, run.info.run_id
         row = {"run_id": run_id, "status": run.info.status, "start_time": run.info.start_time,
-               "seed": int(tags["seed"]), "dataset": tags.get("dataset", "?"),
-               "arm": tags.get("arm") or legacy_arm(tags), "training": tags.get("training", "{}"),
+               "seed": int(tags["seed"]), "dataset": tags["dataset"],
+               "arm": tags["arm"], "training": tags["training"],
                "pacing_end": float(tags.get("pacing_end", "nan"))}
         if run.info.status == "FINISHED":
             history = sorted(track.client.get_metric_history(run_id, "test/acc"), key=lambda m: m.step)
@@ -75,9 +76,12 @@ def gather(track: Tracker, study: str) -> tuple[pd.DataFrame, dict]:
     return pd.DataFrame(rows), curves
 
 
-def legacy_arm(tags: dict) -> str:
-    """The arm of a run made before runs were tagged with `arm`: sampler, pacing and end only."""
-    if tags["sampler"] == "standard":
-        return json.dumps({"sampler": "standard"})
-    return json.dumps({"sampler": tags["sampler"], "pacing": tags.get("pacing", "?"),
-                       "end": tags.get("pacing_end", "1")})
+def check_tags(found: list, study: str, uri: str) -> None:
+    """Every run must carry the arm and training tags of this version (every arm tag names sampler.keep): runs
+    logged before do not group with newer ones, so a study mixing them is refused in one line."""
+    old = [run for run in found if not {"arm", "training"} <= set(run.data.tags)
+           or "keep" not in json.loads(run.data.tags["arm"]) or "epochs_of" not in json.loads(run.data.tags["training"])]
+    if old:
+        raise UserError(f"{len(old)} train runs of study={study!r} in {uri} were logged by an earlier version of "
+                        f"curriculum (their arm or training tags lack settings every run now carries, e.g. run "
+                        f"{old[0].info.run_id}); rerun the study into a new MLflow store or under another study name")

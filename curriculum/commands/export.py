@@ -12,52 +12,58 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from ..api import ORDERS, ordering_positions
+from ..api import sampler_config
 from ..data.datasets import load_data
 from ..errors import UserError
 from ..io.files import atomic_write
 from ..io.score_source import resolve_scores
-from ..schedule.pacing import kept_count, parse_end
-from ..schedule.sampler import check_strata, ordering_column
-from .common import data_config, estimated_clean_share, say, tracker, writable_dir
+from ..schedule.pacing import parse_end
+from ..schedule.plan import WHOLE, PlanSettings, RunPlan, make_plan
+from .common import data_config, say, tracker, writable_dir
 
 FORMATS = ("csv", "npy", "json")
 ORDER_SETTINGS = ("order", "score", "balanced", "ties", "strata", "drop_hardest", "seed")  # as api.ordering takes them
+EXPORT_NAMES = {"score": "score", "ties": "ties", "keep": "keep", "end": "keep"}   # keep is the plan's end
 
 
 def export(cfg: DictConfig) -> None:
     fmt, keep = str(cfg.format), parse_keep(cfg.keep)
     if fmt not in FORMATS:
         raise UserError(f"format={fmt!r} must be one of {', '.join(FORMATS)}")
-    if str(cfg.order) not in ORDERS:
-        raise UserError(f"order={cfg.order!r} must be one of {', '.join(ORDERS)}")
-    check_strata(cfg.strata, cfg.drop_hardest, prefix="")
+    sampler = sampler_config(str(cfg.order), str(cfg.score), bool(cfg.balanced), str(cfg.ties), cfg.strata,
+                             float(cfg.drop_hardest))
     out_dir = writable_dir(cfg.out_dir)
     data = load_data(data_config(cfg))        # the scores are checked against these data's labels, as `train` does
     track = tracker(cfg)
     source = resolve_scores(str(cfg.scores), track, data)
-    settings = {key: OmegaConf.to_container(cfg, resolve=True)[key] for key in ORDER_SETTINGS}
-    settings["score"] = ordering_column(source.frame, settings["score"], "score", str(source.path))  # imports: `score`
-    positions = ordering_positions(source.frame, settings["score"], settings["order"], settings["seed"],
-                                   settings["balanced"], settings["ties"], settings["strata"], settings["drop_hardest"])
-    fraction = estimated_clean_share(source, settings["score"], "keep", "score") if keep == "auto" else keep
-    kept = positions[:kept_count(fraction, len(positions))]
-    rows = exported_rows(source.frame, kept, data.paths.get("train"))
-    about = {"settings": settings | {"keep": str(cfg.keep), "kept_fraction": fraction}, "rows": len(rows),
-             "of": len(positions), "index": "the dataset's own index of each example (data.train.index), in order",
-             "scores": {"path": str(Path(source.path).resolve()), "run_id": source.run_id, "sha256": source.sha256},
-             "data": {"name": data.name, "fingerprint": data.fingerprint}}
+    plan = make_plan(PlanSettings(sampler, WHOLE | {"end": keep}, EXPORT_NAMES), source, data.train.y.numpy(),
+                     data.noisy, int(cfg.seed))
+    for line in plan.notes:
+        say(line)
+    rows = exported_rows(source.frame, plan.prefix(), data.paths.get("train"))
     path = out_dir / f"ordering.{fmt}"
+    about = export_about(cfg, plan, len(rows), source, data)
     atomic_write(path, lambda f: write_rows(f, rows, fmt, about))
     atomic_write(out_dir / "export.json", lambda f: f.write(json.dumps(about, indent=1).encode()))
-    tags = {"stage": "export", "order": settings["order"], "dataset": data.name, "fingerprint": data.fingerprint,
+    tags = {"stage": "export", "order": str(cfg.order), "dataset": data.name, "fingerprint": data.fingerprint,
             "scores_run_id": source.run_id or "none", "scores_sha256": source.sha256}
     with track.run("export", tags) as run_id:
         track.log_params(run_id, about["settings"])
         track.log_artifact(run_id, path)
         track.log_artifact(run_id, out_dir / "export.json")
-    say(f"wrote {path} ({len(rows)} of {len(positions)} examples, {settings['order']} order"
-        f"{'' if fraction == 1 else f', the first {fraction:.3g}'}) and export.json (MLflow run {run_id})")
+    say(f"wrote {path} ({len(rows)} of {len(plan.ordering)} examples, {cfg.order} order"
+        f"{'' if plan.end == 1 else f', the first {plan.end:.3g}'}) and export.json (MLflow run {run_id})")
+
+
+def export_about(cfg: DictConfig, plan: RunPlan, rows: int, source, data) -> dict:
+    """export.json: the settings as given (the ordering column as used, the kept share as estimated for auto), how
+    many rows of how many, and which scores and data made them."""
+    settings = {key: OmegaConf.to_container(cfg, resolve=True)[key] for key in ORDER_SETTINGS}
+    return {"settings": settings | {"score": plan.column, "keep": str(cfg.keep), "kept_fraction": plan.end},
+            "rows": rows, "of": len(plan.ordering),
+            "index": "the dataset's own index of each example (data.train.index), in order",
+            "scores": {"path": str(Path(source.path).resolve()), "run_id": source.run_id, "sha256": source.sha256},
+            "data": {"name": data.name, "fingerprint": data.fingerprint}}
 
 
 def parse_keep(keep) -> float | str:

@@ -16,66 +16,36 @@ from typing import Callable
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..analysis.comparison import arm_tag
 from ..batches import steps_per_epoch
 from ..data.datasets import load_data, training_settings, without_added_defaults
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
 from ..faults import reach
 from ..io.files import exclusive_lock
-from ..io.score_source import resolve_scores
+from ..io.score_source import ScoreSource, resolve_scores
 from ..io.tracking import git_commit
 from ..runtime import set_threads
-from ..schedule.keep import kept_positions, needs_scores, restrict
-from ..schedule.pacing import pacing_config
-from ..schedule.sampler import SCORED, SamplerConfig, make_ordering, margin_tie_break, ordering_column
+from ..schedule.plan import PlanSettings, RunPlan, make_plan, plan_needs_scores
 from ..schedule.resume import STATE_FORMAT, Resume, discard_state, load_state, other_states, state_path
 from ..schedule.target import TargetConfig, TrainedTarget, train_target
-from ..scoring.scores import orientation
-from .common import augment_config, estimated_clean_share, data_config, log_inputs, optim_config, say, tracker, writable_dir
+from .common import augment_config, data_config, log_inputs, optim_config, plan_settings, say, tracker, writable_dir
 
 
 def train(cfg: DictConfig) -> None:
-    ordering_cfg = SamplerConfig(**OmegaConf.to_container(cfg.sampler, resolve=True))
-    sampler, column = ordering_cfg.name, ordering_cfg.score
-    pacing_dict = OmegaConf.to_container(cfg.pacing, resolve=True)
-    paced = pacing_config(pacing_dict) if sampler != "standard" else None  # standard has no pacing, so no end
-    pacing = paced.function() if paced else None
+    settings = plan_settings(cfg)
     device = resolve_device(str(cfg.device))
-    target = target_config(cfg, device)
-    optim = optim_config(cfg)
-    end = paced.end if paced else 1.0
+    target, optim = target_config(cfg, device), optim_config(cfg)
     set_threads(cfg.threads)
     resume_dir = writable_dir(cfg.resume_dir, "resume_dir")
     data = load_data(data_config(cfg)).to(device)   # bad data stops here, before the MLflow store is touched
     target.augment.resolved(data.name).check_image(data.input_shape)
     track = tracker(cfg)
-
-    keep = ordering_cfg.keep
-    source = None
-    if sampler in SCORED or str(cfg.scores) != "latest" or end == "auto" or needs_scores(keep):
-        source = resolve_scores(str(cfg.scores), track, data)
-    column = score_column(source, column)
-    oriented = orientation(source.frame[column].to_numpy(), column) if source is not None else None
-    kept = kept_positions(keep, data.noisy, *((source.frame, source.meta) if source is not None else ()),
-                          seed=int(cfg.seed))
-    if end == "auto":
-        end = auto_end(source, column, keep)
-    ordering = make_ordering(sampler, oriented, data.train.y.cpu().numpy(), int(cfg.seed), ordering_cfg.balanced,
-                             tie_break(source, column, cfg), ordering_cfg.strata, ordering_cfg.drop_hardest)
-    ordering = restrict(ordering, kept) if ordering is not None else None
-    usable = len(data.train) if kept is None else len(kept)
-    _check_batches(len(data.train), usable, target.batch_size, end if sampler != "standard" else None, keep)
-
-    arm = arm_tag(sampler, pacing_dict, column, ordering_cfg.balanced, ordering_cfg.ties,
-                  source.sha256 if source else "none", keep, ordering_cfg.strata, ordering_cfg.drop_hardest)
-    pacing_name = arm.get("pacing", "none")
-    say(f"train {sampler}/{pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples"
-        + (f", {usable} kept by sampler.keep={keep}" if kept is not None else "")
-        + (f", end={end:.3f}" if sampler != "standard" else "") + f") with scores {source.path if source else 'none'}")
-    name = f"{sampler}-{pacing_name}" + (f"-keep-{keep}" if kept is not None else "") + f"-s{cfg.seed}"
-    identity = run_identity(cfg, device, target, data, source, arm, end)
-    state_file = state_path(resume_dir, name, identity)
+    plan, source = planned(cfg, settings, track, data)
+    _check_batches(len(data.train), plan, target.batch_size, settings.sampler.keep)
+    say(opening_line(cfg, plan, data, source))
+    run = target_run(cfg, plan, data, source, target)
+    identity = run_identity(cfg, device, target, data, source, plan.arm, plan.end)
+    state_file = state_path(resume_dir, run.name, identity)
     for line in other_states(state_file, identity):
         say(line)
     lock = state_file.with_suffix(".lock")
@@ -83,15 +53,43 @@ def train(cfg: DictConfig) -> None:
                               f"wait for it to finish, or change seed or study"):
         state = continuable_state(track, state_file, identity, device)
         resume = Resume(state_file, identity, "", state, time.monotonic() - (state["seconds"] if state else 0.0))
-        run = TargetRun(name, run_tags(cfg, sampler, pacing_name, end, data, source, column, target, arm),
-                        f"[{sampler}/{pacing_name} seed={cfg.seed}]", end if sampler != "standard" else None,
-                        model_spec(target, data))
-        fit = partial(train_target, data, target, optim, ordering, pacing, end, run.label, kept=kept)
+        fit = partial(train_target, data, target, optim, plan.ordering, plan.pacing, plan.end, run.label, kept=plan.kept)
         run_id, summary = run_target(track, cfg, run, resume, fit, data)
         discard_state(state_file)  # finished: the same settings start a new run
-    say(f"{run.label} test acc final {summary['test/acc_final']:.4f}, best {summary['test/acc_best']:.4f}"
-        + (f", at best val {summary['test/acc_at_best_val']:.4f}" if "test/acc_at_best_val" in summary else "")
-        + f"; distinct examples seen {summary['curriculum/distinct_seen']}/{len(data.train)}; MLflow run {run_id}")
+    say(closing_line(run, summary, len(data.train), run_id))
+
+
+def planned(cfg: DictConfig, settings: PlanSettings, track, data) -> tuple[RunPlan, ScoreSource | None]:
+    """The run's plan and the scores it reads (those named by `scores`, or none when the settings need none and
+    scores=latest), with the lines the plan says."""
+    reads_scores = str(cfg.scores) != "latest" or plan_needs_scores(settings)
+    source = resolve_scores(str(cfg.scores), track, data) if reads_scores else None
+    plan = make_plan(settings, source, data.train.y.cpu().numpy(), data.noisy, int(cfg.seed))
+    for line in plan.notes:
+        say(line)
+    return plan, source
+
+
+def opening_line(cfg: DictConfig, plan: RunPlan, data, source) -> str:
+    """The arm, seed and data of the run, what it draws from (those sampler.keep keeps, the end) and its scores."""
+    kept = f", {len(plan.kept)} kept by sampler.keep={cfg.sampler.keep}" if plan.kept is not None else ""
+    return (f"train {plan.sampler}/{plan.pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples"
+            + kept + (f", end={plan.end:.3f}" if plan.paced else "") + f") with scores {source.path if source else 'none'}")
+
+
+def closing_line(run: TargetRun, summary: dict, n: int, run_id: str) -> str:
+    return (f"{run.label} test acc final {summary['test/acc_final']:.4f}, best {summary['test/acc_best']:.4f}"
+            + (f", at best val {summary['test/acc_at_best_val']:.4f}" if "test/acc_at_best_val" in summary else "")
+            + f"; distinct examples seen {summary['curriculum/distinct_seen']}/{n}; MLflow run {run_id}")
+
+
+def target_run(cfg: DictConfig, plan: RunPlan, data, source, target: TargetConfig) -> TargetRun:
+    """The run's MLflow name and tags, and its label in the progress lines."""
+    pacing = plan.pacing_name
+    name = f"{plan.sampler}-{pacing}" + (f"-keep-{cfg.sampler.keep}" if plan.kept is not None else "")
+    return TargetRun(f"{name}-s{cfg.seed}", run_tags(cfg, plan, data, source, target),
+                     f"[{plan.sampler}/{pacing} seed={cfg.seed}]", plan.end if plan.paced else None,
+                     model_spec(target, data))
 
 
 @dataclass(frozen=True)
@@ -124,15 +122,15 @@ def run_target(track, cfg: DictConfig, run: TargetRun, resume: Resume, fit: Call
     return run_id, trained.summary
 
 
-def run_tags(cfg: DictConfig, sampler: str, pacing_name: str, end, data, source, column: str,
-             target: TargetConfig, arm: dict) -> dict:
+def run_tags(cfg: DictConfig, plan: RunPlan, data, source, target: TargetConfig) -> dict:
     """What compare and a reader of the MLflow store find a train run by."""
-    tags = {"stage": "train", "sampler": sampler, "pacing": pacing_name, "seed": int(cfg.seed),
+    tags = {"stage": "train", "sampler": plan.sampler, "pacing": plan.pacing_name, "seed": int(cfg.seed),
             "study": str(cfg.study), "dataset": data.name, "fingerprint": data.fingerprint,
-            "scores_run_id": source.run_id if source else "none", "sampler_score": column, "arch": target.arch,
-            "arm": json.dumps(arm, sort_keys=True), "training": json.dumps(training_tag(cfg, target), sort_keys=True)}
-    if sampler != "standard":
-        tags |= {"pacing_end": f"{end:.4g}", "pacing_end_spec": str(cfg.pacing.end)}
+            "scores_run_id": source.run_id if source else "none", "sampler_score": plan.column, "arch": target.arch,
+            "arm": json.dumps(plan.arm, sort_keys=True),
+            "training": json.dumps(training_tag(cfg, target), sort_keys=True)}
+    if plan.paced:
+        tags |= {"pacing_end": f"{plan.end:.4g}", "pacing_end_spec": str(cfg.pacing.end)}
     if source is not None:
         tags |= {"scores_sha256": source.sha256, "scores_path": source.path.resolve()}
     return tags
@@ -198,28 +196,13 @@ def target_config(cfg: DictConfig, device) -> TargetConfig:
 
 
 def training_tag(cfg: DictConfig, target: TargetConfig) -> dict:
-    """The settings every arm of a study shares: compare splits arms whose settings differ. epochs_of only when it
-    is not all, so that the tags of runs made before it still match."""
+    """The settings every arm of a study shares: compare splits arms whose settings differ."""
     data = training_settings(OmegaConf.to_container(cfg.data, resolve=True))
-    counted = {"epochs_of": target.epochs_of} if target.epochs_of != "all" else {}
-    return counted | {"model": OmegaConf.to_container(cfg.model, resolve=True), "epochs": int(cfg.epochs),
+    return {"epochs_of": target.epochs_of, "model": OmegaConf.to_container(cfg.model, resolve=True), "epochs": int(cfg.epochs),
             "batch_size": int(cfg.batch_size), "lr": float(cfg.lr), "precision": target.precision,
             **target.augment.resolved(str(cfg.data.name)).identity(),
             "optim": OmegaConf.to_container(cfg.optim, resolve=True), "eval": {"per_epoch": float(cfg.eval.per_epoch)},
             "data": data}
-
-
-def score_column(source, column: str) -> str:
-    """The scores column that orders the examples (sampler.ordering_column), `column` when there are no scores."""
-    return column if source is None else ordering_column(source.frame, column, "sampler.score", str(source.path))
-
-
-def auto_end(source, column: str, keep: str) -> float:
-    """pacing.end=auto: keep the share of examples that the consensus histogram says are correctly labelled."""
-    if keep != "all":
-        raise UserError(f"pacing.end=auto estimates the clean share of all the training examples, but sampler.keep="
-                        f"{keep} already keeps only some; use one of the two, or set pacing.end to a fraction")
-    return estimated_clean_share(source, column, "pacing.end", "sampler.score")
 
 
 def log_run(track, run_id: str, history: list[dict], summary: dict, end: float | None, seconds: float,
@@ -239,29 +222,17 @@ def log_run(track, run_id: str, history: list[dict], summary: dict, end: float |
     track.client.log_text(run_id, json.dumps(history, indent=1), "history.json")
 
 
-def tie_break(source, column: str, cfg: DictConfig):
-    """The margin column that breaks ties of the ordering score (sampler.ties=margin, as the `rank` column does),
-    or None for a seeded shuffle (sampler.ties=random, or scores without a margin). SamplerConfig checked ties."""
-    ties = str(cfg.sampler.ties)
-    if source is None:
-        return None
-    ordered = str(cfg.sampler.name) in SCORED   # random and standard order by no score
-    if ordered and ties == "margin" and column != "margin" and "margin" not in source.frame:
-        say(f"sampler.ties=margin: {source.path} has no margin column; ties are broken by a seeded shuffle")
-    return margin_tie_break(source.frame, column, ties)
-
-
-def _check_batches(n: int, usable: int, batch_size: int, end: float | None, keep: str) -> None:
+def _check_batches(n: int, plan: RunPlan, batch_size: int, keep: str) -> None:
     """The run takes the steps of all n examples; the sampler draws full batches from the first ceil(end * usable)
-    examples of the ordering (all `usable` ones, those sampler.keep keeps, for `standard`, end=None): at least one
-    batch must fit, said before any MLflow run exists."""
+    examples of the ordering (all `usable` ones, those sampler.keep keeps, for `standard`): at least one batch must
+    fit, said before any MLflow run exists."""
     steps_per_epoch(n, batch_size)
+    usable = n if plan.kept is None else len(plan.kept)
     if usable < batch_size:
         raise UserError(f"sampler.keep={keep} keeps {usable} of the {n} training examples, fewer than one batch "
                         f"(batch_size={batch_size}); keep more or lower batch_size")
-    if end is not None and end * usable < batch_size:
-        least = math.ceil(batch_size / usable * 1000) / 1000  # rounded up to 3 decimals
+    if plan.paced and plan.end * usable < batch_size:
+        end, least = plan.end, math.ceil(batch_size / usable * 1000) / 1000  # rounded up to 3 decimals
         which = "training examples" if usable == n else f"examples sampler.keep={keep} keeps"
         raise UserError(f"pacing.end={end:g} keeps {int(end * usable)} of the {usable} {which}, fewer than one batch "
                         f"(batch_size={batch_size}); raise pacing.end to at least {least:g} or lower batch_size")
-

@@ -1,39 +1,32 @@
 """Which training examples a target run may draw (`sampler.keep`): all of them, only those whose label was not
 flipped (`clean`: the oracle of a label-noise study, which no real filter can beat), those `pacing.end=auto` would
-keep (`auto`: consensus filtering without the curriculum), or those a scores column keeps (e.g. cleanlab's kept
-examples imported from a CSV). The run still takes the steps of the whole training set, so
-the arms of a study stay compute-matched. Pure functions of the noise mask and the scores frame."""
+keep (`auto`: consensus filtering without the curriculum, composed by the run plan, plan.py), or those a scores
+column keeps (e.g. cleanlab's kept examples imported from a CSV). The run still takes the steps of the whole
+training set, so the arms of a study stay compute-matched. Pure functions of the noise mask and the scores frame."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from ..arms import KEEP_KEYWORDS
 from ..errors import UserError
-from .pruning import auto_dropped
 
-ALL, CLEAN, AUTO = "all", "clean", "auto"
+ALL, CLEAN = KEEP_KEYWORDS
+AUTO = "auto"
 
 
 def needs_scores(keep: str) -> bool:
     """`auto` and a scores column need the scores; `all` and `clean` do not."""
-    return keep not in (ALL, CLEAN)
+    return keep not in KEEP_KEYWORDS
 
 
-def kept_positions(keep: str, noisy: np.ndarray, frame: pd.DataFrame | None = None, meta: dict | None = None,
-                   seed: int = 0) -> np.ndarray | None:
+def kept_positions(keep: str, noisy: np.ndarray, frame: pd.DataFrame | None = None) -> np.ndarray | None:
     """Sorted training positions a run may draw, or None for all of them. `clean`: where `noisy` (the flip mask)
-    is false, refused for data without injected noise; `auto`: what `sampler=consensus pacing.end=auto` with this
-    seed would keep of the scores (`frame`, `meta`); a column of 0 and 1: where it is 1."""
+    is false, refused for data without injected noise; a column of 0 and 1: where it is 1. (`auto` is the run
+    plan's: plan.auto_kept.)"""
     if keep == ALL:
         return None
-    if keep == AUTO:
-        if frame is None or not {"consensus", "margin"} <= set(frame):
-            raise UserError("sampler.keep=auto keeps what pacing.end=auto would, from consensus scores made by "
-                            "`python -m curriculum score`; these scores have no consensus and margin columns")
-        dropped = auto_dropped(frame["consensus"].to_numpy(), frame["margin"].to_numpy(), frame["label"].to_numpy(),
-                               meta or {}, seed)
-        return np.flatnonzero(~dropped)
     if keep == CLEAN:
         if not np.any(noisy):
             raise UserError("sampler.keep=clean (the oracle) trains only on the examples whose label was not "

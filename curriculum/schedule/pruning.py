@@ -12,9 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
-from ..scoring.scores import orientation
-from .pacing import kept_count
-from .sampler import make_ordering
 
 
 def consensus_levels(meta: dict) -> int:
@@ -50,14 +47,3 @@ def estimate_clean_fraction(consensus: np.ndarray, meta: dict) -> float:
                         "keep nothing); look at the score run's consensus_hist.png and set pacing.end to a fraction")
     return clean
 
-
-def auto_dropped(consensus: np.ndarray, margin: np.ndarray, labels: np.ndarray, meta: dict, seed: int = 0,
-                 balanced: bool = True) -> np.ndarray:
-    """(N,) bool: the examples `train sampler=consensus pacing.end=auto` never trains on, composed as train
-    composes it: the end from estimate_clean_fraction, the consensus ordering with ties broken by the larger
-    margin (and a seeded shuffle, `seed`), classes balanced by default, and the last N - kept_count(end, N)."""
-    end = estimate_clean_fraction(consensus, meta)
-    order = make_ordering("consensus", orientation(consensus, "consensus"), labels, seed, balanced, margin)
-    dropped = np.ones(len(order), dtype=bool)
-    dropped[order[:kept_count(end, len(order))]] = False
-    return dropped

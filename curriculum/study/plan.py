@@ -112,24 +112,21 @@ def train_tags(overrides: list[str]) -> tuple[dict, str]:
 @functools.lru_cache(maxsize=None)
 def composed_tags(overrides: tuple[str, ...]) -> tuple[str, str]:
     """train_tags as JSON, composed once per overrides (a plan asks for the same arm when it plans and renders)."""
-    from omegaconf import OmegaConf
-
-    from ..analysis.comparison import arm_tag
+    from ..commands.common import plan_settings
     from ..commands.train import target_config, training_tag
     from ..config import compose_config
     from ..engine import resolve_device
+    from ..schedule.plan import arm_of
 
     cfg = compose_config("train", [*overrides, "device=auto"])
-    s = cfg.sampler
-    arm = arm_tag(str(s.name), OmegaConf.to_container(cfg.pacing, resolve=True), str(s.score), bool(s.balanced),
-                  str(s.ties), "", str(s.keep), int(s.strata), float(s.drop_hardest))
+    arm = arm_of(plan_settings(cfg))   # known from the settings alone: no scores' checksum
     training = training_tag(cfg, target_config(cfg, resolve_device("auto")))
     return json.dumps(arm), json.dumps(training, sort_keys=True)
 
 
 def arm_name_of(overrides: list[str]) -> str:
     """The name compare gives the arm train makes with these overrides."""
-    from ..analysis.comparison import arm_name
+    from ..arms import arm_name
 
     return arm_name(train_tags(overrides)[0])
 
@@ -138,7 +135,7 @@ def done_seeds(runs: pd.DataFrame, study: str, overrides: list[str]) -> set[int]
     """Seeds of this arm with a finished run in `runs` (the store's runs, as mlflow.search_runs gives them): those
     of `study` whose `arm` tag (read as compare reads it, whatever the scores) and `training` tag are what `train`
     with these overrides would give, so an interrupted study resumes."""
-    from ..analysis.comparison import arm_definition
+    from ..arms import arm_definition
 
     if runs.empty or "tags.arm" not in runs or "tags.study" not in runs:
         return set()
