@@ -15,7 +15,8 @@ from curriculum.io.tracking import Tracker
 
 # test/acc_at_best_val per (sampler, seed)
 ACC = {"standard": [0.80, 0.82, 0.84], "random": [0.79, 0.80, 0.81], "consensus": [0.83, 0.86, 0.86], "anti": [0.70, 0.72]}
-TRAINING = {"epochs_of": "all", "model": {"name": "cnn", "kwargs": {"width": 16, "hidden": 128}}, "lr": 0.05, "epochs": 4,
+TRAINING = {"epochs_of": "all", "augment": {"name": "none", "pad": 0},
+            "model": {"name": "cnn", "kwargs": {"width": 16, "hidden": 128}}, "lr": 0.05, "epochs": 4,
             "batch_size": 128, "eval": {"per_epoch": 2.0}, "optim": {"momentum": 0.9, "weight_decay": 5e-4},
             "data": {"name": "synthetic", "train_size": 1600, "val_size": 200, "label_noise": 0.0, "seed": 0}}
 

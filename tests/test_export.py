@@ -9,6 +9,7 @@ import pytest
 from conftest import run_cli
 
 from curriculum.commands.export import exported_rows
+from curriculum.io.scorefile import write_scores
 
 # 8 training examples, two classes; an imported score (higher = easier). Easy first, unbalanced: 1 (1.0), 0 (0.9),
 # 2 (0.8), 4 (0.7), 6 (0.6), 7 (0.3), 3 (0.2), 5 (0.1). Balanced, each class keeps its sequence (class 0: 1, 0, 2, 3;
@@ -44,6 +45,24 @@ def test_the_kept_half_of_the_balanced_easy_first_ordering_as_csv(dataset):
     assert about["rows"] == 4 and about["of"] == 8 and about["settings"]["order"] == "consensus"
     assert about["settings"]["score"] == "score" and about["settings"]["kept_fraction"] == 0.5   # the import's column
     assert len(about["scores"]["sha256"]) == 64 and about["data"]["name"] == "arrays"
+
+
+def test_keep_auto_exports_the_share_the_consensus_histogram_says_is_clean(dataset):
+    """Consensus of 2 members x 2 checkpoints (4 levels) over the 8 examples: levels 0, 1/4, 1/2, 3/4, 1 hold
+    positions {2, 7}, {5}, {6}, {1, 3}, {0, 4}; shares .25, .125, .125, .25, .25; the floor (median of levels 1-2)
+    .125 leaves .125 mislabelled at level 0, so keep=auto keeps .875: 7 of 8. Easy first, ties by the larger margin,
+    balanced: 4, 0, 1, 6, 3, 5, 2 and not 7 (tests/test_plan.py works the same frame)."""
+    tmp, settings, store = dataset
+    frame = pd.DataFrame({"index": range(8), "label": LABELS, "consensus": [1.0, 0.75, 0.0, 0.75, 1.0, 0.25, 0.5, 0.0],
+                          "margin": [2.0, 0.5, -1.0, 0.1, 3.0, -0.5, 0.4, -2.0]})
+    write_scores(tmp / "consensus.parquet", frame, {"ensemble": [{}, {}], "checkpoints": [1, 2]})
+    out = tmp / "auto"
+    proc = run_cli("export", *settings[:-1], f"scores={tmp / 'consensus.parquet'}", "keep=auto", f"out_dir={out}",
+                   f"mlflow.tracking_uri={store}")
+    assert pd.read_csv(out / "ordering.csv")["index"].tolist() == [4, 0, 1, 6, 3, 5, 2]
+    about = json.loads((out / "export.json").read_text())
+    assert about["settings"]["kept_fraction"] == 0.875 and about["settings"]["keep"] == "auto"
+    assert "keep=auto: the consensus histogram suggests 0.125 of the labels are wrong" in proc.stderr
 
 
 def test_hard_first_as_npy_is_the_exact_reverse(dataset):

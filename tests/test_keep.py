@@ -63,8 +63,8 @@ def test_auto_keeps_what_pacing_end_auto_keeps_and_needs_consensus_scores():
     # smallest margins (margin falls with the position): 230-249
     assert len(kept) == 770 and set(kept) == set(range(210, 230)) | set(range(250, 1000))
     with pytest.raises(UserError, match="no consensus and margin"):
-        kept_examples("auto", Scores(pd.DataFrame({"index": [0, 1], "score": [1.0, 0.0]})), np.zeros(2), np.zeros(2, bool),
-                      0)
+        frame = pd.DataFrame({"index": [0, 1], "score": [1.0, 0.0]})
+        kept_examples("auto", Scores(frame), np.zeros(2), np.zeros(2, bool), 0)
 
 
 def test_restrict_keeps_the_order_of_the_kept_positions():

@@ -9,6 +9,8 @@ import pytest
 import torch
 from conftest import run_cli
 
+from curriculum.commands.common import data_config
+from curriculum.config import compose_config
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.io.scorefile import write_scores
 from curriculum.schedule.pacing import PacedSampler, make_pacing
@@ -75,18 +77,27 @@ def test_compare_and_analyze_close_the_loop(scored):
 
 @pytest.mark.slow
 def test_pruning_curriculum_with_auto_end_logs_its_estimate(scored):
+    """Hand-made consensus of 2 members x 2 checkpoints (4 levels) over the 1600 examples: 200, 100, 100, 0 and
+    1200 of them at levels 0, 1/4, 1/2, 3/4, 1: shares .125, .0625, .0625, 0, .75. The floor (median of levels 1-2)
+    is .0625, so .0625 are mislabelled (the excess at level 0) and pacing.end=auto is .9375: 1500 examples."""
     store, score_dir, _ = scored
-    proc = run_cli("train", *COMMON, "pacing.end=auto", f"scores={score_dir}", "study=auto",
+    data = load_data(data_config(compose_config("train", COMMON)))
+    levels = np.repeat(np.arange(5) / 4, [200, 100, 100, 0, 1200])
+    frame = pd.DataFrame({"index": data.train.index.numpy(), "label": data.train.y.numpy(),
+                          "consensus": np.random.default_rng(0).permutation(levels), "margin": 0.0})
+    hand = write_scores(score_dir.parent / "hand.parquet", frame, {"ensemble": [{}, {}], "checkpoints": [1, 2]})
+    proc = run_cli("train", *COMMON, "pacing.end=auto", f"scores={hand}", "study=auto",
                    f"mlflow.tracking_uri={store}")
-    assert "pacing.end=auto: the consensus histogram suggests" in proc.stderr
+    assert "pacing.end=auto: the consensus histogram suggests 0.062 of the labels are wrong" in proc.stderr
     mlflow.set_tracking_uri(store)
     run = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.study = 'auto'").iloc[0]
-    assert 0.5 < run["metrics.curriculum/pacing_end"] < 1.0
+    assert 0.5 < run["metrics.curriculum/pacing_end"] < 1.0 and run["metrics.curriculum/pacing_end"] == 0.9375
     assert run["metrics.curriculum/distinct_seen"] <= np.ceil(run["metrics.curriculum/pacing_end"] * 1600)
     out = score_dir.parent / "export-auto"
-    run_cli("export", "data=synthetic", "keep=auto", f"scores={score_dir}", f"out_dir={out}", f"mlflow.tracking_uri={store}")
+    run_cli("export", "data=synthetic", "keep=auto", f"scores={hand}", f"out_dir={out}", f"mlflow.tracking_uri={store}")
     about = json.loads((out / "export.json").read_text())
     assert about["settings"]["kept_fraction"] == pytest.approx(run["metrics.curriculum/pacing_end"])   # train's estimate
+    assert about["settings"]["kept_fraction"] == 0.9375 and about["rows"] == 1500
     assert about["rows"] == np.ceil(round(about["settings"]["kept_fraction"] * 1600, 6))
 
 

@@ -77,10 +77,12 @@ def gather(track: Tracker, study: str) -> tuple[pd.DataFrame, dict]:
 
 
 def check_tags(found: list, study: str, uri: str) -> None:
-    """Every run must carry the arm and training tags of this version (every arm tag names sampler.keep): runs
-    logged before do not group with newer ones, so a study mixing them is refused in one line."""
+    """Every run must carry the arm and training tags of this version (every arm tag names sampler.keep, every
+    training tag epochs_of and augment): runs logged before do not group with newer ones, so a study mixing them is
+    refused in one line."""
     old = [run for run in found if not {"arm", "training"} <= set(run.data.tags)
-           or "keep" not in json.loads(run.data.tags["arm"]) or "epochs_of" not in json.loads(run.data.tags["training"])]
+           or "keep" not in json.loads(run.data.tags["arm"])
+           or not {"epochs_of", "augment"} <= set(json.loads(run.data.tags["training"]))]
     if old:
         raise UserError(f"{len(old)} train runs of study={study!r} in {uri} were logged by an earlier version of "
                         f"curriculum (their arm or training tags lack settings every run now carries, e.g. run "

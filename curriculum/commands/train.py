@@ -8,7 +8,7 @@ import json
 import math
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -53,7 +53,8 @@ def train(cfg: DictConfig) -> None:
                               f"wait for it to finish, or change seed or study"):
         state = continuable_state(track, state_file, identity, device)
         resume = Resume(state_file, identity, "", state, time.monotonic() - (state["seconds"] if state else 0.0))
-        fit = partial(train_target, data, target, optim, plan.ordering, plan.pacing, plan.end, run.label, kept=plan.kept)
+        fit = partial(train_target, data, target, optim, plan.ordering, plan.pacing, plan.end, run.label,
+                      kept=plan.kept)
         run_id, summary = run_target(track, cfg, run, resume, fit, data)
         discard_state(state_file)  # finished: the same settings start a new run
     say(closing_line(run, summary, len(data.train), run_id))
@@ -74,7 +75,8 @@ def opening_line(cfg: DictConfig, plan: RunPlan, data, source) -> str:
     """The arm, seed and data of the run, what it draws from (those sampler.keep keeps, the end) and its scores."""
     kept = f", {len(plan.kept)} kept by sampler.keep={cfg.sampler.keep}" if plan.kept is not None else ""
     return (f"train {plan.sampler}/{plan.pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples"
-            + kept + (f", end={plan.end:.3f}" if plan.paced else "") + f") with scores {source.path if source else 'none'}")
+            + kept + (f", end={plan.end:.3f}" if plan.paced else "")
+            + f") with scores {source.path if source else 'none'}")
 
 
 def closing_line(run: TargetRun, summary: dict, n: int, run_id: str) -> str:
@@ -198,9 +200,9 @@ def target_config(cfg: DictConfig, device) -> TargetConfig:
 def training_tag(cfg: DictConfig, target: TargetConfig) -> dict:
     """The settings every arm of a study shares: compare splits arms whose settings differ."""
     data = training_settings(OmegaConf.to_container(cfg.data, resolve=True))
-    return {"epochs_of": target.epochs_of, "model": OmegaConf.to_container(cfg.model, resolve=True), "epochs": int(cfg.epochs),
-            "batch_size": int(cfg.batch_size), "lr": float(cfg.lr), "precision": target.precision,
-            **target.augment.resolved(str(cfg.data.name)).identity(),
+    return {"epochs_of": target.epochs_of, "model": OmegaConf.to_container(cfg.model, resolve=True),
+            "epochs": int(cfg.epochs), "batch_size": int(cfg.batch_size), "lr": float(cfg.lr), "precision": target.precision,
+            "augment": asdict(target.augment.resolved(str(cfg.data.name))),
             "optim": OmegaConf.to_container(cfg.optim, resolve=True), "eval": {"per_epoch": float(cfg.eval.per_epoch)},
             "data": data}
 
