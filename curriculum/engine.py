@@ -16,6 +16,7 @@ from .errors import UserError
 from .faults import reach
 from .progress import Progress
 from .runtime import tune_allocator
+from .statistics import concat, example_stats
 
 SCHEDULES = ("cosine", "linear", "constant")
 
@@ -101,21 +102,10 @@ class Inputs:
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
 
-def example_stats(logits: torch.Tensor, y: torch.Tensor):
-    """Per example of a batch: (correct bool, true-class margin, true-class probability, EL2N). EL2N (Paul, Ganguli
-    & Dziugaite 2021) is the L2 norm of softmax(logits) minus the one-hot label, in [0, sqrt(2)]."""
-    logits = logits.float()
-    true = logits.gather(1, y[:, None])[:, 0]
-    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
-    probs = torch.softmax(logits, 1)                                                     # (B, classes)
-    el2n = torch.linalg.vector_norm(probs - F.one_hot(y, probs.shape[1]).to(probs.dtype), dim=1)
-    return logits.argmax(1) == y, true - other, probs.gather(1, y[:, None])[:, 0], el2n
-
-
 @torch.inference_mode()
 def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs, batch_size: int = 256):
-    """Clean eval-mode pass: per example (correct bool, true-class margin, true-class probability, EL2N),
-    as tensors on the device; no host sync here."""
+    """Clean eval-mode pass: every statistic of curriculum.statistics per example, name -> (N,) tensor on the
+    device; no host sync here."""
     tune_allocator()
     was_training = model.training
     model.eval()
@@ -125,7 +115,7 @@ def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, inputs: Inputs, 
         with inputs.autocast():
             parts.append(example_stats(model(inputs(xb)), yb))
     model.train(was_training)
-    return tuple(torch.cat(column) for column in zip(*parts))
+    return concat(parts)
 
 
 @torch.inference_mode()

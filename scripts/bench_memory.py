@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench_memory.py [--n 1281167] [--members 16] [--checkpoints 30] [--dir /tmp/dyn]
 
-Writes --members random member files (the real format: bit-packed correctness, float16 margin, probability, el2n),
+Writes --members random member files (the real format: every statistic of curriculum.statistics, stored as it says),
 then derives the scores from the first 2 and from all of them, each in a fresh process, and prints each one's
 peak resident memory (ru_maxrss) and their ratio. Derivation folds in one member at a time, so memory should
 grow with checkpoints x examples, not with members."""
@@ -21,18 +21,19 @@ import numpy as np
 
 def generate(folder: Path, members: int, checkpoints: int, n: int) -> list[Path]:
     from curriculum.scoring.dynamics import MemberDynamics, SplitDynamics, save_member
+    from curriculum.statistics import STATISTICS, empty
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"member-{k}.npz" for k in range(members)]
     labels, indices = np.zeros(n, np.int64), np.arange(n, dtype=np.int64)
-    zeros = np.zeros((checkpoints, 1), np.float16)
-    test = SplitDynamics(zeros > 0, zeros, zeros, zeros, np.zeros(1, np.int64), np.zeros(1, np.int64))
+    test = SplitDynamics(empty(checkpoints, 1), np.zeros(1, np.int64), np.zeros(1, np.int64))
     for k, path in enumerate(paths):
         if path.exists():
             continue
         rng = np.random.default_rng(k)
         prob = rng.random((checkpoints, n), dtype=np.float32).astype(np.float16)
-        train = SplitDynamics(prob > 0.3, (prob * 4 - 1).astype(np.float16), prob, 1 - prob, labels, indices)
+        stats = {name: prob > 0.3 if s.storage.dtype is bool else prob for name, s in STATISTICS.items()}
+        train = SplitDynamics(stats, labels, indices)
         save_member(path, MemberDynamics(np.arange(1, checkpoints + 1, dtype=np.float64), train, test, "cnn", k,
                                          "generated", "none"))
         print(f"wrote {path}", flush=True)
@@ -67,7 +68,10 @@ def main() -> None:
         results[m] = (float(out[2]), float(out[3]))
         print(f"{m:3d} members x {args.checkpoints} checkpoints x {int(out[1])} examples: derivation "
               f"{results[m][0]:.1f} s, peak memory {results[m][1]:.0f} MB", flush=True)
-    one_member_arrays = args.checkpoints * args.n * (1 + 2 + 2 + 2) / 2 ** 20  # bool + 3 float16 (margin, prob, el2n)
+    from curriculum.statistics import STATISTICS
+
+    item_bytes = sum(np.dtype(s.storage.dtype).itemsize for s in STATISTICS.values())   # bool 1, float16 2
+    one_member_arrays = args.checkpoints * args.n * item_bytes / 2 ** 20
     print(f"peak memory ratio {args.members} vs 2 members: {results[args.members][1] / results[2][1]:.2f}x "
           f"(one member's unpacked arrays: {one_member_arrays:.0f} MB; all {args.members}: "
           f"{args.members * one_member_arrays:.0f} MB)")

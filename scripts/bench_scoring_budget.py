@@ -81,7 +81,7 @@ def checkpoint_rows(dyn, schedule: str = "all") -> np.ndarray:
 
 def consensus_of(dyns: list, schedule: str = "all") -> np.ndarray:
     rows = checkpoint_rows(dyns[0], schedule)
-    members = ((d.train.correct[rows], d.train.margin[rows], d.train.prob[rows]) for d in dyns)
+    members = ({name: values[rows] for name, values in d.train.stats.items()} for d in dyns)
     return derive_scores(members, dyns[0].checkpoints[rows])["consensus"]
 
 

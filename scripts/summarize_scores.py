@@ -12,12 +12,12 @@ import argparse
 import numpy as np
 
 from curriculum.io.scorefile import read_scores
-from curriculum.scoring.scores import SCORE_COLUMNS
+from curriculum.scoring.scores import DERIVED
 
 
 def summary_rows(frame) -> list[str]:
     rows = []
-    for column in SCORE_COLUMNS:
+    for column in DERIVED:
         if column == "rank" or column not in frame:
             continue
         values = frame[column].to_numpy(dtype=np.float64)

@@ -29,3 +29,11 @@ def run_cli(*args, cwd=None, check=True, timeout=900):
 def store(tmp_path):
     """A fresh SQLite MLflow store in a temporary folder."""
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def random_stats(rng, checkpoints: int, n: int) -> dict:
+    """Random (C, N) values of every statistic of the registry, in its dtype: bools or floats in [0, 1.4)."""
+    from curriculum.statistics import STATISTICS
+
+    return {name: rng.random((checkpoints, n)) < 0.5 if s.storage.dtype is bool
+            else (rng.random((checkpoints, n)) * 1.4).astype(s.storage.dtype) for name, s in STATISTICS.items()}

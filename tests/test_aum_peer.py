@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from curriculum.engine import example_stats
 from curriculum.scoring.scores import derive_scores
+from curriculum.statistics import STATISTICS, example_stats
 
 aum = pytest.importorskip("aum", reason="the peer package `aum` (pip install -e '.[dev]')")
 
@@ -29,8 +29,8 @@ def our_margin() -> np.ndarray:
     members = []
     for member in LOGITS:
         per_checkpoint = [example_stats(logits, LABELS) for logits in member]
-        correct, margin, prob, el2n = (torch.stack(column).numpy() for column in zip(*per_checkpoint))  # (C, N)
-        members.append((correct, margin.astype(np.float16), prob.astype(np.float16), el2n.astype(np.float16)))
+        members.append({name: torch.stack([c[name] for c in per_checkpoint]).numpy().astype(s.storage.dtype)
+                        for name, s in STATISTICS.items()})                                              # (C, N)
     return derive_scores(members, np.array([0.5, 1.0, 2.0]))["margin"]
 
 

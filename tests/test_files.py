@@ -3,11 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import random_stats
 
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.errors import UserError
 from curriculum.io.scorefile import check_scores, read_scores, write_scores
 from curriculum.scoring.dynamics import MemberDynamics, SplitDynamics, load_member, save_member
+from curriculum.statistics import STATISTICS
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +21,7 @@ def random_member(data, checkpoints=5, seed=0):
     rng = np.random.default_rng(seed)
 
     def split(s):
-        n = len(s)
-        return SplitDynamics(rng.random((checkpoints, n)) < 0.5, rng.normal(size=(checkpoints, n)).astype(np.float16),
-                             rng.random((checkpoints, n)).astype(np.float16),
-                             (rng.random((checkpoints, n)) * 1.4).astype(np.float16), s.y.numpy(), s.index.numpy())
+        return SplitDynamics(random_stats(rng, checkpoints, len(s)), s.y.numpy(), s.index.numpy())
 
     return MemberDynamics(np.linspace(0.25, 3, checkpoints), split(data.train), split(data.test), "cnn", 7,
                           data.name, data.fingerprint)
@@ -34,10 +33,10 @@ def test_member_file_round_trips_exactly_with_bit_packed_correctness(tmp_path, d
     path = save_member(tmp_path / "member-0.npz", dyn)
     back = load_member(path, data)
     for a, b in ((dyn.train, back.train), (dyn.test, back.test)):
-        np.testing.assert_array_equal(a.correct, b.correct)
-        np.testing.assert_array_equal(a.margin, b.margin)
-        np.testing.assert_array_equal(a.prob, b.prob)
-        np.testing.assert_array_equal(a.el2n, b.el2n)
+        assert a.stats.keys() == b.stats.keys() == STATISTICS.keys()
+        for name in STATISTICS:
+            np.testing.assert_array_equal(a.stats[name], b.stats[name])
+            assert a.stats[name].dtype == b.stats[name].dtype == STATISTICS[name].storage.dtype
         np.testing.assert_array_equal(a.labels, b.labels)
     assert (back.arch, back.seed, back.dataset) == ("cnn", 7, "synthetic")
     with np.load(path, allow_pickle=False) as z:
@@ -97,12 +96,12 @@ def test_one_pass_over_the_member_files_gives_the_scores_and_summary_of_reading_
     run = derive_score_run(paths, data, 0.75)
     for split in ("train", "test"):
         parts = [getattr(load_member(p, data), split) for p in paths]
-        expected = derive_scores(((s.correct, s.margin, s.prob) for s in parts), members[0].checkpoints, 0.75)
+        expected = derive_scores((s.stats for s in parts), members[0].checkpoints, 0.75)
         for column, values in expected.items():
             np.testing.assert_array_equal(run.frames[split][column].to_numpy(), values)
         alone, meta = scores_frame(paths, data, split, 0.75)
         pd.testing.assert_frame_equal(alone, run.frames[split])
         assert meta == run.metas[split]
-    votes = sum(m.train.correct[-1].astype(int) for m in members)
-    assert run.member_test_acc == [float(m.test.correct[-1].mean()) for m in members]
+    votes = sum(m.train.stats["correct"][-1].astype(int) for m in members)
+    assert run.member_test_acc == [float(m.test.stats["correct"][-1].mean()) for m in members]
     assert (run.learned_by_all, run.learned_by_none) == (float((votes == 3).mean()), float((votes == 0).mean()))

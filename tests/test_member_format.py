@@ -1,11 +1,12 @@
-"""Member files of format 2 carry el2n. A file of format 1 (before el2n) still loads and gives scores without the
-el2n column, but is never reused by a score run (the format is part of the member identity); a newer format is
-refused in one line."""
+"""Member files of format 3 carry one array per statistic of curriculum.statistics. A file of any other format
+(1: before el2n, 2: before loss), or one without a statistic this code records, is refused in one line saying to
+score again into a new out_dir, both when loading it and when a score run finds it in its out_dir."""
 
 import json
 
 import numpy as np
 import pytest
+from conftest import random_stats
 
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig
@@ -13,6 +14,7 @@ from curriculum.errors import UserError
 from curriculum.scoring.derive import derive_score_run
 from curriculum.scoring.dynamics import FORMAT_VERSION, MemberDynamics, SplitDynamics, load_member, save_member
 from curriculum.scoring.ensemble import Member, RecordingConfig, member_identity, reusable_member
+from curriculum.statistics import STATISTICS
 
 # The identity member_identity gave before data.noise and el2n (commit bd5dcd1) for member 0 (cnn, seed 0) on
 # synthetic data with 20% symmetric noise (train_size 500, val_size 100, seed 3), checkpoints 0.5 and 1.
@@ -35,19 +37,16 @@ def member(data) -> MemberDynamics:
     rng = np.random.default_rng(0)
 
     def split(s):
-        shape = (2, len(s))
-        return SplitDynamics(rng.random(shape) < 0.5, rng.normal(size=shape).astype(np.float16),
-                             rng.random(shape).astype(np.float16), (rng.random(shape) * 1.4).astype(np.float16),
-                             s.y.numpy(), s.index.numpy())
+        return SplitDynamics(random_stats(rng, 2, len(s)), s.y.numpy(), s.index.numpy())
 
     return MemberDynamics(np.array([0.5, 1.0]), split(data.train), split(data.test), "cnn", 0, data.name,
                           data.fingerprint, identity=identity(data))
 
 
-def rewrite(path, version: int) -> None:
-    """Turn a member file into one of format `version`: format 1 has no el2n arrays."""
+def rewrite(path, version: int, drop: str = "") -> None:
+    """Turn a member file into one of format `version`, without the arrays of statistic `drop`."""
     with np.load(path) as z:
-        arrays = {k: z[k] for k in z.files if version >= 2 or not k.endswith("el2n")}
+        arrays = {k: z[k] for k in z.files if not drop or k not in (drop, f"test_{drop}")}
     meta = json.loads(arrays["meta"].tobytes())
     meta["format"] = meta["identity"]["format"] = version
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -55,31 +54,33 @@ def rewrite(path, version: int) -> None:
         np.savez(f, **arrays)
 
 
-def test_a_symmetric_runs_member_identity_changed_only_by_the_format_bump(data):
-    assert FORMAT_VERSION == 2
-    assert identity(data) == {**OLD_IDENTITY, "format": 2}
+def test_a_symmetric_runs_member_identity_changed_only_by_the_format_bumps(data):
+    assert FORMAT_VERSION == 3
+    assert identity(data) == {**OLD_IDENTITY, "format": 3}
 
 
-def test_a_format_1_member_file_loads_without_el2n_and_its_scores_have_no_el2n_column(tmp_path, data):
+def test_a_member_file_holds_every_statistic_and_derives_every_score(tmp_path, data):
     paths = [save_member(tmp_path / f"member-{k}.npz", member(data)) for k in range(2)]
-    assert "el2n" in derive_score_run(paths, data, 1.0).frames["train"]
-    for path in paths:
-        rewrite(path, 1)
-    assert load_member(paths[0], data).train.el2n is None
+    with np.load(paths[0]) as z:
+        assert {name for name in STATISTICS} <= set(z.files) and json.loads(z["meta"].tobytes())["format"] == 3
     frame = derive_score_run(paths, data, 1.0).frames["train"]
-    assert "el2n" not in frame and "margin" in frame
+    assert {"consensus", "el2n", "margin"} <= set(frame)
 
 
-def test_a_format_1_member_file_is_never_reused_by_a_score_run(tmp_path, data):
+@pytest.mark.parametrize("version, drop", [(1, "el2n"), (2, ""), (4, ""), (3, "el2n")])
+def test_a_member_file_of_another_format_is_refused_in_one_line(tmp_path, data, version, drop):
+    path = save_member(tmp_path / "member-0.npz", member(data))
+    rewrite(path, version, drop)
+    found = f"format {version}" + (f" without {drop}" if drop else "")
+    with pytest.raises(UserError, match=rf"has {found}; this curriculum reads format 3 .*score again into a new out_dir"):
+        load_member(path)
+
+
+def test_a_score_run_stops_at_a_member_file_of_another_format_instead_of_overwriting_it(tmp_path, data):
     path = save_member(tmp_path / "member-0.npz", member(data))
     assert reusable_member(path, identity(data))
-    rewrite(path, 1)
-    with pytest.raises(UserError, match=r"made with other settings \(format: 1 -> 2\); score into a new out_dir"):
+    rewrite(path, 2)
+    before = path.read_bytes()
+    with pytest.raises(UserError, match=r"has format 2; .*score again into a new out_dir"):
         reusable_member(path, identity(data))
-
-
-def test_a_member_file_of_a_newer_format_is_refused_in_one_line(tmp_path, data):
-    path = save_member(tmp_path / "member-0.npz", member(data))
-    rewrite(path, 3)
-    with pytest.raises(UserError, match=r"has format 3, newer than this curriculum reads \(2\); upgrade curriculum"):
-        load_member(path)
+    assert path.read_bytes() == before

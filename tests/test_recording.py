@@ -4,7 +4,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig
@@ -18,6 +17,7 @@ from curriculum.scoring.ensemble import (
     reusable_member,
     train_member,
 )
+from curriculum.statistics import STATISTICS
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +35,11 @@ def test_training_pass_recording_of_a_frozen_model_is_the_clean_pass(data):
     clean, _ = train_member(member, data, rec, frozen)
     free, history = train_member(member, data, dataclasses.replace(rec, source="train"), frozen)
     assert free.source == "train" and clean.source == "eval"
-    np.testing.assert_array_equal(free.train.correct, clean.train.correct)
-    np.testing.assert_allclose(free.train.margin.astype(float), clean.train.margin.astype(float), atol=2e-3)
-    np.testing.assert_allclose(free.train.prob.astype(float), clean.train.prob.astype(float), atol=2e-3)
-    np.testing.assert_array_equal(free.test.correct, clean.test.correct)
+    np.testing.assert_array_equal(free.train.stats["correct"], clean.train.stats["correct"])
+    for name in STATISTICS.keys() - {"correct"}:   # every float statistic, the same logits give the same values
+        np.testing.assert_allclose(free.train.stats[name].astype(float), clean.train.stats[name].astype(float),
+                                   atol=2e-3, err_msg=name)
+    np.testing.assert_array_equal(free.test.stats["correct"], clean.test.stats["correct"])
     assert all(h["record/seconds"] > 0 for h in history)
 
 
@@ -48,8 +49,9 @@ def test_training_pass_recording_differs_from_clean_when_the_model_learns(data):
     rec = RecordingConfig(epochs=2, batch_size=64, within_first_epoch=())
     clean, _ = train_member(Member(0, "mlp", 1), data, rec, OptimConfig())
     free, _ = train_member(Member(0, "mlp", 1), data, dataclasses.replace(rec, source="train"), OptimConfig())
-    assert not np.array_equal(free.train.margin, clean.train.margin)
-    np.testing.assert_array_equal(free.test.margin, clean.test.margin)  # the test split is always a clean pass
+    assert not np.array_equal(free.train.stats["margin"], clean.train.stats["margin"])
+    for name in STATISTICS:   # the test split is always a clean pass
+        np.testing.assert_array_equal(free.test.stats[name], clean.test.stats[name])
 
 
 def test_member_recorded_with_another_source_is_refused_and_never_mixed(tmp_path, data):
@@ -68,31 +70,6 @@ def test_member_recorded_with_another_source_is_refused_and_never_mixed(tmp_path
 def test_unknown_recording_source_is_refused():
     with pytest.raises(UserError, match="recording.source='logits' must be one of eval, train"):
         RecordingConfig(source="logits")
-
-
-def test_example_stats_by_hand():
-    from curriculum.engine import example_stats
-
-    logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0]])
-    correct, margin, prob, el2n = example_stats(logits, torch.tensor([0, 2]))
-    assert correct.tolist() == [True, False]
-    assert margin.tolist() == [1.5, -2.0]
-    assert prob[0].item() == pytest.approx(np.exp(2) / (np.exp(2) + np.exp(0.5) + np.exp(-1)))
-
-
-def test_el2n_by_hand():
-    """EL2N = ||softmax(logits) - onehot(label)||_2 (Paul et al. 2021). Equal logits over 3 classes: softmax 1/3 each,
-    so sqrt((1 - 1/3)^2 + 2 (1/3)^2) = sqrt(6)/3; two classes with logits ln 3 and 0: softmax 3/4, 1/4, so label 0
-    gives sqrt(2) / 4 and label 1 gives 3 sqrt(2) / 4."""
-    from curriculum.engine import example_stats
-
-    logits = torch.tensor([[0.0, 0.0, 0.0]])
-    assert example_stats(logits, torch.tensor([0]))[3].item() == pytest.approx(np.sqrt(6) / 3)   # 0.8165
-    two = torch.tensor([[np.log(3.0), 0.0], [np.log(3.0), 0.0]])
-    el2n = example_stats(two, torch.tensor([0, 1]))[3]
-    assert el2n.tolist() == pytest.approx([np.sqrt(2) / 4, 3 * np.sqrt(2) / 4], rel=1e-6)
-    confident = example_stats(torch.tensor([[100.0, 0.0, 0.0]]), torch.tensor([1]))[3]
-    assert confident.item() == pytest.approx(np.sqrt(2), rel=1e-6)   # all mass on a wrong class: the maximum
 
 
 def test_interrupted_training_pass_recording_resumes_to_identical_dynamics(tmp_path, data, monkeypatch):
@@ -118,5 +95,5 @@ def test_interrupted_training_pass_recording_resumes_to_identical_dynamics(tmp_p
     monkeypatch.undo()
     resumed, _ = train_member(member, data, rec, OptimConfig(), resume_path=resume)
     for split in ("train", "test"):
-        for field in ("correct", "margin", "prob"):
-            np.testing.assert_array_equal(getattr(getattr(resumed, split), field), getattr(getattr(whole, split), field))
+        for name in STATISTICS:
+            np.testing.assert_array_equal(getattr(resumed, split).stats[name], getattr(whole, split).stats[name])

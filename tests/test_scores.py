@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from curriculum.scoring.scores import (
-    DIRECTIONS,
+    DERIVED,
     EL2N_UNTIL,
+    SCORES,
     ScoreAccumulator,
     derive_scores,
     el2n_score,
@@ -14,6 +15,7 @@ from curriculum.scoring.scores import (
     orientation,
     rank,
 )
+from curriculum.statistics import STATISTICS
 
 CHECKPOINTS = np.array([0.5, 1.0, 2.0])
 CORRECT = np.array([
@@ -34,8 +36,16 @@ EL2N = np.array([
 ], dtype=np.float16)
 
 
+
+
+def members(**replaced) -> list[dict]:
+    """The hand-made ensemble as each member's statistics (name -> (C, N)), with `replaced` ones swapped in."""
+    stats = {"correct": CORRECT, "margin": MARGIN, "prob": PROB, "el2n": EL2N} | replaced
+    return [{name: values[k] for name, values in stats.items()} for k in range(2)]
+
+
 def scores(quorum=1.0):
-    return derive_scores(zip(CORRECT, MARGIN, PROB), CHECKPOINTS, quorum)
+    return derive_scores(members(), CHECKPOINTS, quorum)
 
 
 def test_consensus_is_mean_agreement_over_checkpoints():
@@ -75,21 +85,23 @@ def test_rank_orders_by_consensus_and_breaks_ties_by_margin():
 
 def test_accumulator_memory_does_not_hold_members():
     acc = ScoreAccumulator()
-    for member in zip(CORRECT, MARGIN, PROB):
-        acc.add(*member)
-    assert acc.correct_sum.shape == (3, 4)  # (checkpoints, examples): no member axis
+    for member in members():
+        acc.add(member)
+    assert {name: sums.shape for name, sums in acc.sums.items()} == {name: (3, 4) for name in acc.NEEDED}
+    assert {name: folded.shape for name, folded in acc.folds.items()} == {"forgetting": (4,), "variability": (4,)}
 
 
 def test_members_with_other_checkpoints_are_rejected():
     acc = ScoreAccumulator()
-    acc.add(CORRECT[0], MARGIN[0], PROB[0])
+    first, second = members()
+    acc.add(first)
     with pytest.raises(ValueError, match="do not match"):
-        acc.add(CORRECT[1][:2], MARGIN[1][:2], PROB[1][:2])
+        acc.add({name: values[:2] for name, values in second.items()})
 
 
-@pytest.mark.parametrize("column", [c for c, d in DIRECTIONS.items() if d])
+@pytest.mark.parametrize("column", [c for c, s in SCORES.items() if s.direction])
 def test_orientation_follows_each_scores_direction(column):
-    easiest = 1 if DIRECTIONS[column] > 0 else 0
+    easiest = 1 if SCORES[column].direction > 0 else 0
     assert np.argmax(orientation(np.array([1.0, 2.0]), column)) == easiest
 
 
@@ -114,7 +126,7 @@ def test_a_never_learned_example_is_the_most_forgettable_and_orders_hardest_by_f
     # example 2 never right: Toneva et al. count it as forgotten infinitely often, so it is the hardest.
     correct = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 0]], dtype=bool)
     zeros = np.zeros((3, 3), np.float16)
-    s = derive_scores([(correct, zeros, zeros)], CHECKPOINTS)
+    s = derive_scores([{name: correct if name == "correct" else zeros for name in STATISTICS}], CHECKPOINTS)
     assert s["forgetting"].tolist() == [0, 1, np.inf]
     oriented = orientation(s["forgetting"], "forgetting")
     assert np.argsort(-oriented, kind="stable").tolist() == [0, 1, 2]
@@ -138,7 +150,7 @@ def test_never_learned_examples_may_have_nan_learned_epoch_and_order_hardest():
 
 def test_el2n_is_the_mean_over_members_of_the_checkpoints_within_the_first_epoch():
     assert EL2N_UNTIL == 1.0
-    s = derive_scores(zip(CORRECT, MARGIN, PROB, EL2N), CHECKPOINTS)
+    s = scores()
     # example 0: (0.25 + 0.5 + 0.75 + 1.0) / 4; example 2: (1 + 0 + 0.5 + 0.5) / 4; the epoch-2 row is left out
     np.testing.assert_allclose(s["el2n"], [0.625, 0, 0.5, 1.25])
     np.testing.assert_allclose(el2n_score(EL2N.astype(float).mean(axis=0), CHECKPOINTS, until=2.0),
@@ -146,14 +158,25 @@ def test_el2n_is_the_mean_over_members_of_the_checkpoints_within_the_first_epoch
 
 
 def test_el2n_orders_a_high_error_example_as_hard():
-    s = derive_scores(zip(CORRECT, MARGIN, PROB, EL2N), CHECKPOINTS)
-    oriented = orientation(s["el2n"], "el2n")
+    oriented = orientation(scores()["el2n"], "el2n")
     assert np.argsort(-oriented, kind="stable").tolist() == [1, 2, 0, 3]   # easiest (lowest EL2N) first
 
 
-def test_members_without_el2n_give_scores_without_the_column_and_mixing_is_refused():
-    assert "el2n" not in scores()                                 # members from files of format 1
-    acc = ScoreAccumulator()
-    acc.add(CORRECT[0], MARGIN[0], PROB[0], EL2N[0])
-    with pytest.raises(ValueError, match="some members have el2n and some do not"):
-        acc.add(CORRECT[1], MARGIN[1], PROB[1])
+def test_members_without_a_statistic_a_score_needs_are_refused_naming_it():
+    first, _ = members()
+    del first["el2n"]
+    with pytest.raises(ValueError, match="member dynamics lack el2n; the scores need"):
+        ScoreAccumulator().add(first)
+
+
+def test_the_imported_columns_keep_their_direction_and_are_never_derived():
+    assert (SCORES["score"].direction, SCORES["cscore"].direction) == (+1, +1)
+    assert "score" not in DERIVED and "cscore" not in DERIVED
+
+
+@pytest.mark.parametrize("name", DERIVED)
+def test_every_derived_score_is_one_value_per_example_from_recorded_statistics(name):
+    score = SCORES[name]
+    assert set(score.needs) <= set(STATISTICS) and score.needs and score.meaning
+    assert score.direction in (-1, 0, 1)
+    assert scores()[name].shape == (4,)

@@ -118,7 +118,7 @@ def test_the_final_weights_are_an_artifact_that_reproduces_the_logged_test_accur
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the run (threads=1): the same sums, the same argmax
     try:
-        correct = predict(model, data.test.x, data.test.y, Inputs(spec["mean"], spec["std"], "cpu"))[0]
+        correct = predict(model, data.test.x, data.test.y, Inputs(spec["mean"], spec["std"], "cpu"))["correct"]
     finally:
         torch.set_num_threads(threads)
     assert correct.float().mean().item() == metrics["test/acc_final"][0][1]

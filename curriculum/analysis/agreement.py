@@ -52,11 +52,11 @@ def member_agreement(members) -> dict:
     for dyn in members:
         for split, part in (("train", dyn.train), ("test", dyn.test)):
             if part.labels.size:   # a test split not recorded (recording.test=false) has no rows
-                count[split] = count.get(split, 0) + part.correct.astype(np.int32)
-                accuracy.setdefault(split, []).append(part.correct.mean(axis=1))
-        speed.append(dyn.train.correct.mean(axis=0))
+                count[split] = count.get(split, 0) + part.stats["correct"].astype(np.int32)
+                accuracy.setdefault(split, []).append(part.stats["correct"].mean(axis=1))
+        speed.append(dyn.train.stats["correct"].mean(axis=0))
         identity.append(dyn.identity)
-        final.append((dyn.test if dyn.test.labels.size else dyn.train).correct[-1])
+        final.append((dyn.test if dyn.test.labels.size else dyn.train).stats["correct"][-1])
         for name, predicted in dyn.ood.items():
             ood.setdefault(name, []).append(predicted)
         arch.append(dyn.arch)

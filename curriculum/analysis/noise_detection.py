@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..scoring.scores import DIRECTIONS, SCORE_COLUMNS, orientation
+from ..scoring.scores import DERIVED, SCORES, orientation
 from .stats import auroc, average_precision
 
 
@@ -25,7 +25,7 @@ def noise_auroc(scores: pd.DataFrame) -> pd.DataFrame | None:
     if "noisy" not in scores or not scores["noisy"].any():
         return None
     return pd.DataFrame([{"score": c, "auroc": auroc(flip_evidence(scores, c), scores["noisy"].to_numpy())}
-                         for c in SCORE_COLUMNS if c in scores and DIRECTIONS[c]])
+                         for c in DERIVED if c in scores and SCORES[c].direction])
 
 
 def flag_row(side: str, method: str, flagged: np.ndarray, noisy: np.ndarray, timing: dict) -> dict:

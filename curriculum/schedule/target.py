@@ -98,7 +98,7 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
     eval_steps = sorted(set(range(every, total + 1, every)) | {total})
 
     def evaluate(stats: StepStats):
-        accs = {f"{name}/acc": predict(model, s.x, s.y, inputs, cfg.eval_batch)[0].float().mean().item()
+        accs = {f"{name}/acc": predict(model, s.x, s.y, inputs, cfg.eval_batch)["correct"].float().mean().item()
                 for name, s in (("val", data.val), ("test", data.test)) if len(s)}
         history.append({"step": stats.step, "epoch": stats.step / per_epoch, "train/loss": stats.loss,
                         "train/acc": stats.acc, **accs,

@@ -16,10 +16,11 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..batches import shuffled_batches, steps_per_epoch
 from ..data.datasets import Data
-from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, example_stats, train
+from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, train
 from ..errors import UserError
 from ..progress import Progress
 from ..seeding import torch_generator
+from ..statistics import concat, example_stats
 from .dynamics import MemberDynamics, Recorder, checkpoint_steps
 from .ensemble import done_line, history_row, member_augment, member_identity, member_model
 
@@ -56,16 +57,17 @@ class StackedMembers:
 
 @torch.inference_mode()
 def predict_stacked(stacked: StackedMembers, x, y, inputs: Inputs, batch_size: int = 256):
-    """predict() for all members at once: (correct, margin, prob, el2n), each (K, N), on the device."""
+    """predict() for all members at once: every statistic, name -> (K, N) tensor on the device."""
     parts, was_training = [], stacked.base.training
     stacked.train(False)   # a clean eval-mode pass, as predict() makes for one member
     for start in range(0, len(y), batch_size):
         with inputs.autocast():
             logits = stacked(inputs(x[start:start + batch_size]), shared=True)          # (K, B, classes)
-        yb = y[start:start + batch_size]
-        parts.append([torch.stack(t) for t in zip(*(example_stats(lk, yb) for lk in logits))])
+        k, b = logits.shape[:2]
+        stats = example_stats(logits.flatten(0, 1), y[start:start + batch_size].repeat(k))   # each (K * B,)
+        parts.append({name: values.view(k, b) for name, values in stats.items()})
     stacked.train(was_training)
-    return tuple(torch.cat(column, dim=1) for column in zip(*parts))
+    return concat(parts, dim=1)
 
 
 def train_members_batched(members, data: Data, rec, optim: OptimConfig, model_kwargs: dict | None = None,
@@ -122,7 +124,7 @@ def record_stacked(recorders: list[Recorder], row: int, stacked: StackedMembers,
         split = getattr(recorders[0].data, name)
         stats = predict_stacked(stacked, split.x, split.y, inputs, eval_batch)          # each (K, N)
         for j, recorder in enumerate(recorders):
-            recorder.store(row, name, tuple(t[j] for t in stats))
+            recorder.store(row, name, {statistic: values[j] for statistic, values in stats.items()})
     for name, split in recorders[0].data.ood.items():
         predicted = predicted_stacked(stacked, split.x, inputs, eval_batch).cpu().numpy()     # (K, N)
         for j, recorder in enumerate(recorders):

@@ -56,9 +56,9 @@ def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits
         ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name, "source": dyn.source})
         accumulators = {split: acc for split, acc in accumulators.items() if getattr(dyn, split).labels.size}
         for split, acc in accumulators.items():
-            acc.add(*getattr(dyn, split).stats())
-        test_acc += [float(dyn.test.correct[-1].mean())] if dyn.test.labels.size else []
-        votes = votes + dyn.train.correct[-1].astype(np.int32)   # (N,) members right at the last checkpoint
+            acc.add(getattr(dyn, split).stats)
+        test_acc += [float(dyn.test.stats["correct"][-1].mean())] if dyn.test.labels.size else []
+        votes = votes + dyn.train.stats["correct"][-1].astype(np.int32)   # (N,) members right at the last checkpoint
     frames, metas = {}, {}
     for split, acc in accumulators.items():
         scores = acc.finalize(first.checkpoints, quorum)

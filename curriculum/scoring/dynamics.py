@@ -1,5 +1,5 @@
-"""Learning dynamics of one ensemble member: at each checkpoint, for every train and test example,
-whether it is classified correctly, its true-class margin and probability, and its EL2N (clean eval-mode passes)."""
+"""Learning dynamics of one ensemble member: at each checkpoint, for every train and test example, every statistic
+of curriculum.statistics (whether it is classified correctly, its margin, ...), from clean eval-mode passes."""
 
 from __future__ import annotations
 
@@ -13,15 +13,21 @@ import numpy as np
 import torch
 
 from ..data.datasets import Data
-from ..engine import Inputs, example_stats, predict, predict_classes
+from .. import statistics
+from ..engine import Inputs, predict, predict_classes
 from ..errors import UserError
 from ..faults import reach
 from ..io.files import atomic_write, check_alignment
 from ..models import default_kwargs
+from ..statistics import STATISTICS, as_rows, example_stats, from_rows
 
-FORMAT_VERSION = 2   # 2: el2n added. Files of format 1 still load (el2n None: their scores have no el2n column);
-                     # the version is part of a member's identity, so a score run never reuses a format-1 member.
-STATS = ("correct", "margin", "prob", "el2n")   # what a recording holds per checkpoint and example, in this order
+# 3: one array per statistic of curriculum.statistics (loss added). Only this format loads; the version is part of
+# a member's identity, so a score run never reuses a member of another format.
+FORMAT_VERSION = 3
+
+
+class MemberFormatError(UserError):
+    """A member file this curriculum does not read: made by another version, never by a broken write."""
 
 
 def checkpoint_steps(epochs: int, steps_per_epoch: int, within_first_epoch=(0.125, 0.25, 0.5)):
@@ -34,23 +40,13 @@ def checkpoint_steps(epochs: int, steps_per_epoch: int, within_first_epoch=(0.12
 
 @dataclass
 class SplitDynamics:
-    correct: np.ndarray   # (C, N) bool
-    margin: np.ndarray    # (C, N) float16, true-class logit minus the largest other
-    prob: np.ndarray      # (C, N) float16, softmax probability of the label
-    el2n: np.ndarray | None  # (C, N) float16, L2 norm of softmax minus one-hot label; None in files of format 1
-    labels: np.ndarray    # (N,) int64, as trained
-    indices: np.ndarray   # (N,) int64, official positions
+    stats: dict[str, np.ndarray]   # statistic name -> (C, N) array of its dtype (curriculum.statistics)
+    labels: np.ndarray             # (N,) int64, as trained
+    indices: np.ndarray            # (N,) int64, official positions
 
     @classmethod
     def empty(cls, checkpoints: int, labels, indices) -> "SplitDynamics":
-        n = len(labels)
-        return cls(np.zeros((checkpoints, n), bool), np.zeros((checkpoints, n), np.float16),
-                   np.zeros((checkpoints, n), np.float16), np.zeros((checkpoints, n), np.float16),
-                   np.asarray(labels), np.asarray(indices))
-
-    def stats(self) -> tuple:
-        """(correct, margin, prob, el2n) as ScoreAccumulator.add takes them (el2n None for a format-1 file)."""
-        return self.correct, self.margin, self.prob, self.el2n
+        return cls(statistics.empty(checkpoints, len(labels)), np.asarray(labels), np.asarray(indices))
 
 
 @dataclass
@@ -101,17 +97,16 @@ class Recorder:
             self.dynamics.ood[name][row] = predict_classes(model, split.x, inputs, self.eval_batch).cpu().numpy()
         self.seconds[row] += time.perf_counter() - started
 
-    def split_stats(self, name: str, model, inputs: Inputs):
-        """(correct, margin, prob, el2n) of split `name` now, as device tensors: a clean pass."""
+    def split_stats(self, name: str, model, inputs: Inputs) -> dict:
+        """Every statistic of split `name` now, name -> (N,) device tensor: a clean pass."""
         split = getattr(self.data, name)
         return predict(model, split.x, split.y, inputs, self.eval_batch)
 
-    def store(self, row: int, name: str, stats) -> None:
-        """Write one split's (correct, margin, prob, el2n) into row `row`, with one host transfer."""
-        stacked = torch.stack([t.float() for t in stats]).cpu().numpy()      # (4, N)
-        dyn = getattr(self.dynamics, name)
-        dyn.correct[row] = stacked[0] > 0.5
-        dyn.margin[row], dyn.prob[row], dyn.el2n[row] = stacked[1], stacked[2], stacked[3]
+    def store(self, row: int, name: str, stats: dict) -> None:
+        """Write one split's statistics (name -> (N,) tensor) into row `row`, with one host transfer."""
+        split = getattr(self.dynamics, name)
+        for statistic, values in from_rows(as_rows(stats).cpu().numpy()).items():   # (statistics, N) float32
+            split.stats[statistic][row] = values
 
 
 class TrainPassRecorder(Recorder):
@@ -127,12 +122,12 @@ class TrainPassRecorder(Recorder):
     def __init__(self, checkpoints, data: Data, arch: str, seed: int, eval_batch: int = 256, test: bool = True):
         super().__init__(checkpoints, data, arch, seed, eval_batch, test)
         n, device = len(data.train), data.train.x.device
-        self.values = torch.zeros(len(STATS), n, device=device)            # correct, margin, prob, el2n
+        self.values = torch.zeros(len(STATISTICS), n, device=device)       # (statistics, N), registry order
         self.seen = torch.zeros(n, dtype=torch.long, device=device)        # step that last drew each example
         self.last_record_step = 0
 
     def observe(self, step: int, idx: torch.Tensor, logits: torch.Tensor) -> None:
-        self.values[:, idx] = torch.stack([t.float() for t in example_stats(logits, self.data.train.y[idx])])
+        self.values[:, idx] = as_rows(example_stats(logits, self.data.train.y[idx]))
         self.seen[idx] = step
 
     def split_stats(self, name: str, model, inputs: Inputs):
@@ -142,9 +137,9 @@ class TrainPassRecorder(Recorder):
         stale = torch.nonzero(self.seen <= self.last_record_step)[:, 0]
         if len(stale):
             fresh = predict(model, train.x[stale], train.y[stale], inputs, self.eval_batch)
-            self.values[:, stale] = torch.stack([t.float() for t in fresh])
+            self.values[:, stale] = as_rows(fresh)
         self.last_record_step = int(self.seen.max())
-        return self.values[0] > 0.5, self.values[1], self.values[2], self.values[3]
+        return from_rows(self.values)
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -152,14 +147,9 @@ class TrainPassRecorder(Recorder):
 def save_member(path: str | Path, dyn: MemberDynamics) -> Path:
     arrays = {"checkpoints": dyn.checkpoints}
     for prefix, split in (("", dyn.train), ("test_", dyn.test)):
-        arrays |= {
-            f"{prefix}correct": np.packbits(split.correct, axis=1),  # (C, ceil(N/8)) uint8
-            f"{prefix}margin": split.margin.astype(np.float16),
-            f"{prefix}prob": split.prob.astype(np.float16),
-            f"{prefix}el2n": split.el2n.astype(np.float16),
-            f"{prefix}labels": split.labels.astype(np.int64),
-            f"{prefix}indices": split.indices.astype(np.int64),
-        }
+        arrays |= {f"{prefix}{name}": statistic.storage.encode(split.stats[name])
+                   for name, statistic in STATISTICS.items()}
+        arrays |= {f"{prefix}labels": split.labels.astype(np.int64), f"{prefix}indices": split.indices.astype(np.int64)}
     arrays |= {f"ood_{name}": predicted for name, predicted in dyn.ood.items()}
     meta = {"format": FORMAT_VERSION, "arch": dyn.arch, "seed": dyn.seed, "dataset": dyn.dataset,
             "fingerprint": dyn.fingerprint, "source": dyn.source, "identity": dyn.identity, "ood": list(dyn.ood)}
@@ -202,17 +192,14 @@ def load_weights(member_path: str | Path, identity: dict) -> tuple[dict | None, 
 
 def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
     """Load and check a member file; with `data`, fail unless it was recorded on exactly these examples.
-    A file of format 1 (before el2n) loads with el2n None; one of a newer format than this code's is refused."""
+    A file of another format than this code's, or without one of its statistics, is refused in one line."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes())
-            version = int(meta.get("format", 1))
-            if version > FORMAT_VERSION:
-                raise UserError(f"dynamics file {path} has format {version}, newer than this curriculum reads "
-                                f"({FORMAT_VERSION}); upgrade curriculum, or score again into a new out_dir")
+            check_format(path, int(meta.get("format", 1)), z.files)
             c = len(z["checkpoints"])
-            train, test = (_load_split(z, prefix, c, version >= 2) for prefix in ("", "test_"))
+            train, test = (_load_split(z, prefix, c) for prefix in ("", "test_"))
             dyn = MemberDynamics(z["checkpoints"], train, test, meta["arch"], int(meta["seed"]),
                                  meta["dataset"], meta["fingerprint"], meta.get("source", "eval"),
                                  meta.get("identity", {}), ood={name: z[f"ood_{name}"] for name in meta.get("ood", [])})
@@ -230,13 +217,19 @@ def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
     return dyn
 
 
-def _load_split(z, prefix: str, checkpoints: int, with_el2n: bool) -> SplitDynamics:
+def check_format(path: Path, version: int, files: list[str]) -> None:
+    """Refuse, in one line, a member file of another format or without one of this code's statistics."""
+    missing = [name for name in STATISTICS if name not in files]
+    if version != FORMAT_VERSION or missing:
+        found = f"format {version}" + (f" without {', '.join(missing)}" if missing else "")
+        raise MemberFormatError(f"dynamics file {path} has {found}; this curriculum reads format {FORMAT_VERSION} "
+                                f"with {', '.join(STATISTICS)}: score again into a new out_dir")
+
+
+def _load_split(z, prefix: str, checkpoints: int) -> SplitDynamics:
     """One split of an open member file, its arrays checked to be (checkpoints, N)."""
     labels = z[f"{prefix}labels"]
-    n = len(labels)
-    correct = np.unpackbits(z[f"{prefix}correct"], axis=1, count=n).astype(bool)
-    el2n = z[f"{prefix}el2n"] if with_el2n else None
-    out = SplitDynamics(correct, z[f"{prefix}margin"], z[f"{prefix}prob"], el2n, labels, z[f"{prefix}indices"])
-    assert out.correct.shape == out.margin.shape == out.prob.shape == (checkpoints, n)
-    assert el2n is None or el2n.shape == (checkpoints, n)
-    return out
+    stats = {name: statistic.storage.decode(z[f"{prefix}{name}"], len(labels))
+             for name, statistic in STATISTICS.items()}
+    assert all(values.shape == (checkpoints, len(labels)) for values in stats.values())
+    return SplitDynamics(stats, labels, z[f"{prefix}indices"])

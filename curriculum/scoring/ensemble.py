@@ -21,8 +21,9 @@ from ..io.files import atomic_write
 from ..models import MODELS, create_model
 from ..progress import Progress, say
 from ..seeding import stream_seed, torch_generator
-from .dynamics import (FORMAT_VERSION, STATS, MemberDynamics, Recorder, TrainPassRecorder, checkpoint_steps,
-                       load_member)
+from ..statistics import STATISTICS
+from .dynamics import (FORMAT_VERSION, MemberDynamics, MemberFormatError, Recorder, TrainPassRecorder,
+                       checkpoint_steps, load_member)
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,9 @@ def member_augment(member: Member, data: Data, rec: RecordingConfig):
 def history_row(step: int, loss: float, acc: float, dyn: MemberDynamics, row: int) -> dict:
     """One member's history at checkpoint `row`: training loss/acc since the last, and the recorded accuracies
     (test/acc only when the test split is recorded)."""
-    test = {"test/acc": float(dyn.test.correct[row].mean())} if dyn.test.labels.size else {}
+    test = {"test/acc": float(dyn.test.stats["correct"][row].mean())} if dyn.test.labels.size else {}
     return {"step": step, "epoch": float(dyn.checkpoints[row]), "train/loss": loss, "train/acc": acc, **test,
-            "train/recorded_acc": float(dyn.train.correct[row].mean())}
+            "train/recorded_acc": float(dyn.train.stats["correct"][row].mean())}
 
 
 def done_line(histories: list[list[dict]]) -> str:
@@ -215,9 +216,9 @@ def save_resume(path: Path, identity: dict, step: int, model, opt, generator, re
     dyn = recorder.dynamics
     state = {"identity": identity, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
              "generator": generator.get_state(), "history": history,
-             "arrays": {f"{name}_{field}": torch.from_numpy(np.ascontiguousarray(getattr(split, field)))
+             "arrays": {f"{name}_{statistic}": torch.from_numpy(np.ascontiguousarray(split.stats[statistic]))
                         for name, split in (("train", dyn.train), ("test", dyn.test))
-                        for field in STATS},
+                        for statistic in STATISTICS},
              "ood": {name: torch.from_numpy(predicted) for name, predicted in dyn.ood.items()}}
     atomic_write(path, lambda f: torch.save(state, f))
 
@@ -249,7 +250,7 @@ def resume_member(path: Path, identity: dict, model, opt, generator, recorder: R
     opt.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"].cpu())
     for (split, name), values in arrays.items():
-        target = recorder.dynamics.ood[name] if split == "ood" else getattr(getattr(recorder.dynamics, split), name)
+        target = recorder.dynamics.ood[name] if split == "ood" else getattr(recorder.dynamics, split).stats[name]
         target[...] = values
     return step, history
 
@@ -270,9 +271,9 @@ def _checked_arrays(state: dict, recorder: Recorder) -> dict:
     """The saved dynamics arrays as numpy, each checked against the shape of the recorder's."""
     out = {}
     for split in ("train", "test"):
-        for name in STATS:
+        for name in STATISTICS:
             values = state["arrays"][f"{split}_{name}"].cpu().numpy()
-            target = getattr(getattr(recorder.dynamics, split), name)
+            target = getattr(recorder.dynamics, split).stats[name]
             if values.shape != target.shape:
                 raise ValueError(f"{split}_{name} has shape {values.shape}, expected {target.shape}")
             out[(split, name)] = values
@@ -286,11 +287,14 @@ def _checked_arrays(state: dict, recorder: Recorder) -> dict:
 
 def reusable_member(path: Path, identity: dict) -> bool:
     """True when `path` holds a complete member file made with exactly `identity`; False when it is absent,
-    truncated or corrupt (the member is trained again). A complete file made with other settings stops the run."""
+    truncated or corrupt (the member is trained again). A complete file made with other settings, or of another
+    format, stops the run."""
     if not path.is_file():
         return False
     try:
         dyn = load_member(path)
+    except MemberFormatError:
+        raise
     except UserError:
         return False
     check_identity(path, dyn.identity, identity)

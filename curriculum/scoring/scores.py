@@ -3,27 +3,12 @@ that folds in one member at a time, so memory grows with checkpoints x examples,
 
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import numpy as np
 
 from ..errors import UserError
-
-# +1: higher is easier; -1: lower is easier; 0: no easy-to-hard direction (refused as an ordering).
-# The only place the direction of a score is written down.
-DIRECTIONS = {
-    "consensus": +1,      # mean agreement over checkpoints
-    "learned_epoch": -1,  # learned earlier = easier; NaN (never learned) counts as hardest
-    "forgetting": -1,     # mean number of 1->0 transitions per member; inf (never learned by a member) = hardest
-    "confidence": +1,     # mean probability of the label
-    "variability": 0,     # std of that probability: low for always-right (easy) AND always-wrong (hard) examples
-    "margin": +1,         # mean true-class margin (area under the margin)
-    "el2n": -1,           # mean L2 norm of softmax minus one-hot label over the early checkpoints: higher = harder
-    "rank": -1,           # 0 = easiest by consensus
-    "score": +1,          # an imported score (C-score, cartography confidence, a CSV column): higher = easier
-    "cscore": +1,         # C-score (Jiang et al. 2021): higher = more regular
-}
-SCORE_COLUMNS = ("consensus", "learned_epoch", "forgetting", "confidence", "variability", "margin", "el2n", "rank")
 
 # EL2N is averaged over the checkpoints at or before this epoch (with the default recording: 1/8, 1/4, 1/2 and 1).
 # Paul et al. (2021) score early in training (epoch 20 of 200 on CIFAR-10), while a network still errs on the examples
@@ -69,73 +54,120 @@ def rank(consensus_score: np.ndarray, margin: np.ndarray) -> np.ndarray:
     return ranks
 
 
+@dataclass(frozen=True)
+class Totals:
+    """What the members of an ensemble add up to, all a score function reads: memory grows with checkpoints x
+    examples, never with members."""
+    members: int
+    checkpoints: np.ndarray          # (C,) epochs
+    quorum: float                    # share of members that must be right for learned_epoch
+    sums: dict[str, np.ndarray]      # statistic -> (C, N) float64 sum over members
+    folds: dict[str, np.ndarray]     # score -> (N,) float64 sum over members of its per_member value
+
+    def mean(self, statistic: str) -> np.ndarray:
+        """(C, N) mean over members; of `correct`, the agreement (share of members right)."""
+        return self.sums[statistic] / self.members
+
+    def overall(self, statistic: str) -> np.ndarray:
+        """(N,) mean over members and checkpoints."""
+        return self.sums[statistic].sum(axis=0) / (self.members * len(self.checkpoints))
+
+
+def variability(totals: Totals) -> np.ndarray:
+    """Std over members and checkpoints of the label's probability (dataset cartography)."""
+    samples = totals.members * len(totals.checkpoints)
+    return np.sqrt(np.maximum(totals.folds["variability"] / samples - totals.overall("prob") ** 2, 0.0))
+
+
+def squares(values: np.ndarray) -> np.ndarray:
+    """(C, N) of one member -> (N,) sum over checkpoints of the squares, float32 temporaries, float64 sum."""
+    return np.square(values.astype(np.float32)).sum(axis=0, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Score:
+    direction: int        # +1: higher is easier; -1: lower is easier; 0: no easy-to-hard direction (not an ordering)
+    meaning: str
+    compute: Callable[[Totals], np.ndarray] | None = None   # (N,) from the totals; None: imported, never derived
+    needs: tuple[str, ...] = ()                              # statistics (curriculum.statistics) it reads
+    per_member: Callable[[dict], np.ndarray] | None = None   # one member's statistics -> (N,), summed into folds
+
+
+# The one registry of scores: the only place a score's direction is written down. `score` derives every entry
+# with a `compute`, in this order; the others are columns of imported score files (io/importers.py).
+SCORES = {
+    "consensus": Score(+1, "mean over checkpoints of the share of members right",
+                       lambda t: consensus(t.mean("correct")), ("correct",)),
+    "learned_epoch": Score(-1, "first checkpoint from which a quorum stays right; NaN (never learned) = hardest",
+                           lambda t: learned_epoch(t.mean("correct"), t.checkpoints, t.quorum), ("correct",)),
+    "forgetting": Score(-1, "mean number of right-to-wrong transitions per member; inf (never learned) = hardest",
+                        lambda t: t.folds["forgetting"] / t.members, ("correct",),
+                        lambda stats: forgetting_events(stats["correct"])),
+    "confidence": Score(+1, "mean probability of the label", lambda t: t.overall("prob"), ("prob",)),
+    "variability": Score(0, "std of that probability: low for always-right (easy) AND never-right (hard) examples",
+                         variability, ("prob",), lambda stats: squares(stats["prob"])),
+    "margin": Score(+1, "mean true-class margin (area under the margin)", lambda t: t.overall("margin"), ("margin",)),
+    "el2n": Score(-1, "mean L2 norm of softmax minus one-hot label over the early checkpoints: higher = harder",
+                  lambda t: el2n_score(t.mean("el2n"), t.checkpoints), ("el2n",)),
+    "rank": Score(-1, "0 = easiest by consensus, ties broken by the larger margin",
+                  lambda t: rank(consensus(t.mean("correct")), t.overall("margin")), ("correct", "margin")),
+    "score": Score(+1, "an imported score (C-score, cartography confidence, a CSV column): higher = easier"),
+    "cscore": Score(+1, "C-score (Jiang et al. 2021): higher = more regular"),
+}
+DERIVED = tuple(name for name, score in SCORES.items() if score.compute is not None)   # the columns `score` writes
+
+
 class ScoreAccumulator:
-    """Fold in members one by one: add(correct, margin, prob, el2n) with (C, N) arrays, then finalize(). Members
-    without el2n (files of format 1) give scores without the el2n column; all members must agree on having it."""
+    """Fold in members one by one: add(stats) with name -> (C, N) arrays, then finalize() to every derived score."""
+
+    NEEDED = tuple(sorted({name for score in SCORES.values() for name in score.needs}))   # statistics summed
 
     def __init__(self):
         self.members = 0
-        self.correct_sum = None  # (C, N) int32: members correct at each checkpoint
+        self.sums = {}    # statistic -> (C, N) float64 sum over members
+        self.folds = {}   # score -> (N,) float64 sum over members of its per_member value
 
-    def add(self, correct: np.ndarray, margin: np.ndarray, prob: np.ndarray, el2n: np.ndarray | None = None) -> None:
-        if self.correct_sum is None:
-            c, n = correct.shape
-            self.correct_sum = np.zeros((c, n), np.int32)
-            self.forgetting = np.zeros(n)                            # (N,) sum over members, inf if never right
-            self.prob_sum, self.prob_sq, self.margin_sum = np.zeros(n), np.zeros(n), np.zeros(n)
-            # (C, N) float32 sum over members: which checkpoints count is known only at finalize()
-            self.el2n_sum = None if el2n is None else np.zeros((c, n), np.float32)
-        if correct.shape != self.correct_sum.shape:
-            raise ValueError(f"member dynamics of shape {correct.shape} do not match {self.correct_sum.shape}; "
+    def add(self, stats: dict[str, np.ndarray]) -> None:
+        missing = [name for name in self.NEEDED if name not in stats]
+        if missing:
+            raise ValueError(f"member dynamics lack {', '.join(missing)}; the scores need {', '.join(self.NEEDED)}")
+        shape = stats[self.NEEDED[0]].shape
+        if not self.members:
+            self.sums = {name: np.zeros(shape) for name in self.NEEDED}
+            self.folds = {name: np.zeros(shape[1]) for name, score in SCORES.items() if score.per_member}
+        expected = self.sums[self.NEEDED[0]].shape
+        if any(stats[name].shape != expected for name in self.NEEDED):
+            raise ValueError(f"member dynamics of shape {shape} do not match {expected}; "
                              f"all members must share checkpoints and examples")
-        if (el2n is None) != (self.el2n_sum is None):
-            raise ValueError("some members have el2n and some do not; all members must come from one format")
-        if el2n is not None:
-            self.el2n_sum += el2n
         self.members += 1
-        self.correct_sum += correct
-        self.forgetting += forgetting_events(correct)
-        p = prob.astype(np.float32)  # (C, N); float32 temporaries, float64 accumulators
-        self.prob_sum += p.sum(axis=0, dtype=np.float64)
-        self.prob_sq += np.square(p).sum(axis=0, dtype=np.float64)
-        self.margin_sum += margin.sum(axis=0, dtype=np.float64)
+        for name, sums in self.sums.items():
+            sums += stats[name]
+        for name, folded in self.folds.items():
+            folded += SCORES[name].per_member(stats)
 
     def finalize(self, checkpoints: np.ndarray, quorum: float = 1.0) -> dict[str, np.ndarray]:
         assert self.members > 0, "no member added"
-        a = self.correct_sum / self.members                              # (C, N) agreement
-        samples = self.members * a.shape[0]                              # member-checkpoint pairs
-        conf = self.prob_sum / samples
-        mean_margin = self.margin_sum / samples
-        cons = consensus(a)
-        return {
-            "consensus": cons,
-            "learned_epoch": learned_epoch(a, checkpoints, quorum),
-            "forgetting": self.forgetting / self.members,
-            "confidence": conf,
-            "variability": np.sqrt(np.maximum(self.prob_sq / samples - conf ** 2, 0.0)),
-            "margin": mean_margin,
-            **({} if self.el2n_sum is None else {"el2n": el2n_score(self.el2n_sum / self.members, checkpoints)}),
-            "rank": rank(cons, mean_margin),
-        }
+        totals = Totals(self.members, np.asarray(checkpoints, dtype=np.float64), quorum, self.sums, self.folds)
+        return {name: SCORES[name].compute(totals) for name in DERIVED}
 
 
-def derive_scores(members: Iterable[tuple[np.ndarray, ...]], checkpoints: np.ndarray,
+def derive_scores(members: Iterable[dict[str, np.ndarray]], checkpoints: np.ndarray,
                   quorum: float = 1.0) -> dict[str, np.ndarray]:
-    """Scores from an iterable of per-member (correct, margin, prob) or (correct, margin, prob, el2n), each (C, N);
-    members are consumed one at a time, so a generator that loads them from disk keeps memory flat."""
+    """Scores from an iterable of per-member statistics (name -> (C, N) array); members are consumed one at a time,
+    so a generator that loads them from disk keeps memory flat."""
     acc = ScoreAccumulator()
     for member in members:
-        acc.add(*member)
+        acc.add(member)
     return acc.finalize(checkpoints, quorum)
 
 
 def orientation(values: np.ndarray, column: str) -> np.ndarray:
     """`values` of score `column` turned so that higher = easier, NaN (never learned) as hardest."""
-    if column not in DIRECTIONS:
+    if column not in SCORES:
         raise UserError(f"sampler.score={column!r} has no known direction; choose one of "
-                        f"{', '.join(c for c, d in DIRECTIONS.items() if d)} "
+                        f"{', '.join(c for c, s in SCORES.items() if s.direction)} "
                         f"(an imported file's first score column is available as 'score', higher = easier)")
-    if DIRECTIONS[column] == 0:
+    if SCORES[column].direction == 0:
         raise UserError(f"sampler.score={column!r} has no easy-to-hard direction (low values are both always-right "
                         f"and never-right examples); order by confidence, margin or consensus instead")
     values = np.asarray(values, dtype=np.float64)
@@ -144,5 +176,5 @@ def orientation(values: np.ndarray, column: str) -> np.ndarray:
         raise UserError(f"sampler.score={column!r} has {int(missing.sum())} of {len(values)} values missing (NaN), "
                         f"first at position {int(np.argmax(missing))}; the ordering would be partly random. "
                         f"Fix the scores file or choose another sampler.score")
-    oriented = DIRECTIONS[column] * values
+    oriented = SCORES[column].direction * values
     return np.where(missing, -np.inf, oriented)
