@@ -53,11 +53,17 @@ def el2n(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(probs - F.one_hot(y, probs.shape[1]).to(probs.dtype), dim=1)
 
 
+def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the label, -log softmax(logits)[label], in nats: what training minimises, per example."""
+    return F.cross_entropy(logits, y, reduction="none")
+
+
 STATISTICS = {
     "correct": Statistic(correct, BITS, "the predicted class is the label"),
     "margin": Statistic(margin, HALF, "true-class logit minus the largest other"),
     "prob": Statistic(prob, HALF, "softmax probability of the label"),
     "el2n": Statistic(el2n, HALF, "L2 norm of softmax minus the one-hot label"),
+    "loss": Statistic(loss, HALF, "cross-entropy of the label (nats)"),
 }
 
 

@@ -29,6 +29,20 @@ def test_el2n_by_hand():
     assert confident.item() == pytest.approx(np.sqrt(2), rel=1e-6)   # all mass on a wrong class: the maximum
 
 
+def test_loss_by_hand():
+    """Cross-entropy -log softmax(logits)[label]: logits [0, 0] give ln 2 for either label; logits [ln 3, 0] give
+    softmax 3/4, 1/4, so ln(4/3) for label 0 and ln 4 for label 1; logits [100, 0, 0] with label 1 give
+    100 + ln(1 + 2 e^-100), i.e. 100 in float32."""
+    stats = example_stats(torch.tensor([[0.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 1]))
+    assert stats["loss"].tolist() == pytest.approx([np.log(2), np.log(2)], rel=1e-6)
+    two = torch.tensor([[np.log(3.0), 0.0], [np.log(3.0), 0.0]])
+    assert example_stats(two, torch.tensor([0, 1]))["loss"].tolist() == pytest.approx([np.log(4 / 3), np.log(4)],
+                                                                                       rel=1e-6)
+    wrong = example_stats(torch.tensor([[100.0, 0.0, 0.0]]), torch.tensor([1]))["loss"]
+    assert wrong.item() == pytest.approx(100.0, rel=1e-6)
+    assert STATISTICS["loss"].storage.dtype is np.float16
+
+
 LOGITS = torch.tensor([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0], [1.0, 1.0, 1.0], [-2.0, 4.0, 0.5], [0.0, 0.0, 9.0]])
 LABELS = torch.tensor([0, 2, 1, 1, 0])
 
