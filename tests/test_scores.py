@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from curriculum.scoring.scores import (
     DERIVED,
@@ -36,16 +37,25 @@ EL2N = np.array([
 ], dtype=np.float16)
 
 
+# Loss: the mean over members and checkpoints; example 0: 0.25, 1: (3 + 6) / 6, 2: (1.5 + 1.5) / 6, 3: 4
+LOSS = np.array([
+    [[0.25, 1.0, 0.5, 4.0], [0.25, 1.0, 0.0, 4.0], [0.25, 1.0, 1.0, 4.0]],   # member 0
+    [[0.25, 2.0, 1.0, 4.0], [0.25, 2.0, 0.5, 4.0], [0.25, 2.0, 0.0, 4.0]],   # member 1
+], dtype=np.float16)
 
 
 def members(**replaced) -> list[dict]:
     """The hand-made ensemble as each member's statistics (name -> (C, N)), with `replaced` ones swapped in."""
-    stats = {"correct": CORRECT, "margin": MARGIN, "prob": PROB, "el2n": EL2N} | replaced
+    stats = {"correct": CORRECT, "margin": MARGIN, "prob": PROB, "el2n": EL2N, "loss": LOSS} | replaced
     return [{name: values[k] for name, values in stats.items()} for k in range(2)]
 
 
 def scores(quorum=1.0):
     return derive_scores(members(), CHECKPOINTS, quorum)
+
+
+def scores_of(**replaced):
+    return derive_scores(members(**replaced), CHECKPOINTS)
 
 
 def test_consensus_is_mean_agreement_over_checkpoints():
@@ -160,6 +170,20 @@ def test_el2n_is_the_mean_over_members_of_the_checkpoints_within_the_first_epoch
 def test_el2n_orders_a_high_error_example_as_hard():
     oriented = orientation(scores()["el2n"], "el2n")
     assert np.argsort(-oriented, kind="stable").tolist() == [1, 2, 0, 3]   # easiest (lowest EL2N) first
+
+
+def test_loss_is_the_mean_cross_entropy_over_members_and_checkpoints_and_lower_is_easier():
+    s = scores()
+    np.testing.assert_allclose(s["loss"], [0.25, 1.5, 0.5, 4.0])
+    assert np.argsort(-orientation(s["loss"], "loss"), kind="stable").tolist() == [0, 2, 1, 3]   # easiest first
+
+
+def test_loss_of_members_unsure_between_two_classes_is_ln_2():
+    from curriculum.statistics import example_stats
+
+    recorded = example_stats(torch.zeros(3, 2), torch.tensor([0, 1, 0]))["loss"].numpy()   # logits [0, 0]: ln 2
+    loss = np.tile(recorded.astype(np.float16), (2, 3, 1))[:, :, [0, 1, 2, 0]]                # (members, C, N)
+    np.testing.assert_allclose(scores_of(loss=loss)["loss"], np.log(2), atol=1e-3)             # float16 storage
 
 
 def test_members_without_a_statistic_a_score_needs_are_refused_naming_it():

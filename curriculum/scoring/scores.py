@@ -111,6 +111,8 @@ SCORES = {
                   lambda t: el2n_score(t.mean("el2n"), t.checkpoints), ("el2n",)),
     "rank": Score(-1, "0 = easiest by consensus, ties broken by the larger margin",
                   lambda t: rank(consensus(t.mean("correct")), t.overall("margin")), ("correct", "margin")),
+    "loss": Score(-1, "mean cross-entropy of the label over members and checkpoints: higher = harder",
+                  lambda t: t.overall("loss"), ("loss",)),
     "score": Score(+1, "an imported score (C-score, cartography confidence, a CSV column): higher = easier"),
     "cscore": Score(+1, "C-score (Jiang et al. 2021): higher = more regular"),
 }
