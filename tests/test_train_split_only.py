@@ -21,7 +21,8 @@ def test_training_scores_equal_those_of_a_run_that_records_the_test_split(tmp_pa
     pd.testing.assert_frame_equal(pd.read_parquet(both / "scores.parquet"), pd.read_parquet(train_only / "scores.parquet"))
     assert (both / "test_scores.parquet").is_file() and not (train_only / "test_scores.parquet").exists()
     member = load_member(train_only / "dynamics" / "member-0.npz")
-    assert member.test.correct.shape == (member.train.correct.shape[0], 0) and member.identity["test"] is False
+    assert member.test.stats["correct"].shape == (member.train.stats["correct"].shape[0], 0)
+    assert member.identity["test"] is False
     mlflow.set_tracking_uri(store)
     runs = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.stage = 'score'")
     assert runs["metrics.member_test_acc_mean"].notna().sum() == 1   # only the run that recorded the test split
