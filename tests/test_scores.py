@@ -97,7 +97,8 @@ def test_accumulator_memory_does_not_hold_members():
     acc = ScoreAccumulator()
     for member in members():
         acc.add(member)
-    assert {name: sums.shape for name, sums in acc.sums.items()} == {name: (3, 4) for name in acc.NEEDED}
+    assert {name: sums.shape for name, sums in acc.sums.items()} == {name: (4,) for name in acc.NEEDED}
+    assert {name: sums.shape for name, sums in acc.per_checkpoint.items()} == {"correct": (3, 4), "el2n": (3, 4)}
     assert {name: folded.shape for name, folded in acc.folds.items()} == {"forgetting": (4,), "variability": (4,)}
 
 
@@ -201,6 +202,6 @@ def test_the_imported_columns_keep_their_direction_and_are_never_derived():
 @pytest.mark.parametrize("name", DERIVED)
 def test_every_derived_score_is_one_value_per_example_from_recorded_statistics(name):
     score = SCORES[name]
-    assert set(score.needs) <= set(STATISTICS) and score.needs and score.meaning
+    assert set(score.per_checkpoint) <= set(score.needs) <= set(STATISTICS) and score.needs and score.meaning
     assert score.direction in (-1, 0, 1)
     assert scores()[name].shape == (4,)

@@ -59,18 +59,19 @@ class Totals:
     """What the members of an ensemble add up to, all a score function reads: memory grows with checkpoints x
     examples, never with members."""
     members: int
-    checkpoints: np.ndarray          # (C,) epochs
-    quorum: float                    # share of members that must be right for learned_epoch
-    sums: dict[str, np.ndarray]      # statistic -> (C, N) float64 sum over members
-    folds: dict[str, np.ndarray]     # score -> (N,) float64 sum over members of its per_member value
+    checkpoints: np.ndarray                  # (C,) epochs
+    quorum: float                            # share of members that must be right for learned_epoch
+    sums: dict[str, np.ndarray]              # statistic -> (N,) float64 sum over members and checkpoints
+    per_checkpoint: dict[str, np.ndarray]    # statistic -> (C, N) float32 sum over members (only where needed)
+    folds: dict[str, np.ndarray]             # score -> (N,) float64 sum over members of its per_member value
 
     def mean(self, statistic: str) -> np.ndarray:
         """(C, N) mean over members; of `correct`, the agreement (share of members right)."""
-        return self.sums[statistic] / self.members
+        return self.per_checkpoint[statistic].astype(np.float64) / self.members
 
     def overall(self, statistic: str) -> np.ndarray:
         """(N,) mean over members and checkpoints."""
-        return self.sums[statistic].sum(axis=0) / (self.members * len(self.checkpoints))
+        return self.sums[statistic] / (self.members * len(self.checkpoints))
 
 
 def variability(totals: Totals) -> np.ndarray:
@@ -91,15 +92,17 @@ class Score:
     compute: Callable[[Totals], np.ndarray] | None = None   # (N,) from the totals; None: imported, never derived
     needs: tuple[str, ...] = ()                              # statistics (curriculum.statistics) it reads
     per_member: Callable[[dict], np.ndarray] | None = None   # one member's statistics -> (N,), summed into folds
+    per_checkpoint: tuple[str, ...] = ()                     # of `needs`, those it reads per checkpoint: (C, N) each
 
 
 # The one registry of scores: the only place a score's direction is written down. `score` derives every entry
 # with a `compute`, in this order; the others are columns of imported score files (io/importers.py).
 SCORES = {
     "consensus": Score(+1, "mean over checkpoints of the share of members right",
-                       lambda t: consensus(t.mean("correct")), ("correct",)),
+                       lambda t: consensus(t.mean("correct")), ("correct",), per_checkpoint=("correct",)),
     "learned_epoch": Score(-1, "first checkpoint from which a quorum stays right; NaN (never learned) = hardest",
-                           lambda t: learned_epoch(t.mean("correct"), t.checkpoints, t.quorum), ("correct",)),
+                           lambda t: learned_epoch(t.mean("correct"), t.checkpoints, t.quorum), ("correct",),
+                           per_checkpoint=("correct",)),
     "forgetting": Score(-1, "mean number of right-to-wrong transitions per member; inf (never learned) = hardest",
                         lambda t: t.folds["forgetting"] / t.members, ("correct",),
                         lambda stats: forgetting_events(stats["correct"])),
@@ -108,9 +111,10 @@ SCORES = {
                          variability, ("prob",), lambda stats: squares(stats["prob"])),
     "margin": Score(+1, "mean true-class margin (area under the margin)", lambda t: t.overall("margin"), ("margin",)),
     "el2n": Score(-1, "mean L2 norm of softmax minus one-hot label over the early checkpoints: higher = harder",
-                  lambda t: el2n_score(t.mean("el2n"), t.checkpoints), ("el2n",)),
+                  lambda t: el2n_score(t.mean("el2n"), t.checkpoints), ("el2n",), per_checkpoint=("el2n",)),
     "rank": Score(-1, "0 = easiest by consensus, ties broken by the larger margin",
-                  lambda t: rank(consensus(t.mean("correct")), t.overall("margin")), ("correct", "margin")),
+                  lambda t: rank(consensus(t.mean("correct")), t.overall("margin")), ("correct", "margin"),
+                  per_checkpoint=("correct",)),
     "loss": Score(-1, "mean cross-entropy of the label over members and checkpoints: higher = harder",
                   lambda t: t.overall("loss"), ("loss",)),
     "score": Score(+1, "an imported score (C-score, cartography confidence, a CSV column): higher = easier"),
@@ -120,36 +124,42 @@ DERIVED = tuple(name for name, score in SCORES.items() if score.compute is not N
 
 
 class ScoreAccumulator:
-    """Fold in members one by one: add(stats) with name -> (C, N) arrays, then finalize() to every derived score."""
+    """Fold in members one by one: add(stats) with name -> (C, N) arrays, then finalize() to every derived score.
+    Kept per example: an (N,) sum of each statistic a score needs, a (C, N) one only where a score reads it per
+    checkpoint, and each score's per-member fold."""
 
-    NEEDED = tuple(sorted({name for score in SCORES.values() for name in score.needs}))   # statistics summed
+    NEEDED = tuple(sorted({name for score in SCORES.values() for name in score.needs}))
+    PER_CHECKPOINT = tuple(sorted({name for score in SCORES.values() for name in score.per_checkpoint}))
 
     def __init__(self):
-        self.members = 0
-        self.sums = {}    # statistic -> (C, N) float64 sum over members
-        self.folds = {}   # score -> (N,) float64 sum over members of its per_member value
+        self.members, self.shape = 0, None
+        self.sums, self.per_checkpoint, self.folds = {}, {}, {}   # as Totals holds them
 
     def add(self, stats: dict[str, np.ndarray]) -> None:
         missing = [name for name in self.NEEDED if name not in stats]
         if missing:
             raise ValueError(f"member dynamics lack {', '.join(missing)}; the scores need {', '.join(self.NEEDED)}")
-        shape = stats[self.NEEDED[0]].shape
-        if not self.members:
-            self.sums = {name: np.zeros(shape) for name in self.NEEDED}
-            self.folds = {name: np.zeros(shape[1]) for name, score in SCORES.items() if score.per_member}
-        expected = self.sums[self.NEEDED[0]].shape
-        if any(stats[name].shape != expected for name in self.NEEDED):
-            raise ValueError(f"member dynamics of shape {shape} do not match {expected}; "
+        if self.shape is None:
+            c, n = self.shape = stats[self.NEEDED[0]].shape
+            self.sums = {name: np.zeros(n) for name in self.NEEDED}
+            self.per_checkpoint = {name: np.zeros((c, n), np.float32) for name in self.PER_CHECKPOINT}
+            self.folds = {name: np.zeros(n) for name, score in SCORES.items() if score.per_member}
+        shapes = {stats[name].shape for name in self.NEEDED}
+        if shapes != {self.shape}:
+            raise ValueError(f"member dynamics of shape {' and '.join(map(str, shapes))} do not match {self.shape}; "
                              f"all members must share checkpoints and examples")
         self.members += 1
         for name, sums in self.sums.items():
+            sums += stats[name].sum(axis=0, dtype=np.float64)
+        for name, sums in self.per_checkpoint.items():
             sums += stats[name]
         for name, folded in self.folds.items():
             folded += SCORES[name].per_member(stats)
 
     def finalize(self, checkpoints: np.ndarray, quorum: float = 1.0) -> dict[str, np.ndarray]:
         assert self.members > 0, "no member added"
-        totals = Totals(self.members, np.asarray(checkpoints, dtype=np.float64), quorum, self.sums, self.folds)
+        totals = Totals(self.members, np.asarray(checkpoints, dtype=np.float64), quorum, self.sums,
+                        self.per_checkpoint, self.folds)
         return {name: SCORES[name].compute(totals) for name in DERIVED}
 
 
