@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.datasets import Data
 from .. import statistics
+from ..data.datasets import Data
 from ..engine import Inputs, predict, predict_classes
 from ..errors import UserError
 from ..faults import reach
