@@ -36,6 +36,7 @@ from curriculum.progress import Progress
 from curriculum.scoring.dynamics import checkpoint_steps
 from curriculum.scoring.ensemble import Member, RecordingConfig, train_member
 from curriculum.seeding import torch_generator
+from curriculum.statistics import as_rows
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
@@ -117,7 +118,7 @@ def one_pass(arch: str, data) -> float:
     predict(model, data.train.x[:1024], data.train.y[:1024], inputs, RecordingConfig().eval_batch)  # warm-up
     start = time.perf_counter()
     stats = predict(model, data.train.x, data.train.y, inputs, RecordingConfig().eval_batch)
-    torch.stack([t.float() for t in stats]).numpy()   # the recorder's one host transfer
+    as_rows(stats).numpy()   # the recorder's one host transfer
     return time.perf_counter() - start
 
 
