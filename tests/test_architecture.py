@@ -10,9 +10,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "curriculum"
 
 # The modules at the top that every stage may use: they import no stage.
-CORE = ["curriculum.arms", "curriculum.atomic", "curriculum.batches", "curriculum.dicts", "curriculum.engine",
-        "curriculum.errors", "curriculum.faults", "curriculum.models", "curriculum.progress", "curriculum.runtime",
-        "curriculum.seeding", "curriculum.statistics"]
+CORE = ["curriculum.arms", "curriculum.atomic", "curriculum.batches", "curriculum.checkpoint", "curriculum.dicts",
+        "curriculum.engine", "curriculum.errors", "curriculum.faults", "curriculum.models", "curriculum.progress",
+        "curriculum.runtime", "curriculum.seeding", "curriculum.statistics"]
 STAGES = ["curriculum.data", "curriculum.scoring", "curriculum.schedule", "curriculum.analysis", "curriculum.io"]
 APP = ["curriculum.commands", "curriculum.cli", "curriculum.config", "curriculum.overrides", "curriculum.study"]
 TRACKING = ["curriculum.io.tracking", "curriculum.io.score_source", "mlflow"]

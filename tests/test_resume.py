@@ -15,8 +15,8 @@ from curriculum.io.files import exclusive_lock
 from curriculum.models import create_model
 from curriculum.schedule import target as target_module
 from curriculum.schedule.pacing import make_pacing
-from curriculum.schedule.resume import (Resume, discard_state, load_state, other_states, restore, save_state,
-                                       state_path)
+from curriculum.checkpoint import discard_state, state_path
+from curriculum.schedule.resume import Resume, load_state, other_states, restore, save_state
 from curriculum.schedule.sampler import make_ordering
 from curriculum.schedule.target import TargetConfig, train_target
 

@@ -17,6 +17,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..batches import steps_per_epoch
+from ..checkpoint import discard_state, make_identity, state_path
 from ..data.datasets import load_data, training_settings, without_added_defaults
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
@@ -26,7 +27,7 @@ from ..io.score_source import ScoreSource, resolve_scores
 from ..io.tracking import git_commit
 from ..runtime import set_threads
 from ..schedule.plan import PlanSettings, RunPlan, make_plan, plan_needs_scores
-from ..schedule.resume import STATE_FORMAT, Resume, discard_state, load_state, other_states, state_path
+from ..schedule.resume import STATE_FORMAT, Resume, load_state, other_states
 from ..schedule.target import TargetConfig, TrainedTarget, train_target
 from .common import augment_config, data_config, log_inputs, optim_config, plan_settings, say, tracker, writable_dir
 
@@ -148,11 +149,10 @@ def run_identity(cfg: DictConfig, device, target: TargetConfig, data, source, ar
         settings.pop(key, None)
     where = ("root", "path", "cache_dir", "download")
     settings["data"] = {k: v for k, v in without_added_defaults(settings["data"]).items() if k not in where}
-    identity = {"format": STATE_FORMAT, "settings": settings, "code": git_commit(), "device": str(device),
-                "precision": target.precision,
-                "data": data.fingerprint, "scores_sha256": source.sha256 if source else "none",
-                "scores_run_id": source.run_id if source else "none", "arm": arm, "pacing_end": end}
-    return json.loads(json.dumps(identity, sort_keys=True, default=str))
+    return make_identity(STATE_FORMAT, settings=settings, code=git_commit(), device=str(device),
+                         precision=target.precision, data=data.fingerprint,
+                         scores_sha256=source.sha256 if source else "none",
+                         scores_run_id=source.run_id if source else "none", arm=arm, pacing_end=end)
 
 
 def continuable_state(track, path: Path, identity: dict, device) -> dict | None:

@@ -39,9 +39,8 @@ class AugmentConfig:
                             f"could hold only padding: use a pad below {min(shape[-2:])} (4 for 32x32 is usual)")
 
     def identity(self) -> dict:
-        """{"augment": settings} when batches are augmented, {} without: members, resume states and train runs
-        made before augmentation existed (all without it) keep their identity."""
-        return {} if self.name == "none" else {"augment": asdict(self)}
+        """{"augment": settings}, as member and run identities and train runs' tags hold them (resolve first)."""
+        return {"augment": asdict(self)}
 
 
 def crop(x: torch.Tensor, pad: int, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:

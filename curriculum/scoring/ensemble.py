@@ -3,8 +3,6 @@ scores once every member's dynamics file is on disk."""
 
 from __future__ import annotations
 
-import copy
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -12,14 +10,14 @@ import numpy as np
 import torch
 
 from ..batches import shuffled_batches, steps_per_epoch
+from ..checkpoint import Policy, check_identity, check_state_identity, load_state, make_identity, restore, save_state
 from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
 from ..dicts import identity_differences
 from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, train
 from ..errors import UserError
-from ..io.files import atomic_write
 from ..models import MODELS, create_model
-from ..progress import Progress, say
+from ..progress import Progress
 from ..seeding import stream_seed, torch_generator
 from ..statistics import STATISTICS
 from .dynamics import (FORMAT_VERSION, MemberDynamics, MemberFormatError, Recorder, TrainPassRecorder,
@@ -100,32 +98,24 @@ class RecordingConfig:
 RECORDERS = {"eval": Recorder, "train": TrainPassRecorder}
 
 
+# A member's resume state or file made with other settings stops the score run (a shard's members must agree).
+MEMBER_STATES = Policy(anew="training the member from the start",
+                       redo="score into a new out_dir, or delete it to redo it")
+MEMBER_KEYS = ("step", "model", "optimizer", "generator", "history", "arrays")
+
 # Keys of a member identity that legitimately differ between the members of one ensemble.
 PER_MEMBER_KEYS = ("arch", "seed", "model_kwargs")
 
 
 def member_identity(member: Member, data: Data, rec: RecordingConfig, optim: OptimConfig,
                     model_kwargs: dict | None, checkpoints) -> dict:
-    """Everything that shapes a member's dynamics, as plain JSON values: a member file or resume state is
-    reused only when its identity equals this exactly."""
-    identity = {"format": FORMAT_VERSION, "arch": member.arch, "model_kwargs": dict(model_kwargs or {}),
-                "seed": member.seed, "data": data.fingerprint, "optim": asdict(optim),
-                "batch_size": rec.batch_size, "epochs": rec.epochs,
-                "checkpoints": [float(e) for e in checkpoints], "source": rec.source, "precision": rec.precision,
-                **rec.augment.resolved(data.name).identity(), **({} if rec.test else {"test": False}),
-                **({"ood": {name: len(split) for name, split in data.ood.items()}} if data.ood else {})}
-    return json.loads(json.dumps(identity, sort_keys=True))
-
-
-def check_identity(where: Path, found: dict, expected: dict) -> None:
-    """Stop with one line when `where` was made with other settings than this run's."""
-    if not found:
-        raise UserError(f"{where} was made by an older curriculum without a member identity; "
-                        f"score into a new out_dir (or delete it to redo it)")
-    diff = identity_differences(found, expected)
-    if diff:
-        raise UserError(f"{where} was made with other settings ({'; '.join(diff[:4])}"
-                        f"{'; ...' if len(diff) > 4 else ''}); score into a new out_dir, or delete it to redo it")
+    """Everything that shapes a member's dynamics: a member file or resume state is reused only when its identity
+    equals this exactly."""
+    return make_identity(FORMAT_VERSION, arch=member.arch, model_kwargs=dict(model_kwargs or {}), seed=member.seed,
+                         data=data.fingerprint, optim=asdict(optim), batch_size=rec.batch_size, epochs=rec.epochs,
+                         checkpoints=[float(e) for e in checkpoints], source=rec.source, precision=rec.precision,
+                         **rec.augment.resolved(data.name).identity(), test=rec.test,
+                         ood={name: len(split) for name, split in data.ood.items()})
 
 
 def shared_identity(identity: dict) -> dict:
@@ -211,78 +201,34 @@ def done_line(histories: list[list[dict]]) -> str:
 
 
 def save_resume(path: Path, identity: dict, step: int, model, opt, generator, recorder: Recorder, history) -> None:
-    """Everything needed to continue a member from an epoch end, as tensors and plain types only
-    (loadable with weights_only=True)."""
-    dyn = recorder.dynamics
-    state = {"identity": identity, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "generator": generator.get_state(), "history": history,
-             "arrays": {f"{name}_{statistic}": torch.from_numpy(np.ascontiguousarray(split.stats[statistic]))
-                        for name, split in (("train", dyn.train), ("test", dyn.test))
-                        for statistic in STATISTICS},
-             "ood": {name: torch.from_numpy(predicted) for name, predicted in dyn.ood.items()}}
-    atomic_write(path, lambda f: torch.save(state, f))
+    """Everything needed to continue a member from an epoch end, as tensors and plain types only."""
+    arrays = {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in resume_arrays(recorder.dynamics).items()}
+    save_state(path, identity, step=step, model=model.state_dict(), optimizer=opt.state_dict(),
+               generator=generator.get_state(), history=history, arrays=arrays)
 
 
 def resume_member(path: Path, identity: dict, model, opt, generator, recorder: Recorder) -> tuple[int, list]:
     """Restore a saved member state into the given objects; (0, []) and untouched objects when there is none
-    or it does not load. A state made with other settings stops the run (check_identity)."""
-    if not path.is_file():
+    or it does not load. A state made with other settings stops the run (MEMBER_STATES)."""
+    state = load_state(path, identity, MEMBER_STATES, MEMBER_KEYS, generator.device)
+    history = []
+    objects = {"model": model, "optimizer": opt, "generator": generator, "history": history,
+               "arrays": resume_arrays(recorder.dynamics)}
+    if state is None or not restore(state, objects, path, MEMBER_STATES.anew):
         return 0, []
-    try:
-        state = torch.load(path, weights_only=True, map_location=generator.device)
-        found = state["identity"]
-    except Exception as err:  # a truncated or foreign file: start the member again
-        say(f"[resume] ignoring {path} ({type(err).__name__}); training the member from the start")
-        return 0, []
-    check_identity(path, found, identity)
-    try:
-        arrays = _checked_arrays(state, recorder)
-        probe = copy.deepcopy((model, opt))          # load into copies first: all or nothing
-        probe[0].load_state_dict(state["model"])
-        probe[1].load_state_dict(state["optimizer"])
-        torch.Generator(generator.device).set_state(state["generator"].cpu())
-        step, history = int(state["step"]), list(state["history"])
-    except Exception as err:
-        say(f"[resume] ignoring {path} ({type(err).__name__}: it does not fit this member); "
-            f"training the member from the start")
-        return 0, []
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    generator.set_state(state["generator"].cpu())
-    for (split, name), values in arrays.items():
-        target = recorder.dynamics.ood[name] if split == "ood" else getattr(recorder.dynamics, split).stats[name]
-        target[...] = values
-    return step, history
+    return int(state["step"]), history
+
+
+def resume_arrays(dyn: MemberDynamics) -> dict[str, np.ndarray]:
+    """The recorded arrays a member's resume state holds, by name: restoring fills these very arrays."""
+    recorded = {f"{name}_{statistic}": split.stats[statistic]
+                for name, split in (("train", dyn.train), ("test", dyn.test)) for statistic in STATISTICS}
+    return recorded | {f"ood_{name}": predicted for name, predicted in dyn.ood.items()}
 
 
 def check_resume_identity(path: Path, identity: dict) -> None:
-    """Stop (check_identity) when a resume state at `path` was made with other settings; a state that does not
-    load is left for resume_member to ignore."""
-    if not path.is_file():
-        return
-    try:
-        found = torch.load(path, weights_only=True, map_location="cpu")["identity"]
-    except Exception:
-        return
-    check_identity(path, found, identity)
-
-
-def _checked_arrays(state: dict, recorder: Recorder) -> dict:
-    """The saved dynamics arrays as numpy, each checked against the shape of the recorder's."""
-    out = {}
-    for split in ("train", "test"):
-        for name in STATISTICS:
-            values = state["arrays"][f"{split}_{name}"].cpu().numpy()
-            target = getattr(recorder.dynamics, split).stats[name]
-            if values.shape != target.shape:
-                raise ValueError(f"{split}_{name} has shape {values.shape}, expected {target.shape}")
-            out[(split, name)] = values
-    for name, target in recorder.dynamics.ood.items():
-        values = state["ood"][name].cpu().numpy()
-        if values.shape != target.shape:
-            raise ValueError(f"ood_{name} has shape {values.shape}, expected {target.shape}")
-        out[("ood", name)] = values
-    return out
+    """Stop when a resume state at `path` was made with other settings (before any MLflow run exists)."""
+    check_state_identity(path, identity, MEMBER_STATES)
 
 
 def reusable_member(path: Path, identity: dict) -> bool:
@@ -297,5 +243,5 @@ def reusable_member(path: Path, identity: dict) -> bool:
         raise
     except UserError:
         return False
-    check_identity(path, dyn.identity, identity)
+    check_identity(path, dyn.identity, identity, MEMBER_STATES.redo)
     return True
