@@ -64,41 +64,46 @@ def save_state(path: Path, identity: dict, **state) -> None:
     atomic_write(path, lambda f: torch.save({"identity": identity, **state}, f))
 
 
-def read_state(path: Path, keys: tuple[str, ...] = (), device: str | torch.device = "cpu") -> dict:
-    """The state at `path`, raising when it does not load or lacks its identity or one of `keys`."""
+def read_state(path: Path, device: str | torch.device = "cpu") -> dict:
+    """The state at `path`, raising when it does not load or carries no identity."""
     state = torch.load(path, weights_only=True, map_location=device)
-    missing = [key for key in keys if key not in state]
-    if missing or not isinstance(state.get("identity"), dict):
-        raise KeyError(f"no {', '.join(missing or ['identity'])}")
+    if not isinstance(state, dict) or not isinstance(state.get("identity"), dict):
+        raise KeyError("no identity")
     return state
 
 
 def load_state(path: Path, identity: dict, policy: Policy, keys: tuple[str, ...] = (),
                device: str | torch.device = "cpu") -> dict | None:
     """The state at `path` if it was made with exactly `identity` and holds `keys`; None when there is none, and None
-    with a line saying why when it does not load (truncated, foreign) or, unless the policy stops the run, when it was
-    made with other settings (it is then replaced, never used)."""
+    with a line saying why when it does not load (truncated, foreign, incomplete) or, unless the policy stops the
+    run, when it was made with other settings (it is then replaced, never used)."""
     if not path.is_file():
         return None
     try:
-        state = read_state(path, keys, device)
+        state = read_state(path, device)
     except Exception as err:
         say(f"[resume] ignoring {path}: it does not load ({type(err).__name__}: {str(err)[:100]}); {policy.anew}")
         return None
-    if state["identity"] == identity:
-        return state
-    if policy.redo is not None:
-        check_identity(path, state["identity"], identity, policy.redo)
-    diff = identity_differences(state["identity"], identity)
-    say(f"[resume] ignoring {path}: made with other settings ({'; '.join(diff[:3])}); {policy.anew}")
-    return None
+    if state["identity"] != identity:
+        if policy.redo is not None:
+            check_identity(path, state["identity"], identity, policy.redo)
+        diff = identity_differences(state["identity"], identity)
+        say(f"[resume] ignoring {path}: made with other settings ({'; '.join(diff[:3])}); {policy.anew}")
+        return None
+    missing = [key for key in keys if key not in state]
+    if missing:
+        say(f"[resume] ignoring {path}: it does not load (KeyError: 'no {', '.join(missing)}'); {policy.anew}")
+        return None
+    return state
 
 
 def check_state_identity(path: Path, identity: dict, policy: Policy) -> None:
     """Stop (check_identity) when the state at `path` was made with other settings, before anything else runs; a state
     that does not load is left for load_state to ignore."""
+    if not path.is_file():
+        return
     try:
-        found = read_state(path)["identity"] if path.is_file() else identity
+        found = read_state(path)["identity"]
     except Exception:
         return
     check_identity(path, found, identity, policy.redo)

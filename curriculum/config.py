@@ -1,8 +1,10 @@
 """The command line's settings, each with its type and default defined once, as Hydra structured configs.
 
-A config group's schema is the dataclass its command builds (`data` -> DataConfig, `sampler` -> SamplerConfig, ...),
-which checks itself in __post_init__. The settings at the top of a command's config get their defaults from the
-dataclass they feed (`epochs` of score -> RecordingConfig.epochs). The YAML files in conf/ extend these schemas and
+A config group's schema is the dataclass its command builds (`data` -> DataConfig, `optim` -> OptimConfig, score's
+`recording` -> RecordingConfig, ...), which checks itself in __post_init__; the commands build it with
+OmegaConf.to_object. The settings at the top of a command's config get their defaults from the dataclass they feed
+(`epochs` of score -> RecordingConfig.epochs), and where that dataclass is a group's, its key follows the top-level
+one (LINKS). The YAML files in conf/ extend these schemas and
 state only what differs from them; `python -m curriculum <command> --cfg job` prints every setting. Nothing here runs
 at import time: the command line calls register_configs() before Hydra composes a config."""
 
@@ -19,7 +21,7 @@ from .engine import OptimConfig
 from .models import MODELS, ModelConfig, default_kwargs
 from .schedule.pacing import ExponentialPacingConfig, PacingConfig, StaticPacingConfig
 from .schedule.sampler import SamplerConfig
-from .schedule.target import TargetConfig
+from .schedule.target import EvalConfig, TargetConfig
 from .scoring.ensemble import EnsembleConfig, RecordingConfig
 from .study.plan import StudyPlan
 
@@ -28,49 +30,21 @@ LATEST = "latest"                          # scores: the newest complete score r
 STUDY = "default"
 RESUME_DIR = "outputs/train/resume"        # relative to the working folder, as Hydra's outputs/ are
 
-
-@dataclass
-class OptimSettings:
-    """The `optim` group: OptimConfig without the learning rate, which is the top-level key `lr`."""
-    momentum: int | float = OptimConfig.momentum  # int | float: kept as written, as the `training` tag holds it
-    nesterov: bool = OptimConfig.nesterov
-    weight_decay: int | float = OptimConfig.weight_decay
-    schedule: str = OptimConfig.schedule          # decay after warm-up: cosine | linear | constant
-    warmup: int | float = OptimConfig.warmup      # fraction of all steps with linear warm-up
+# Keys typed at the top of a command's line (lr, seed, epochs, batch_size, precision, the model and augment groups)
+# that the dataclass of a group holds too: there the key follows the top-level one, so that each group's node is its
+# dataclass whole (commands build it with OmegaConf.to_object) while the command line stays `lr=0.1`.
+LINKS = {
+    "score": {"optim.lr": "${lr}", "ensemble.seed": "${seed}", "ensemble.models": ["${model.name}"],
+              "recording.epochs": "${epochs}", "recording.batch_size": "${batch_size}",
+              "recording.precision": "${precision}", "recording.augment": "${augment}"},
+    "train": {"optim.lr": "${lr}"},
+}
 
 
 @dataclass
 class MlflowSettings:
     tracking_uri: str = "sqlite:///mlflow.db"  # a SQLite file (made on first use) or an http(s) MLflow server
     experiment: str = "curriculum"
-
-
-@dataclass
-class EnsembleSettings:
-    """score's `ensemble`: EnsembleConfig, whose seed is the top-level `seed` and model kwargs `model.kwargs`."""
-    size: int = EnsembleConfig.size              # members
-    models: list[str] = field(default_factory=lambda: ["${model.name}"])  # cycled over members, e.g. [cnn,mlp]
-    shard: int = EnsembleConfig.shard            # train only members with k % num_shards == shard
-    num_shards: int = EnsembleConfig.num_shards
-    batched: bool = EnsembleConfig.batched       # true: one vmapped model of all members (for GPUs; cnn/mlp only)
-
-
-@dataclass
-class RecordingSettings:
-    """score's `recording`: RecordingConfig, whose epochs, batch_size and precision are top-level keys."""
-    within_first_epoch: list[float] = field(default_factory=lambda: list(RecordingConfig.within_first_epoch))
-    eval_batch: int = RecordingConfig.eval_batch  # examples per recording forward pass (256: fastest on CPU, measured)
-    source: str = RecordingConfig.source          # eval: clean passes | train: from the training forward pass (free)
-    quorum: float = RecordingConfig.quorum        # share of members that must be right for learned_epoch
-    test: bool = RecordingConfig.test             # record the test split; false: training examples only (no
-                                                  # test_scores.parquet; 2-13% less time in bench_label_issues.py)
-
-
-@dataclass
-class EvalSettings:
-    """train's `eval`: TargetConfig.evals_per_epoch and eval_batch."""
-    per_epoch: float = TargetConfig.evals_per_epoch  # validation and test evaluations per epoch (0.5: every other)
-    batch: int = TargetConfig.eval_batch             # examples per evaluation forward pass
 
 
 @dataclass
@@ -96,8 +70,8 @@ class ScoreSettings(RunSettings):
     seed: int = EnsembleConfig.seed               # member k is initialised and shuffled from seed + k
     epochs: int = RecordingConfig.epochs          # epochs per member
     batch_size: int = RecordingConfig.batch_size
-    ensemble: EnsembleSettings = field(default_factory=EnsembleSettings)
-    recording: RecordingSettings = field(default_factory=RecordingSettings)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)   # models: cycled over members, e.g. [cnn,mlp]
+    recording: RecordingConfig = field(default_factory=RecordingConfig)
     out_dir: str = OUT_DIR                        # dynamics/, scores.parquet, test_scores.parquet, consensus_hist.png
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
 
@@ -114,7 +88,7 @@ class TrainSettings(RunSettings):
     scores: str = LATEST                          # scores.parquet path | score run directory | MLflow run id | latest
     study: str = STUDY                            # label grouping the runs of one comparison (compare study=...)
     resume_dir: str = RESUME_DIR                  # unfinished runs' states, one file per run identity (resume.py)
-    eval: EvalSettings = field(default_factory=EvalSettings)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
 
 
@@ -171,7 +145,7 @@ def schemas() -> dict:
         "data": DataConfig,
         "augment": AugmentConfig,
         **{f"model/{name}": ModelConfig(name, default_kwargs(name)) for name in MODELS},
-        "optim": OptimSettings,
+        "optim": OptimConfig,
         "sampler": SamplerConfig,
         "pacing/wu": PacingConfig,
         "pacing/exponential": ExponentialPacingConfig,
@@ -193,9 +167,20 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     for path, schema in schemas().items():
         group, _, name = f"schema/{path}".rpartition("/")
-        node = OmegaConf.structured(schema)
-        OmegaConf.set_readonly(node, False)  # a frozen dataclass makes a read-only node, which overrides cannot set
+        node = writable(OmegaConf.structured(schema))
+        for key, value in LINKS.get(path, {}).items():
+            OmegaConf.update(node, key, value, merge=False)
         store.store(group=group, name=name, node=node)
+
+
+def writable(node):
+    """`node` with every container writable: a frozen dataclass (nested ones too) makes read-only nodes, which
+    overrides cannot set."""
+    OmegaConf.set_readonly(node, False)
+    for key in node if OmegaConf.is_dict(node) else ():
+        if OmegaConf.is_config(node._get_node(key)):
+            writable(node._get_node(key))
+    return node
 
 
 def compose_config(command: str, overrides: list[str] | tuple[str, ...] = ()):

@@ -76,7 +76,7 @@ def test_a_member_trained_with_augmentation_is_another_member():
     member = Member(0, "cnn", 0)
     plain = member_identity(member, data, RecordingConfig(), OptimConfig(), {}, [1.0])
     cropped = member_identity(member, data, RecordingConfig(augment=AugmentConfig("crop")), OptimConfig(), {}, [1.0])
-    assert "augment" not in plain                   # as members made before augmentation existed: still reused
+    assert plain["augment"] == {"name": "none", "pad": 0}
     assert cropped["augment"] == {"name": "crop", "pad": 4}
 
 

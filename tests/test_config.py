@@ -7,12 +7,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from curriculum.cli import CONF_DIR
 from curriculum.config import compose_config, schemas
 from curriculum.errors import UserError
 from curriculum.schedule.pacing import PacingConfig, linear, pacing_config
-from curriculum.scoring.ensemble import RecordingConfig
+from curriculum.data.augment import AugmentConfig
+from curriculum.data.datasets import DataConfig
+from curriculum.data.splits import split_sizes
+from curriculum.engine import OptimConfig
+from curriculum.schedule.target import EvalConfig
+from curriculum.scoring.ensemble import EnsembleConfig, RecordingConfig
 
 
 def schema_defaults(schema) -> dict:
@@ -72,9 +78,23 @@ def test_a_yaml_file_that_restated_a_default_would_be_caught():
 def test_the_command_line_defaults_are_the_dataclasses_defaults():
     score, train = compose_config("score"), compose_config("train")
     assert score.epochs == RecordingConfig().epochs == 2                 # once 4 in Python and 2 in the YAML
-    assert score.data.val_size == train.data.val_size == 5000            # the YAML's override of DataConfig's 0
+    assert score.data.val_size is train.data.val_size is DataConfig().val_size is None   # a tenth, at most 5000:
+    assert split_sizes(DataConfig(train_size=20000), 60000) == (20000, 5000)           # fashion_mnist's 5000
     assert train.pacing.a == 0.5 and train.pacing.b == 0.2               # PacingConfig's, through conf/pacing/linear
     assert linear(50, 100) == 1.0 and linear(0, 100) == pytest.approx(0.2)  # the function's defaults are the same
+
+
+def test_each_group_is_its_dataclass_and_the_top_level_keys_reach_it():
+    score = compose_config("score", ["lr=0.1", "seed=3", "epochs=5", "batch_size=64", "model=mlp", "augment=crop",
+                                     "ensemble.size=3", "recording.quorum=0.5"])
+    assert OmegaConf.to_object(score.optim) == OptimConfig(lr=0.1)
+    assert OmegaConf.to_object(score.ensemble) == EnsembleConfig(size=3, models=("mlp",), seed=3)
+    assert OmegaConf.to_object(score.recording) == RecordingConfig(epochs=5, batch_size=64, precision="auto",
+                                                                   quorum=0.5, augment=AugmentConfig("crop"))
+    train = compose_config("train", ["lr=0.2", "eval.per_epoch=0.5"])
+    assert OmegaConf.to_object(train.optim).lr == 0.2 and OmegaConf.to_object(train.eval) == EvalConfig(0.5, 256)
+    with pytest.raises(UserError, match="recording.source='bad' must be one of eval, train"):
+        OmegaConf.to_object(compose_config("score", ["recording.source=bad"]).recording)
 
 
 def test_pacing_settings_are_checked_by_their_family_schema():

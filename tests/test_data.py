@@ -37,13 +37,21 @@ def test_subset_split_and_noise_depend_only_on_the_data_seed():
     assert np.array_equal(np.bincount(a.true_labels), [125] * 4)  # stratified
 
 
+@pytest.mark.parametrize("settings, message", [
+    ({"name": "imagenet"}, "unknown dataset data='imagenet'; choose one of fashion_mnist"),
+    ({"name": "synthetic", "label_noise": 1.5}, r"data.label_noise=1.5 is out of range"),
+    ({"name": "synthetic", "label_noise": -0.1}, r"data.label_noise=-0.1 is out of range"),
+])
+def test_a_bad_dataset_name_or_noise_fails_when_the_config_is_built(settings, message):
+    with pytest.raises(UserError, match=message):
+        DataConfig(**settings)
+
+
 @pytest.mark.parametrize("cfg, message", [
-    (DataConfig(name="imagenet"), "unknown dataset data='imagenet'; choose one of fashion_mnist"),
-    (DataConfig(name="synthetic", label_noise=1.5), r"data.label_noise=1.5 is out of range"),
     (DataConfig(name="synthetic", train_size=1990, val_size=20), r"exceeds the 2000 training examples"),
     (DataConfig(name="mnist", root="/nonexistent", download=False), r"MNIST is not in /nonexistent/ and could not be downloaded"),
 ])
-def test_bad_data_config_fails_with_a_message_naming_the_value(cfg, message):
+def test_data_that_cannot_be_loaded_fails_with_a_message_naming_the_value(cfg, message):
     with pytest.raises(UserError, match=message):
         load_data(cfg)
 

@@ -16,12 +16,13 @@ from curriculum.scoring.dynamics import FORMAT_VERSION, MemberDynamics, SplitDyn
 from curriculum.scoring.ensemble import Member, RecordingConfig, member_identity, reusable_member
 from curriculum.statistics import STATISTICS
 
-# The identity member_identity gave before data.noise and el2n (commit bd5dcd1) for member 0 (cnn, seed 0) on
-# synthetic data with 20% symmetric noise (train_size 500, val_size 100, seed 3), checkpoints 0.5 and 1.
-OLD_IDENTITY = {"arch": "cnn", "batch_size": 128, "checkpoints": [0.5, 1.0], "data": "41aba1f52bdd23e5", "epochs": 2,
-                "format": 1, "model_kwargs": {}, "optim": {"lr": 0.05, "momentum": 0.9, "nesterov": True,
-                                                          "schedule": "cosine", "warmup": 0.03, "weight_decay": 0.0005},
-                "precision": "fp32", "seed": 0, "source": "eval"}
+# The identity of member 0 (cnn, seed 0) on synthetic data with 20% symmetric noise (train_size 500, val_size 100,
+# seed 3), checkpoints 0.5 and 1: every setting that shapes its dynamics, each key always present.
+IDENTITY = {"arch": "cnn", "augment": {"name": "none", "pad": 0}, "batch_size": 128, "checkpoints": [0.5, 1.0],
+            "data": "07ccea5a3dc62eb1", "epochs": 2, "format": 3, "model_kwargs": {}, "ood": {},
+            "optim": {"lr": 0.05, "momentum": 0.9, "nesterov": True, "schedule": "cosine", "warmup": 0.03,
+                      "weight_decay": 0.0005},
+            "precision": "fp32", "seed": 0, "source": "eval", "test": True}
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +55,9 @@ def rewrite(path, version: int, drop: str = "") -> None:
         np.savez(f, **arrays)
 
 
-def test_a_symmetric_runs_member_identity_changed_only_by_the_format_bumps(data):
+def test_a_members_identity_holds_every_setting_that_shapes_its_dynamics(data):
     assert FORMAT_VERSION == 3
-    assert identity(data) == {**OLD_IDENTITY, "format": 3}
+    assert identity(data) == IDENTITY
 
 
 def test_a_member_file_holds_every_statistic_and_derives_every_score(tmp_path, data):

@@ -10,9 +10,8 @@ from curriculum.data.datasets import DataConfig, load_data, training_settings
 from curriculum.data.noise import PAIRWISE_MAPS, flip_labels, flip_pairwise, next_class_map, noise_map
 from curriculum.errors import UserError
 
-# Values computed by the code before data.noise existed (commit bd5dcd1): symmetric noise must stay bit for bit.
+# Computed by the code before data.noise existed (commit bd5dcd1): symmetric noise must stay bit for bit.
 OLD_FLIP_SHA = "f44f0d810f02d413"       # flip_labels(arange(1000) % 10, 0.3, 10, default_rng(1)): labels + mask
-OLD_FINGERPRINT = "41aba1f52bdd23e5"    # synthetic, train_size 500, val_size 100, label_noise 0.2, seed 3
 
 NOISY_SYNTHETIC = dict(name="synthetic", train_size=500, val_size=100, label_noise=0.2, seed=3)
 
@@ -20,8 +19,9 @@ NOISY_SYNTHETIC = dict(name="synthetic", train_size=500, val_size=100, label_noi
 def test_symmetric_noise_is_bit_for_bit_the_old_draw():
     noisy, mask = flip_labels(np.arange(1000) % 10, 0.3, 10, np.random.default_rng(1))
     assert hashlib.sha256(noisy.astype(np.int64).tobytes() + mask.tobytes()).hexdigest()[:16] == OLD_FLIP_SHA
-    for cfg in (DataConfig(**NOISY_SYNTHETIC), DataConfig(**NOISY_SYNTHETIC, noise="symmetric")):
-        assert load_data(cfg).fingerprint == OLD_FINGERPRINT
+    default, named = (load_data(cfg) for cfg in (DataConfig(**NOISY_SYNTHETIC),
+                                                 DataConfig(**NOISY_SYNTHETIC, noise="symmetric")))
+    assert default.fingerprint == named.fingerprint and int(default.noisy.sum()) == 100   # 20% of 500
 
 
 # 10 classes of unequal sizes 10, 20, ..., 100 (N_c = 10 (c + 1)), in a shuffled order
@@ -90,10 +90,13 @@ def test_noise_settings_are_part_of_the_fingerprint_only_when_not_symmetric():
     assert load_data(DataConfig(**clean, noise="pairwise")).fingerprint == load_data(DataConfig(**clean)).fingerprint
 
 
-def test_train_tags_hold_the_noise_kind_only_when_it_is_not_the_symmetric_default():
-    base = {"name": "synthetic", "label_noise": 0.2, "seed": 0}
-    assert training_settings({**base, "noise": "symmetric", "noise_map": None}) == base   # as runs logged before
-    assert training_settings({**base, "noise": "pairwise", "noise_map": None}) == {**base, "noise": "pairwise"}
+def test_train_tags_hold_every_data_setting_but_where_the_files_lie():
+    base = {"name": "synthetic", "label_noise": 0.2, "seed": 0, "noise": "symmetric", "noise_map": None}
+    where = {"root": "data", "download": True, "path": None, "cache_dir": None}
+    assert training_settings({**base, **where}) == base
+    assert training_settings({**base, "test_size": 0.2}) == base   # a decode setting of data=folder only
+    folder = {**base, "name": "folder", "test_size": 0.2}
+    assert training_settings({**folder, **where}) == folder
 
 
 @pytest.mark.parametrize("settings, message", [

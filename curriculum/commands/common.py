@@ -17,18 +17,17 @@ from ..schedule.plan import PlanSettings
 from ..schedule.sampler import SamplerConfig
 
 
+# A group's node is its dataclass (curriculum/config.py), which OmegaConf.to_object builds and __post_init__ checks.
 def data_config(cfg: DictConfig) -> DataConfig:
-    return DataConfig(**OmegaConf.to_container(cfg.data, resolve=True))   # noise_map too: a plain dict
+    return OmegaConf.to_object(cfg.data)
 
 
 def augment_config(cfg: DictConfig) -> AugmentConfig:
-    return AugmentConfig(**OmegaConf.to_container(cfg.augment, resolve=True))
+    return OmegaConf.to_object(cfg.augment)
 
 
 def optim_config(cfg: DictConfig) -> OptimConfig:
-    o = cfg.optim
-    return OptimConfig(lr=float(cfg.lr), momentum=float(o.momentum), nesterov=bool(o.nesterov),
-                       weight_decay=float(o.weight_decay), schedule=str(o.schedule), warmup=float(o.warmup))
+    return OmegaConf.to_object(cfg.optim)   # its lr is the top-level key `lr` (config.LINKS)
 
 
 def tracker(cfg: DictConfig) -> Tracker:

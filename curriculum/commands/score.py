@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.plots import consensus_histogram
 from ..batches import steps_per_epoch
@@ -27,21 +28,15 @@ from ..scoring.ensemble import (
     reusable_member,
     train_member,
 )
-from .common import augment_config, data_config, log_inputs, optim_config, say, tracker, writable_dir
+from .common import data_config, log_inputs, optim_config, say, tracker, writable_dir
 
 
 def score(cfg: DictConfig) -> None:
-    ens = EnsembleConfig(size=int(cfg.ensemble.size), models=tuple(cfg.ensemble.models),
-                         shard=int(cfg.ensemble.shard), num_shards=int(cfg.ensemble.num_shards), seed=int(cfg.seed),
-                         batched=bool(cfg.ensemble.batched),
-                         model_kwargs={cfg.model.name: dict(cfg.model.get("kwargs") or {})})
+    ens = OmegaConf.to_object(cfg.ensemble)   # seed, models: the top-level seed and model.name (config.LINKS)
+    ens = replace(ens, model_kwargs=ens.model_kwargs | {cfg.model.name: dict(cfg.model.get("kwargs") or {})})
     device = resolve_device(str(cfg.device))
-    rec = RecordingConfig(epochs=int(cfg.epochs), batch_size=int(cfg.batch_size),
-                          within_first_epoch=tuple(cfg.recording.within_first_epoch),
-                          eval_batch=int(cfg.recording.eval_batch), source=str(cfg.recording.source),
-                          precision=resolve_precision(str(cfg.precision), device),
-                          quorum=float(cfg.recording.quorum), augment=augment_config(cfg),
-                          test=bool(cfg.recording.test))
+    rec = OmegaConf.to_object(cfg.recording)  # epochs, batch_size, precision, augment: the top-level keys
+    rec = replace(rec, precision=resolve_precision(rec.precision, device))
     optim = optim_config(cfg)
     out_dir = writable_dir(cfg.out_dir)
     set_threads(cfg.threads)

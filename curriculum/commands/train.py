@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..batches import steps_per_epoch
 from ..checkpoint import discard_state, make_identity, state_path
-from ..data.datasets import load_data, training_settings, without_added_defaults
+from ..data.datasets import load_data, training_settings
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
 from ..faults import reach
@@ -147,8 +147,7 @@ def run_identity(cfg: DictConfig, device, target: TargetConfig, data, source, ar
     settings = OmegaConf.to_container(cfg, resolve=True)
     for key in ("scores", "resume_dir"):
         settings.pop(key, None)
-    where = ("root", "path", "cache_dir", "download")
-    settings["data"] = {k: v for k, v in without_added_defaults(settings["data"]).items() if k not in where}
+    settings["data"] = training_settings(settings["data"])
     return make_identity(STATE_FORMAT, settings=settings, code=git_commit(), device=str(device),
                          precision=target.precision, data=data.fingerprint,
                          scores_sha256=source.sha256 if source else "none",
@@ -192,7 +191,7 @@ def log_weights(track, run_id: str, model, spec: dict) -> None:
 def target_config(cfg: DictConfig, device) -> TargetConfig:
     return TargetConfig(arch=str(cfg.model.name), model_kwargs=dict(cfg.model.get("kwargs") or {}),
                         epochs=int(cfg.epochs), epochs_of=str(cfg.epochs_of), batch_size=int(cfg.batch_size),
-                        evals_per_epoch=float(cfg.eval.per_epoch), eval_batch=int(cfg.eval.batch), seed=int(cfg.seed),
+                        eval=OmegaConf.to_object(cfg.eval), seed=int(cfg.seed),
                         precision=resolve_precision(str(cfg.precision), device),
                         augment=augment_config(cfg))
 

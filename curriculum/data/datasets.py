@@ -26,13 +26,12 @@ DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 @dataclass(frozen=True)
 class DataConfig:
-    """The `data` group's schema: conf/data/*.yaml override it (the command line's 5000 validation examples
-    included: a DataConfig built in Python holds out none unless told)."""
+    """The `data` group's schema: conf/data/*.yaml override it. Checks every setting it can without the files."""
     name: str = "fashion_mnist"    # a key of LOADERS
     root: str = "data"             # where torchvision finds or downloads the files; folder: the images' folder
     train_size: int | None = None  # examples in the stratified training subset; None = all that val_size leaves
-    val_size: int | None = 0       # stratified validation split held out of training and scoring; None = a tenth
-                                   # of the training examples, at most 5000 (splits.py)
+    val_size: int | None = None    # stratified validation split held out of training and scoring; None = a tenth
+                                   # of the training examples, at most 5000 (splits.py); 0: none
     label_noise: int | float = 0.0  # fraction of training labels flipped to another class, in [0, 1) (int | float:
                                    # kept as written, as train runs' `training` tag holds it); pairwise: of each
                                    # class the noise map flips (noise.py)
@@ -54,6 +53,10 @@ class DataConfig:
     artificial: int = 0            # images of each artificial kind (noise, stripes) recorded as out-of-distribution splits
 
     def __post_init__(self):
+        if self.name not in LOADERS:
+            raise UserError(f"unknown dataset data={self.name!r}; choose one of {', '.join(LOADERS)}")
+        if not 0.0 <= self.label_noise < 1.0:
+            raise UserError(f"data.label_noise={self.label_noise} is out of range; it is a fraction in [0, 1)")
         if self.val_size is not None and self.val_size < 0:
             raise UserError(f"data.val_size={self.val_size} must be at least 0 (0: no validation split; null: a tenth "
                             f"of the training examples, at most {AUTO_VAL_MAX})")
@@ -267,14 +270,12 @@ LOADERS = {
 
 
 def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.ndarray,
-                paths: tuple[np.ndarray, ...] = (), noise: str = "") -> str:
+                paths: tuple[np.ndarray, ...] = (), labelling: dict | None = None) -> str:
     """Identity of the data a run trained on: names, official indices, trained labels, the image bytes (so two
     folders with the same file names but other pictures never pass for each other), for data=folder the
-    relative file paths (so renamed files are other data too), and the noise settings other than the symmetric
-    default (`noise_identity`; empty for symmetric noise, so fingerprints made before data.noise stay)."""
+    relative file paths (so renamed files are other data too), and how the labels were made (`labelling`)."""
     h = hashlib.sha256(name.encode())
-    if noise:
-        h.update(noise.encode())
+    h.update(json.dumps(labelling or {}, sort_keys=True).encode())
     h.update(np.ascontiguousarray(index, dtype=np.int64).tobytes())
     h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
     for x in images:
@@ -284,12 +285,15 @@ def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.nd
     return h.hexdigest()[:16]
 
 
-def noise_identity(kind: str, mapping: dict[int, int] | None, fraction: float) -> str:
-    """The noise settings as the fingerprint holds them: "" for symmetric noise or none at all, else the kind and
-    the effective map (e.g. `pairwise {"0": 6, "6": 0}`)."""
-    if kind == "symmetric" or fraction == 0:
-        return ""
-    return f"{kind} {json.dumps({str(k): v for k, v in sorted(mapping.items())})}"
+def labelling(kind: str, mapping: dict[int, int] | None, fraction: float, classes: np.ndarray,
+              all_classes: int) -> dict:
+    """How the trained labels were made, as the fingerprint holds it: the noise kind and its effective map (none
+    without noise: then the kind changes nothing), and the classes kept (None when every class is: naming them all
+    is the same data)."""
+    noisy = fraction > 0
+    return {"noise": kind if noisy else "none",
+            "noise_map": {str(k): v for k, v in sorted(mapping.items())} if noisy and mapping else None,
+            "classes": None if len(classes) == all_classes else classes.tolist()}
 
 
 def channel_mean_std(x: np.ndarray, chunk_bytes: int = 1 << 22) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -310,34 +314,13 @@ def channel_mean_std(x: np.ndarray, chunk_bytes: int = 1 << 22) -> tuple[tuple[f
     return mean, std
 
 
-# Settings added after runs were logged, left out of tags and identities at these values so that those stay the same.
-ADDED_DEFAULTS = {"noise": "symmetric", "noise_map": None, "classes": None, "artificial": 0}   # settings added later
-
-
-def without_added_defaults(data: dict) -> dict:
-    """`data` without the settings added after the first runs (data.noise, noise_map, classes, artificial) where they
-    hold their defaults, so that runs' tags and identities from before them still match."""
-    return {k: v for k, v in data.items() if k not in ADDED_DEFAULTS or v != ADDED_DEFAULTS[k]}
-
-
 def training_settings(data: dict) -> dict:
-    """The data settings that say what a run trained on, for train runs' `training` tag: not where the files are
-    (root, path, cache_dir, download), the folder's decode settings only for data=folder and the noise kind only
-    when it is not symmetric, so that the tags of built-in datasets stay those of runs logged before data=folder
-    and data.noise existed (compare keys arms by them)."""
+    """The data settings that say what a run trained on, for train runs' `training` tag and identity: not where the
+    files are (root, path, cache_dir, download), and the folder's decode settings only for data=folder."""
     where = ("root", "download", "path", "cache_dir")
     folder_only = ("image_size", "channels", "test_size")
-    return {k: v for k, v in without_added_defaults(data).items()
+    return {k: v for k, v in data.items()
             if k not in where and (data.get("name") == "folder" or k not in folder_only)}
-
-
-def _validate(cfg: DataConfig):
-    """The name and the noise, checked here rather than in DataConfig.__post_init__ because tests/test_data.py builds
-    DataConfigs with a bad name or noise and expects load_data to refuse them."""
-    if cfg.name not in LOADERS:
-        raise UserError(f"unknown dataset data={cfg.name!r}; choose one of {', '.join(LOADERS)}")
-    if not 0.0 <= cfg.label_noise < 1.0:
-        raise UserError(f"data.label_noise={cfg.label_noise} is out of range; it is a fraction in [0, 1)")
 
 
 def _tensors(x: np.ndarray, y: np.ndarray, index: np.ndarray) -> Split:
@@ -350,7 +333,6 @@ def _tensors(x: np.ndarray, y: np.ndarray, index: np.ndarray) -> Split:
 def load_data(cfg: DataConfig) -> Data:
     """Load a dataset once into tensors (CPU), keep data.classes, take the stratified split, inject label noise, and
     add the out-of-distribution splits."""
-    _validate(cfg)
     xtr, ytr, xte, yte, paths_train, paths_test, index_train, index_test = RawData(*LOADERS[cfg.name](cfg))
     official = np.arange(len(ytr), dtype=np.int64) if index_train is None else index_train
     test_index = np.arange(len(yte), dtype=np.int64) if index_test is None else index_test
@@ -384,8 +366,7 @@ def load_data(cfg: DataConfig) -> Data:
         fingerprint=fingerprint(cfg.name, official[train_idx], labels, x_train, xte[in_test],
                                 paths=() if paths_train is None else (paths_train[official[train_idx]],
                                                                       paths_test[test_index[in_test]]),
-                                noise=noise_identity(cfg.noise, mapping, cfg.label_noise)
-                                + subset_identity(classes, all_classes)),
+                                labelling=labelling(cfg.noise, mapping, cfg.label_noise, classes, all_classes)),
         paths=paths, ood=ood,
     )
 
@@ -409,10 +390,3 @@ def ood_splits(cfg: DataConfig, x_other, y_other, index_other, shape) -> dict:
         images = artificial_images(kind, cfg.artificial, tuple(shape), cfg.seed)
         splits[kind] = _tensors(images, np.full(cfg.artificial, -1), np.arange(cfg.artificial))
     return splits
-
-
-def subset_identity(classes: np.ndarray, all_classes: int) -> str:
-    """data.classes as the fingerprint holds it: "" unless it leaves classes out (so naming every class is the same
-    data, and fingerprints made before the setting stay). Artificial images are not training data: the members'
-    identity holds them (scoring.ensemble.member_identity)."""
-    return "" if len(classes) == all_classes else f" classes={classes.tolist()}"

@@ -25,6 +25,19 @@ EPOCHS_OF = ("all", "kept")
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    """train's `eval` group: when and how the target is evaluated on the validation and test splits."""
+    per_epoch: float = 2          # validation and test evaluations per epoch (0.5: every other epoch)
+    batch: int = 256              # examples per evaluation forward pass
+
+    def __post_init__(self):
+        if self.batch < 1:
+            raise UserError(f"eval.batch={self.batch} must be at least 1")
+        if not self.per_epoch > 0:
+            raise UserError(f"eval.per_epoch={self.per_epoch:g} must be positive (0.5: every other epoch)")
+
+
+@dataclass(frozen=True)
 class TargetConfig:
     arch: str = "cnn"
     model_kwargs: dict = field(default_factory=dict)
@@ -32,18 +45,15 @@ class TargetConfig:
     epochs_of: str = "all"        # all: epochs count passes over all training examples (every arm takes the same
                                   # steps) | kept: over those the run can ever draw (pruning at equal epochs)
     batch_size: int = 128
-    evals_per_epoch: float = 2    # validation/test evaluations per epoch (0.5 = every other epoch)
-    eval_batch: int = 256
+    eval: EvalConfig = EvalConfig()
     seed: int = 0                 # initialisation and sampling; the data split has its own seed
     precision: str = "fp32"       # resolved numeric precision of forward passes: fp32 | bf16 (GPU autocast)
     augment: AugmentConfig = AugmentConfig()  # of the training batches (auto: the dataset's default)
 
     def __post_init__(self):
-        for key, value in (("epochs", self.epochs), ("batch_size", self.batch_size), ("eval.batch", self.eval_batch)):
+        for key, value in (("epochs", self.epochs), ("batch_size", self.batch_size)):
             if value < 1:
                 raise UserError(f"{key}={value} must be at least 1")
-        if not self.evals_per_epoch > 0:
-            raise UserError(f"eval.per_epoch={self.evals_per_epoch:g} must be positive (0.5: every other epoch)")
         if self.seed < 0:
             raise UserError(f"seed={self.seed} must be a non-negative integer")
         if self.epochs_of not in EPOCHS_OF:
@@ -94,11 +104,11 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
         sampler = PacedSampler(ordering, pacing, total, cfg.batch_size, end, gen, start)  # the public API's sampler
         batches = iter(sampler)
     inputs = Inputs(data.mean, data.std, device, cfg.precision)
-    every = max(1, round(per_epoch / cfg.evals_per_epoch))
+    every = max(1, round(per_epoch / cfg.eval.per_epoch))
     eval_steps = sorted(set(range(every, total + 1, every)) | {total})
 
     def evaluate(stats: StepStats):
-        accs = {f"{name}/acc": predict(model, s.x, s.y, inputs, cfg.eval_batch)["correct"].float().mean().item()
+        accs = {f"{name}/acc": predict(model, s.x, s.y, inputs, cfg.eval.batch)["correct"].float().mean().item()
                 for name, s in (("val", data.val), ("test", data.test)) if len(s)}
         history.append({"step": stats.step, "epoch": stats.step / per_epoch, "train/loss": stats.loss,
                         "train/acc": stats.acc, **accs,

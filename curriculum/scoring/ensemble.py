@@ -37,13 +37,15 @@ class Member:
 
 @dataclass(frozen=True)
 class EnsembleConfig:
-    size: int = 4
-    models: tuple[str, ...] = ("cnn",)  # cycled over members: member k is models[k % len(models)]
-    shard: int = 0
+    """score's `ensemble` (its seed is the top-level `seed`, its models `[model.name]` unless given)."""
+    size: int = 4                       # members
+    models: tuple[str, ...] = ("cnn",)  # cycled over members: member k is models[k % len(models)], e.g. [cnn,mlp]
+    shard: int = 0                      # train only members with k % num_shards == shard
     num_shards: int = 1
-    seed: int = 0                       # member k gets seed + k
-    model_kwargs: dict = field(default_factory=dict)  # {arch: {kwarg: value}}
-    batched: bool = False               # train this shard's members together (curriculum/scoring/batched.py)
+    seed: int = 0                       # member k is initialised and shuffled from seed + k
+    model_kwargs: dict = field(default_factory=dict)  # {arch: {kwarg: value}}; score adds model.kwargs for model.name
+    batched: bool = False               # train this shard's members together as one vmapped model (for GPUs; cnn/mlp
+                                        # only: curriculum/scoring/batched.py)
 
     def __post_init__(self):
         object.__setattr__(self, "models", tuple(self.models))  # a list from the command line
@@ -68,15 +70,17 @@ class EnsembleConfig:
 
 @dataclass(frozen=True)
 class RecordingConfig:
-    epochs: int = 2        # 4 members x 2 epochs ranks like 8 x 10 (scripts/bench_scoring_budget.py)
-    batch_size: int = 128
+    """score's `recording` (its epochs, batch_size, precision and augment are the top-level keys)."""
+    epochs: int = 2        # epochs per member: 4 members x 2 epochs ranks like 8 x 10 (scripts/bench_scoring_budget.py)
+    batch_size: int = 128  # examples per step
     within_first_epoch: tuple[float, ...] = (0.125, 0.25, 0.5)  # extra checkpoints, as fractions of epoch 1
-    eval_batch: int = 256
+    eval_batch: int = 256  # examples per recording forward pass (256: fastest on CPU, measured)
     source: str = "eval"   # eval: clean passes at checkpoints | train: the training forward pass (no extra cost)
-    precision: str = "fp32"  # resolved numeric precision of forward passes: fp32 | bf16 (GPU autocast)
+    precision: str = "fp32"  # numeric precision of forward passes: fp32 | bf16 (GPU autocast); score resolves auto
     quorum: float = 1.0    # share of members right at every later checkpoint for learned_epoch (scores only)
     augment: AugmentConfig = AugmentConfig()  # of the training batches (auto: the dataset's default)
-    test: bool = True      # record the test split too; false: training examples only (a run only to rank them)
+    test: bool = True      # record the test split too; false: training examples only (no test_scores.parquet;
+                           # 2-13% less time in bench_label_issues.py)
 
     def __post_init__(self):
         object.__setattr__(self, "within_first_epoch", tuple(self.within_first_epoch))  # a list from the command line
