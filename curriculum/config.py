@@ -19,7 +19,7 @@ from .data.augment import AugmentConfig
 from .data.datasets import DataConfig
 from .engine import OptimConfig
 from .models import MODELS, ModelConfig, default_kwargs
-from .schedule.pacing import ExponentialPacingConfig, PacingConfig, StaticPacingConfig
+from .schedule.pacing import ExpStairsPacingConfig, PacingConfig, StaticPacingConfig
 from .schedule.sampler import SamplerConfig
 from .schedule.target import EvalConfig, TargetConfig
 from .scoring.ensemble import EnsembleConfig, RecordingConfig
@@ -148,7 +148,7 @@ def schemas() -> dict:
         "optim": OptimConfig,
         "sampler": SamplerConfig,
         "pacing/wu": PacingConfig,
-        "pacing/exponential": ExponentialPacingConfig,
+        "pacing/exp_stairs": ExpStairsPacingConfig,
         "pacing/static": StaticPacingConfig,
         "score": ScoreSettings,
         "train": TrainSettings,

@@ -9,6 +9,7 @@ import difflib
 from pathlib import Path
 
 from .errors import UserError
+from .schedule.pacing import RENAMED as RENAMED_PACINGS, renamed_message
 
 # Numeric settings that also take a word (or null); every other numeric setting takes only numbers.
 ALSO_ALLOWED = {"pacing.end": ("auto",), "keep": ("auto",), "data.train_size": (None,)}   # keep: export's
@@ -96,6 +97,8 @@ def compose_or_explain(command: str, lines: list[str]):
         return compose(command, lines, return_hydra_config=True)
     except MissingConfigException as err:
         group, _, name = str(err.missing_cfg_file).rpartition("/")  # data/imagenet
+        if group == "pacing" and name in RENAMED_PACINGS:
+            raise UserError(renamed_message(name)) from None
         options = f"; choose one of {', '.join(err.options)}" if err.options else ""
         raise UserError(f"{group}={name} is not one of the {group} configs{options}") from None
     except (HydraException, OmegaConfBaseException, ValueError) as err:
@@ -162,7 +165,7 @@ def kind_problem(key: str, default, value) -> str | None:
 
 def unknown_key_message(command: str, key: str, tree: dict, choices: dict) -> str:
     """Names the closest existing key below the deepest part of `key` that exists, or the keys there.
-    `choices`: the config group choices ({"pacing": "exponential"}); a group's config decides its keys."""
+    `choices`: the config group choices ({"pacing": "exp_stairs"}); a group's config decides its keys."""
     head = key.split(".")[0]
     where = f"`{command}`" + (f" with {head}={choices[head]}" if head in choices and "." in key else "")
     parent, node = "", tree

@@ -12,6 +12,7 @@ import pytest
 from conftest import run_cli
 
 from curriculum.cli import CONF_DIR
+from curriculum.errors import UserError
 from curriculum.overrides import check_overrides, kind_problem, unknown_key_message
 
 
@@ -132,21 +133,26 @@ def test_a_value_must_be_of_the_kind_of_its_default(key, default, value, needed)
     assert kind_problem(key, default, value) == needed
 
 
-TREE = {"seed": 0, "pacing": {"name": "exponential", "start": 0.04, "inc": 1.9}, "ensemble": {"size": 4}}
+TREE = {"seed": 0, "pacing": {"name": "exp_stairs", "start": 0.04, "inc": 1.9}, "ensemble": {"size": 4}}
 
 
 @pytest.mark.parametrize("key, message", [
     ("ensemble.sise", "did you mean ensemble.size?"),
     ("ensembel.size", "did you mean ensemble.size?"),
-    ("pacing.a", "not a setting of `train` with pacing=exponential; the settings under pacing are name, start, inc"),
+    ("pacing.a", "not a setting of `train` with pacing=exp_stairs; the settings under pacing are name, start, inc"),
     ("foo.bar", "the settings are seed, pacing, ensemble"),
 ])
 def test_an_unknown_key_is_named_with_its_closest_key_or_the_keys_beside_it(key, message):
-    assert message in unknown_key_message("train", key, TREE, {"pacing": "exponential"})
+    assert message in unknown_key_message("train", key, TREE, {"pacing": "exp_stairs"})
+
+
+def test_the_old_pacing_name_exponential_is_one_line_naming_exp_stairs():
+    with pytest.raises(UserError, match=r"pacing 'exponential' is now called 'exp_stairs'.*write pacing=exp_stairs"):
+        check_overrides(CONF_DIR, "train", ["pacing=exponential"])
 
 
 def test_sweeps_over_configs_launchers_and_values_pass_the_check():
-    check_overrides(CONF_DIR, "train", ["sampler=standard,random", "-m", "pacing=linear,exponential", "seed=0,1,2",
+    check_overrides(CONF_DIR, "train", ["sampler=standard,random", "-m", "pacing=linear,exp_stairs", "seed=0,1,2",
                                         "hydra/launcher=local", "epochs=range(1,3)", "pacing.end=auto"])
 
 

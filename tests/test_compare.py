@@ -213,7 +213,7 @@ def test_arm_names_stay_short_for_defaults_and_name_every_other_setting():
     assert arm_name(linear) == "consensus/linear"
     assert arm_name(linear | {"end": "0.7"}) == "consensus/linear@end=0.7"
     assert arm_name(linear | {"end": "auto"}) == "consensus/linear@end=auto"
-    assert arm_name(linear | {"pacing": "steep", "function": "exponential"}) == "consensus/steep"
+    assert arm_name(linear | {"pacing": "steep", "function": "exp_stairs"}) == "consensus/steep"
     assert arm_name(linear | {"end": "0.70", "score": "margin", "balanced": False, "ties": "random"}) == (
         "consensus/linear@end=0.7[sampler.score=margin, sampler.balanced=false, sampler.ties=random]")
 
@@ -278,7 +278,7 @@ def test_train_tags_define_the_arm_and_the_study_finds_finished_seeds_by_them(st
     assert "pacing_end" not in runs["standard"] and "pacing_end_spec" not in runs["standard"]
     assert json.loads(runs["standard"]["arm"]) == {"sampler": "standard", "keep": "all"}
     random_arm = json.loads(runs["random"]["arm"])
-    assert (random_arm["pacing"], random_arm["function"], random_arm["end"]) == ("steep", "exponential", "0.7")
+    assert (random_arm["pacing"], random_arm["function"], random_arm["end"]) == ("steep", "exp_stairs", "0.7")
     assert random_arm["params"] == {"start": 0.04, "inc": 1.9, "step": 0.1}
     assert json.loads(runs["random"]["training"])["epochs"] == 1
     assert json.loads(runs["random"]["training"]) == json.loads(runs["standard"]["training"])

@@ -102,8 +102,8 @@ def test_pacing_settings_are_checked_by_their_family_schema():
     assert paced.end == "auto" and paced.params == {"a": 0.2, "b": 0.5}
     assert paced.function()(0, 10) == pytest.approx(0.5)   # b at the start
     assert pacing_config({"name": "linear", "end": "0.9"}).end == 0.9
-    with pytest.raises(UserError, match=r"pacing.name=exponential takes start, inc, step, not a, b"):
-        pacing_config({"name": "exponential", "a": 0.5, "b": 0.2})
+    with pytest.raises(UserError, match=r"pacing.name=exp_stairs takes start, inc, step, not a, b"):
+        pacing_config({"name": "exp_stairs", "a": 0.5, "b": 0.2})
     with pytest.raises(UserError, match=r"pacing.end=1.5 must be a fraction in \(0, 1\] or auto"):
         pacing_config({"name": "linear", "end": 1.5})
     with pytest.raises(UserError, match=r"unknown pacing 'cubic'"):

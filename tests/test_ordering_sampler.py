@@ -77,7 +77,7 @@ def test_sampler_draws_only_from_the_available_prefix(end):
 
 
 def test_prefix_never_drops_below_one_batch():
-    sampler = PacedSampler(np.arange(1000), make_pacing("exponential", start=0.001, inc=10, step=0.2), 100, 64, 1.0,
+    sampler = PacedSampler(np.arange(1000), make_pacing("exp_stairs", start=0.001, inc=10, step=0.2), 100, 64, 1.0,
                            torch.Generator().manual_seed(0))
     assert sampler.prefix_size(0) == 64
 

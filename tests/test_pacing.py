@@ -18,7 +18,7 @@ HAND = [
     ("step", {"a": 0.5, "b": 0.2}, [(0, 0.2), (49, 0.2), (50, 1.0), (100, 1.0)]),
     ("exp", {"a": 0.5, "b": 0.2}, [(0, 0.2), (25, 0.2 + 0.8 * (math.e ** 5 - 1) / (math.e ** 10 - 1)), (50, 1.0)]),
     ("log", {"a": 0.5, "b": 0.2}, [(0, 0.2), (25, 0.2 + 0.8 * (1 + 0.1 * math.log(0.5 + math.exp(-10)))), (50, 1.0)]),
-    ("exponential", {"start": 0.125, "inc": 2.0, "step": 0.25}, [(0, 0.125), (24, 0.125), (25, 0.25), (50, 0.5), (75, 1.0), (99, 1.0)]),
+    ("exp_stairs", {"start": 0.125, "inc": 2.0, "step": 0.25}, [(0, 0.125), (24, 0.125), (25, 0.25), (50, 0.5), (75, 1.0), (99, 1.0)]),
     ("linear", {"a": 1.0, "b": 1.0}, [(0, 1.0), (99, 1.0)]),    # parameters at their limits: no curriculum
     ("linear", {"a": 1.0, "b": 0.01}, [(0, 0.01), (100, 1.0)]),
 ]
@@ -45,10 +45,10 @@ def test_every_family_is_monotone_in_range_and_ends_with_all_data(name):
     ("quad", {"a": -0.5}, r"pacing.a=-0.5 is out of range for quad: allowed \(0, inf\)"),
     ("step", {"a": math.inf}, r"pacing.a=inf is out of range for step: allowed \(0, inf\)"),
     ("root", {"b": 1.5}, r"pacing.b=1.5 is out of range for root"),
-    ("exponential", {"inc": 1.0}, r"pacing.inc=1.0 is out of range"),
-    ("exponential", {"start": 0.01, "inc": 1.1, "step": 0.2}, "never reaches all data"),
+    ("exp_stairs", {"inc": 1.0}, r"pacing.inc=1.0 is out of range"),
+    ("exp_stairs", {"start": 0.01, "inc": 1.1, "step": 0.2}, "never reaches all data"),
     ("linear", {"start": 0.1}, "pacing linear has no parameter 'start'; its parameters are a, b"),
-    ("cosine", {}, "unknown pacing 'cosine'; choose one of exponential, linear"),
+    ("cosine", {}, "unknown pacing 'cosine'; choose one of exp_stairs, linear"),
 ])
 def test_bad_pacing_names_the_parameter_and_its_range(name, params, message):
     with pytest.raises(UserError, match=message):
@@ -107,17 +107,17 @@ def test_every_wu_family_with_a_1_first_reaches_all_data_at_t_equals_T(name):
                                          (300, 0.27436), (400, 0.521284), (500, 0.9904396), (599, 0.9904396),
                                          (600, 1.0), (1000, 1.0)])
 def test_exponential_changes_stage_exactly_at_its_boundaries(t, expected):
-    assert make_pacing("exponential")(t, 1000) == pytest.approx(expected, rel=1e-9)
+    assert make_pacing("exp_stairs")(t, 1000) == pytest.approx(expected, rel=1e-9)
 
 
 def test_an_exponential_stage_boundary_that_floating_point_puts_a_hair_early_still_counts():
     # T = 24, stages of 0.1 * 24 = 2.4 steps: t = 12 ends stage 5 exactly (12 / 2.4 = 5), so 1/32 * 2^5 = 1
-    g = make_pacing("exponential", start=1 / 32, inc=2.0, step=0.1)
+    g = make_pacing("exp_stairs", start=1 / 32, inc=2.0, step=0.1)
     assert g(11, 24) == 0.5 and g(12, 24) == 1.0   # floor(11 / 2.4) = 4: 1/32 * 16
 
 
 def test_exponential_with_a_huge_growth_factor_does_not_overflow():
-    g = make_pacing("exponential", start=0.5, inc=1e300, step=0.01)   # 1e300^100 is beyond floats
+    g = make_pacing("exp_stairs", start=0.5, inc=1e300, step=0.01)   # 1e300^100 is beyond floats
     assert g(0, 100) == 0.5 and g(1, 100) == 1.0 and g(100, 100) == 1.0
 
 
@@ -147,7 +147,7 @@ def test_the_batch_of_step_s_comes_from_the_prefix_reached_once_s_plus_1_steps_a
 def test_exponential_reaching_all_data_only_at_t_equals_T_is_accepted_and_its_last_step_gets_it():
     # start 0.25, inc 2, stages of 0.5 T = 4 steps: g = 0.25 for t < 4, 0.5 for 4 <= t < 8, 0.25 * 2^2 = 1 at t = 8.
     # Steps s = 0..7 see t = s + 1: 25 examples for s < 3, 50 for 3 <= s < 7, all 100 at s = 7.
-    sampler = _sampler("exponential", 100, 8, 25, start=0.25, inc=2.0, step=0.5)
+    sampler = _sampler("exp_stairs", 100, 8, 25, start=0.25, inc=2.0, step=0.5)
     assert [sampler.prefix_size(s) for s in range(8)] == [25] * 3 + [50] * 4 + [100]
 
 
@@ -159,3 +159,8 @@ def test_static_pacing_offers_the_kept_prefix_at_every_step():
     batches = list(sampler)
     assert all(set(b.tolist()) <= set(range(70, 100)) for b in batches)          # the first 30 of the ordering
     assert len(torch.cat(batches).unique()) == 30                                 # every kept example is drawn
+
+
+def test_the_old_name_exponential_is_one_line_naming_exp_stairs():
+    with pytest.raises(UserError, match=r"pacing 'exponential' is now called 'exp_stairs'.*pacing=exp_stairs"):
+        make_pacing("exponential")

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import UserError
 
-AUTO_VAL_FRACTION, AUTO_VAL_MAX = 10, 5000   # data.val_size=null: a tenth of the training examples, at most 5000
+AUTO_VAL_ONE_IN, AUTO_VAL_MAX = 10, 5000   # data.val_size=null: one training example in ten, at most 5000
 
 
 def stratified_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -39,10 +39,10 @@ def split_sizes(cfg, n: int) -> tuple[int, int]:
     """(training, validation) examples taken from the `n` of the training split. data.val_size=null holds out a tenth
     (at most AUTO_VAL_MAX); a val_size that leaves nothing to train on says which value would fit. The user data
     loaders call it too, before decoding anything, so that these errors leave no cache behind."""
-    val_size = min(AUTO_VAL_MAX, n // AUTO_VAL_FRACTION) if cfg.val_size is None else cfg.val_size
+    val_size = min(AUTO_VAL_MAX, n // AUTO_VAL_ONE_IN) if cfg.val_size is None else cfg.val_size
     if cfg.train_size is None and val_size >= n:
         raise UserError(f"data.val_size={val_size} leaves none of the {n} training examples of {cfg.name} to train "
-                        f"on; set data.val_size lower (a tenth: data.val_size={n // AUTO_VAL_FRACTION}), or null "
+                        f"on; set data.val_size lower (a tenth: data.val_size={n // AUTO_VAL_ONE_IN}), or null "
                         f"for a tenth")
     train_size = cfg.train_size if cfg.train_size is not None else n - val_size
     if train_size + val_size > n:

@@ -5,7 +5,8 @@ t counts completed steps: g(0, T) is the fraction at the start of training, g(T,
 draws the batch of step s (0-based) from g(s + 1, T), the prefix reached once that step is done, so the last
 step sees g(T, T) and a family that reaches 1 at t = T gives all data to the last step.
 
-`exponential` is Hacohen & Weinshall's fixed exponential pacing (ICML 2019). The (a, b) families are
+`exp_stairs` is Hacohen & Weinshall's fixed exponential pacing (ICML 2019): a staircase whose steps grow by a
+factor (not Wu et al.'s smooth `exp`). The (a, b) families are
 Wu, Dyer & Neyshabur's ("When do curricula work?", ICLR 2021, Table 2): b is the fraction at t = 0 and all
 data is in from t = aT on. Their grid has a in {0.01, 0.1, 0.2, 0.4, 0.8, 1.6}: with a > 1 not all data is
 in by the end (step with a > 1 trains on the easiest b only)."""
@@ -23,7 +24,7 @@ from ..errors import UserError
 from ..seeding import torch_generator
 
 # The parameters' defaults, shared by the functions and the config schemas below. (a, b): from the easiest 20%, all
-# data at half of training; exponential: Hacohen & Weinshall's schedule (the `steep` preset), all data at 60%.
+# data at half of training; exp_stairs: Hacohen & Weinshall's schedule (the `steep` preset), all data at 60%.
 A, B = 0.5, 0.2
 START, INC, STEP = 0.04, 1.9, 0.1
 
@@ -41,7 +42,7 @@ def _progress(t: int, total: int, a: float) -> float:
     return min(1.0, t / total / a)
 
 
-def exponential(t: int, total: int, start: float = START, inc: float = INC, step: float = STEP) -> float:
+def exp_stairs(t: int, total: int, start: float = START, inc: float = INC, step: float = STEP) -> float:
     """start * inc^k after k stages of `step` x total steps each, capped at 1."""
     try:
         return min(1.0, start * inc ** _stage(t, total, step))
@@ -80,8 +81,9 @@ def static(t: int, total: int) -> float:
     return 1.0
 
 
-PACINGS = {"exponential": exponential, "linear": linear, "quad": quad, "root": root, "step": step,
+PACINGS = {"exp_stairs": exp_stairs, "linear": linear, "quad": quad, "root": root, "step": step,
            "exp": exp, "log": log, "static": static}
+RENAMED = {"exponential": "exp_stairs"}   # old name -> new: refused in one line that gives the new name
 
 # name -> (lowest, highest, lowest included, highest included)
 PARAM_RANGES = {
@@ -101,10 +103,17 @@ def _describe(lo, hi, lo_in, hi_in) -> str:
     return f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
 
 
+def renamed_message(name: str) -> str:
+    return (f"pacing {name!r} is now called {RENAMED[name]!r} (Hacohen & Weinshall's staircase, not Wu et al.'s "
+            f"smooth exp); write pacing={RENAMED[name]}")
+
+
 def make_pacing(name: str, **params):
     """Validated pacing: returns g(t, total) with the parameters bound. The (a, b) families reach 1 at
-    t = a x total, so by the last step only if a <= 1 (Wu et al. use a > 1 on purpose); `exponential` must
+    t = a x total, so by the last step only if a <= 1 (Wu et al. use a > 1 on purpose); `exp_stairs` must
     reach 1 by t = total, the last step's t, or this refuses it."""
+    if name in RENAMED:
+        raise UserError(renamed_message(name))
     if name not in PACINGS:
         raise UserError(f"unknown pacing {name!r}; choose one of {', '.join(PACINGS)}")
     fn = PACINGS[name]
@@ -114,9 +123,9 @@ def make_pacing(name: str, **params):
             raise UserError(f"pacing {name} has no parameter {key!r}; its parameters are {', '.join(allowed)}")
         if not _in_range(float(value), *PARAM_RANGES[key]):
             raise UserError(f"pacing.{key}={value} is out of range for {name}: allowed {_describe(*PARAM_RANGES[key])}")
-    if name == "exponential" and fn(1, 1, **params) < 1:  # g(T, T) depends on t / T only
+    if name == "exp_stairs" and fn(1, 1, **params) < 1:  # g(T, T) depends on t / T only
         start, inc, stage = (params.get(k, fn.__defaults__[i]) for i, k in enumerate(("start", "inc", "step")))
-        raise UserError(f"exponential pacing with start={start}, inc={inc}, step={stage} never reaches all data "
+        raise UserError(f"exp_stairs pacing with start={start}, inc={inc}, step={stage} never reaches all data "
                         f"by the last step of training; raise pacing.inc or lower pacing.step")
 
     def pacing(t: int, total: int) -> float:
@@ -183,12 +192,12 @@ class PacingConfig(_Pacing):
 
 
 @dataclass(frozen=True)
-class ExponentialPacingConfig(_Pacing):
-    """Hacohen & Weinshall's exponential pacing: start x inc^k after k stages of `step` x T steps."""
-    FAMILIES = ("exponential",)
+class ExpStairsPacingConfig(_Pacing):
+    """Hacohen & Weinshall's fixed exponential pacing: start x inc^k after k stages of `step` x T steps."""
+    FAMILIES = ("exp_stairs",)
     PARAMS = ("start", "inc", "step")
 
-    name: str                  # exponential
+    name: str                  # exp_stairs
     start: int | float = START  # starting fraction of the ordering, in (0, 1]
     inc: int | float = INC     # growth factor per stage, > 1
     step: int | float = STEP   # stage length, as a fraction of training, in (0, 1)
@@ -206,10 +215,10 @@ class StaticPacingConfig(_Pacing):
     preset: str | None = None  # the name runs are tagged and compared under (null: the family's name)
 
 
-def pacing_config(settings: dict) -> PacingConfig | ExponentialPacingConfig | StaticPacingConfig:
+def pacing_config(settings: dict) -> PacingConfig | ExpStairsPacingConfig | StaticPacingConfig:
     """The `pacing` group's settings as the schema of their family, which checks them."""
     name = settings.get("name")
-    schema = next((s for s in (ExponentialPacingConfig, StaticPacingConfig) if name in s.FAMILIES), PacingConfig)
+    schema = next((s for s in (ExpStairsPacingConfig, StaticPacingConfig) if name in s.FAMILIES), PacingConfig)
     extra = sorted(set(settings) - {"name", "end", "preset", *schema.PARAMS})
     if extra and name in PACINGS:
         raise UserError(f"pacing.name={name} takes {', '.join(schema.PARAMS)}, not {', '.join(extra)}; "
