@@ -164,3 +164,18 @@ def test_static_pacing_offers_the_kept_prefix_at_every_step():
 def test_the_old_name_exponential_is_one_line_naming_exp_stairs():
     with pytest.raises(UserError, match=r"pacing 'exponential' is now called 'exp_stairs'.*pacing=exp_stairs"):
         make_pacing("exponential")
+
+
+def test_a_new_pacing_function_finds_its_schema_by_its_signature(monkeypatch):
+    from curriculum.schedule.pacing import PacingConfig, StaticPacingConfig, pacing_config
+
+    def half_way(t, total, a=0.5, b=0.2):    # an (a, b) family added in one place: PACINGS
+        return b if t < a * total else 1.0
+
+    monkeypatch.setitem(PACINGS, "half_way", half_way)
+    config = pacing_config({"name": "half_way", "a": 0.25, "b": 0.5, "end": 1.0})
+    assert isinstance(config, PacingConfig)
+    assert [config.function()(t, 100) for t in (0, 24, 25)] == [0.5, 0.5, 1.0]
+    assert isinstance(pacing_config({"name": "static", "end": 0.5}), StaticPacingConfig)
+    with pytest.raises(UserError, match="pacing.name=static takes no parameters, not a, b"):
+        pacing_config({"name": "static", "a": 0.5, "b": 0.2, "end": 1.0})

@@ -103,6 +103,12 @@ def _describe(lo, hi, lo_in, hi_in) -> str:
     return f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
 
 
+def parameters(name: str) -> tuple[str, ...]:
+    """The parameters of pacing `name` after (t, total), from its signature: which schema configures it."""
+    code = PACINGS[name].__code__
+    return code.co_varnames[2:code.co_argcount]
+
+
 def renamed_message(name: str) -> str:
     return (f"pacing {name!r} is now called {RENAMED[name]!r} (Hacohen & Weinshall's staircase, not Wu et al.'s "
             f"smooth exp); write pacing={RENAMED[name]}")
@@ -117,7 +123,7 @@ def make_pacing(name: str, **params):
     if name not in PACINGS:
         raise UserError(f"unknown pacing {name!r}; choose one of {', '.join(PACINGS)}")
     fn = PACINGS[name]
-    allowed = fn.__code__.co_varnames[2:fn.__code__.co_argcount]
+    allowed = parameters(name)
     for key, value in params.items():
         if key not in allowed:
             raise UserError(f"pacing {name} has no parameter {key!r}; its parameters are {', '.join(allowed)}")
@@ -153,15 +159,15 @@ def parse_end(end) -> float | str:
 
 
 class _Pacing:
-    """What both schemas share: the name must be one of the schema's FAMILIES, make_pacing checks the parameters,
-    and pacing.end becomes a fraction or "auto"."""
-    FAMILIES: tuple[str, ...] = ()
+    """What the schemas share: the name must be a pacing whose parameters are the schema's PARAMS (so a new function
+    in PACINGS finds its schema by its signature), make_pacing checks their values, and pacing.end becomes a
+    fraction or "auto"."""
     PARAMS: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.name not in PACINGS:
             raise UserError(f"unknown pacing {self.name!r}; choose one of {', '.join(PACINGS)}")
-        if self.name not in self.FAMILIES:
+        if parameters(self.name) != self.PARAMS:
             raise UserError(f"pacing.name={self.name} takes other parameters than {', '.join(self.PARAMS)}; "
                             f"switch families with pacing={self.name} instead")
         make_pacing(self.name, **self.params)
@@ -180,7 +186,6 @@ class _Pacing:
 @dataclass(frozen=True)
 class PacingConfig(_Pacing):
     """Wu, Dyer & Neyshabur's (a, b) families: b of the ordering at the start, all of it from t = aT on."""
-    FAMILIES = ("linear", "quad", "root", "step", "exp", "log")
     PARAMS = ("a", "b")
 
     name: str                  # linear | quad | root | step | exp | log (formulas in the module docstring)
@@ -194,7 +199,6 @@ class PacingConfig(_Pacing):
 @dataclass(frozen=True)
 class ExpStairsPacingConfig(_Pacing):
     """Hacohen & Weinshall's fixed exponential pacing: start x inc^k after k stages of `step` x T steps."""
-    FAMILIES = ("exp_stairs",)
     PARAMS = ("start", "inc", "step")
 
     name: str                  # exp_stairs
@@ -208,7 +212,7 @@ class ExpStairsPacingConfig(_Pacing):
 @dataclass(frozen=True)
 class StaticPacingConfig(_Pacing):
     """No curriculum in time: the first pacing.end of the ordering is available at every step (data pruning)."""
-    FAMILIES = ("static",)
+    PARAMS = ()
 
     name: str                  # static
     end: Any = 1.0             # the share of the ordering kept, in (0, 1], or auto (as for PacingConfig)
@@ -218,10 +222,11 @@ class StaticPacingConfig(_Pacing):
 def pacing_config(settings: dict) -> PacingConfig | ExpStairsPacingConfig | StaticPacingConfig:
     """The `pacing` group's settings as the schema of their family, which checks them."""
     name = settings.get("name")
-    schema = next((s for s in (ExpStairsPacingConfig, StaticPacingConfig) if name in s.FAMILIES), PacingConfig)
+    schemas = (PacingConfig, ExpStairsPacingConfig, StaticPacingConfig)
+    schema = next((s for s in schemas if name in PACINGS and parameters(name) == s.PARAMS), PacingConfig)
     extra = sorted(set(settings) - {"name", "end", "preset", *schema.PARAMS})
     if extra and name in PACINGS:
-        raise UserError(f"pacing.name={name} takes {', '.join(schema.PARAMS)}, not {', '.join(extra)}; "
+        raise UserError(f"pacing.name={name} takes {', '.join(schema.PARAMS) or 'no parameters'}, not {', '.join(extra)}; "
                         f"switch families with pacing={name} instead")
     return schema(**{k: v for k, v in settings.items() if k not in extra})
 
