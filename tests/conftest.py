@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,10 +26,26 @@ def run_cli(*args, cwd=None, check=True, timeout=900):
     return proc
 
 
+_EMPTY_STORE: list[Path] = []   # the session's empty MLflow store, made on first use
+
+
+def fresh_store(folder: Path, name: str = "mlflow.db") -> str:
+    """The URI of a new SQLite MLflow store `folder/name` with nothing logged: a copy of one empty store whose tables
+    are made once per session (making them takes seconds each time)."""
+    if not _EMPTY_STORE:
+        from mlflow.tracking import MlflowClient
+
+        path = Path(tempfile.mkdtemp(prefix="mlflow-empty-")) / "mlflow.db"
+        MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+        _EMPTY_STORE.append(path)
+    shutil.copyfile(_EMPTY_STORE[0], Path(folder) / name)
+    return f"sqlite:///{Path(folder) / name}"
+
+
 @pytest.fixture
 def store(tmp_path):
     """A fresh SQLite MLflow store in a temporary folder."""
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return fresh_store(tmp_path)
 
 
 def random_stats(rng, checkpoints: int, n: int) -> dict:

@@ -6,7 +6,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import fresh_store, run_cli
 
 from curriculum.commands.export import exported_rows
 from curriculum.io.scorefile import write_scores
@@ -27,7 +27,7 @@ def dataset(tmp_path_factory):
     np.savez(tmp / "data.npz", x_train=x, y_train=np.array(LABELS), x_test=x[:2], y_test=np.array([0, 1]))
     pd.DataFrame({"index": range(8), "label": LABELS, "score": SCORE}).to_csv(tmp / "scores.csv", index=False)
     settings = ["data=arrays", f"data.path={tmp / 'data.npz'}", "data.val_size=0", f"scores={tmp / 'scores.csv'}"]
-    return tmp, settings, f"sqlite:///{tmp / 'mlflow.db'}"
+    return tmp, settings, fresh_store(tmp)
 
 
 def export(dataset, name: str, *overrides: str):

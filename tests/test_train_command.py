@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli
+from conftest import fresh_store, run_cli
 
 from curriculum.commands.common import data_config
 from curriculum.config import compose_config
@@ -23,7 +23,7 @@ COMMON = ["data=synthetic", "device=cpu", "epochs=3"]
 def scored(tmp_path_factory):
     """One score run shared by the tests of this module: (store uri, score out_dir, tmp folder)."""
     tmp = tmp_path_factory.mktemp("train")
-    store = f"sqlite:///{tmp / 'mlflow.db'}"
+    store = fresh_store(tmp)
     run_cli("score", *COMMON, "ensemble.size=2", f"out_dir={tmp / 'score'}", f"mlflow.tracking_uri={store}")
     return store, tmp / "score", tmp
 

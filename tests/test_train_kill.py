@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from conftest import run_cli
+from conftest import fresh_store, run_cli
 
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import Inputs, predict
@@ -38,7 +38,7 @@ def default_ctrl_c():
 
 
 def _store(folder):
-    return f"sqlite:///{folder / 'm.db'}"
+    return fresh_store(folder, "m.db") if not (folder / "m.db").exists() else f"sqlite:///{folder / 'm.db'}"
 
 
 def _runs(folder):
