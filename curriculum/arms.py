@@ -50,6 +50,18 @@ def arm_definition(raw: dict) -> dict:
     return arm
 
 
+def tags_are_current(arm: dict, training: dict) -> bool:
+    """Whether a run's arm and training tags (as dicts) carry every setting this version tags (sampler.keep in the
+    arm, epochs_of and augment in the training): runs logged before do not group with newer ones."""
+    return "keep" in arm and {"epochs_of", "augment"} <= set(training)
+
+
+def old_runs_message(count: int, study: str, where: str, run_id: str) -> str:
+    return (f"{count} train runs of study={study!r} in {where} were logged by an earlier version of curriculum "
+            f"(their arm or training tags lack settings every run now carries, e.g. run {run_id}); rerun the study "
+            f"into a new MLflow store or under another study name")
+
+
 def arm_key(raw: dict) -> str:
     return json.dumps(arm_definition(raw), sort_keys=True)
 

@@ -223,3 +223,15 @@ def test_the_pruning_section_renders_from_a_hand_made_out_folder(tmp_path, monke
     assert "| random | – | – | – | – | – |" in lines                       # random against itself
     assert "| hardest (EL2N) | " + " | ".join(["+1.00 [+0.00, +2.00]"] * 5) + " |" in lines
     assert "All the data (`standard`): 90.00 ± 0.50 (3 seeds)." in lines and "pruning-steps table" in lines
+
+
+def test_a_store_with_runs_of_an_earlier_version_is_one_line_not_a_traceback():
+    # an arm tag written before every tag named sampler.keep: resuming must say so, not raise KeyError 'keep'
+    from curriculum.errors import UserError
+
+    old = json.dumps({"sampler": "random", "pacing": "linear", "function": "linear", "params": {"a": 0.5, "b": 0.2},
+                      "end": "1", "score": "consensus", "balanced": True, "ties": "margin", "scores": "abc"})
+    runs = pd.DataFrame({"tags.study": ["tiny"], "status": ["FINISHED"], "tags.arm": [old],
+                         "tags.training": ["{}"], "tags.seed": ["0"], "run_id": ["r0"]})
+    with pytest.raises(UserError, match="earlier version of curriculum.*run r0.*new MLflow store"):
+        done_seeds(runs, "tiny", ["data=synthetic", "epochs=1", "sampler=random"])

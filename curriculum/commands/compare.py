@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from ..analysis.comparison import MEANING, METRICS, curve_mean, to_markdown
 from ..analysis.comparison import compare as compare_table
 from ..analysis.plots import learning_curves
+from ..arms import old_runs_message, tags_are_current
 from ..errors import UserError
 from ..io.files import atomic_write
 from ..io.tracking import Tracker
@@ -81,9 +82,6 @@ def check_tags(found: list, study: str, uri: str) -> None:
     training tag epochs_of and augment): runs logged before do not group with newer ones, so a study mixing them is
     refused in one line."""
     old = [run for run in found if not {"arm", "training"} <= set(run.data.tags)
-           or "keep" not in json.loads(run.data.tags["arm"])
-           or not {"epochs_of", "augment"} <= set(json.loads(run.data.tags["training"]))]
+           or not tags_are_current(json.loads(run.data.tags["arm"]), json.loads(run.data.tags["training"]))]
     if old:
-        raise UserError(f"{len(old)} train runs of study={study!r} in {uri} were logged by an earlier version of "
-                        f"curriculum (their arm or training tags lack settings every run now carries, e.g. run "
-                        f"{old[0].info.run_id}); rerun the study into a new MLflow store or under another study name")
+        raise UserError(old_runs_message(len(old), study, uri, old[0].info.run_id))

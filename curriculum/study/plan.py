@@ -135,7 +135,8 @@ def done_seeds(runs: pd.DataFrame, study: str, overrides: list[str]) -> set[int]
     """Seeds of this arm with a finished run in `runs` (the store's runs, as mlflow.search_runs gives them): those
     of `study` whose `arm` tag (read as compare reads it, whatever the scores) and `training` tag are what `train`
     with these overrides would give, so an interrupted study resumes."""
-    from ..arms import arm_definition
+    from ..arms import arm_definition, old_runs_message, tags_are_current
+    from ..errors import UserError
 
     if runs.empty or "tags.arm" not in runs or "tags.study" not in runs:
         return set()
@@ -145,6 +146,11 @@ def done_seeds(runs: pd.DataFrame, study: str, overrides: list[str]) -> set[int]
         return {k: v for k, v in arm_definition(arm).items() if k != "scores"}
 
     ours = runs[(runs["tags.study"] == study) & (runs["status"] == "FINISHED")]
+    current = [isinstance(a, str) and isinstance(t, str) and tags_are_current(json.loads(a), json.loads(t))
+               for a, t in zip(ours["tags.arm"], ours["tags.training"])]
+    if not all(current):
+        raise UserError(old_runs_message(current.count(False), study, "the study's store",
+                                         ours["run_id"].iloc[current.index(False)]))
     mask = ours["tags.arm"].map(lambda tag: isinstance(tag, str)
                                 and without_scores(json.loads(tag)) == without_scores(want))
     mask &= ours["tags.training"] == training
