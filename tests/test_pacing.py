@@ -179,3 +179,10 @@ def test_a_new_pacing_function_finds_its_schema_by_its_signature(monkeypatch):
     assert isinstance(pacing_config({"name": "static", "end": 0.5}), StaticPacingConfig)
     with pytest.raises(UserError, match="pacing.name=static takes no parameters, not a, b"):
         pacing_config({"name": "static", "a": 0.5, "b": 0.2, "end": 1.0})
+
+
+def test_the_old_name_exponential_as_pacing_name_is_one_line_naming_exp_stairs():
+    from curriculum.schedule.pacing import pacing_config
+
+    with pytest.raises(UserError, match=r"pacing 'exponential' is now called 'exp_stairs'"):
+        pacing_config({"name": "exponential", "start": 0.04, "inc": 1.9, "step": 0.1, "end": 1.0})

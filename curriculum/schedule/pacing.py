@@ -165,6 +165,8 @@ class _Pacing:
     PARAMS: tuple[str, ...] = ()
 
     def __post_init__(self):
+        if self.name in RENAMED:
+            raise UserError(renamed_message(self.name))
         if self.name not in PACINGS:
             raise UserError(f"unknown pacing {self.name!r}; choose one of {', '.join(PACINGS)}")
         if parameters(self.name) != self.PARAMS:
