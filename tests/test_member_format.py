@@ -22,7 +22,8 @@ IDENTITY = {"arch": "cnn", "augment": {"name": "none", "pad": 0}, "batch_size": 
             "data": "07ccea5a3dc62eb1", "epochs": 2, "format": 3, "model_kwargs": {}, "ood": {},
             "optim": {"lr": 0.05, "momentum": 0.9, "nesterov": True, "schedule": "cosine", "warmup": 0.03,
                       "weight_decay": 0.0005},
-            "precision": "fp32", "seed": 0, "source": "eval", "test": True}
+            "precision": "fp32", "seed": 0, "source": "eval",
+            "statistics": ["correct", "margin", "prob", "el2n", "loss"], "test": True}
 
 
 @pytest.fixture(scope="module")

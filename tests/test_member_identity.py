@@ -1,12 +1,14 @@
 """A member file or resume state is reused only when everything that shapes its dynamics is the same."""
 
 import copy
+import shutil
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from conftest import fresh_store, run_cli
 
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig, make_optimizer
@@ -24,12 +26,27 @@ from curriculum.seeding import torch_generator
 TINY = ["data=synthetic", "epochs=1", "ensemble.size=2", "device=cpu", "recording.within_first_epoch=[0.5]"]
 
 
+@pytest.fixture(scope="module")
+def scored_once(tmp_path_factory):
+    """One finished TINY score run (its out_dir and MLflow store), made once for the tests that score again over it."""
+    folder = tmp_path_factory.mktemp("scored")
+    run_cli("score", *TINY, f"out_dir={folder / 'score'}", f"mlflow.tracking_uri={fresh_store(folder)}")
+    return folder
+
+
+def copy_of(scored: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the shared score run in tmp_path: (its out_dir, its store's URI)."""
+    shutil.copytree(scored / "score", tmp_path / "score")
+    shutil.copyfile(scored / "mlflow.db", tmp_path / "mlflow.db")
+    return tmp_path / "score", f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
 @pytest.mark.parametrize("changed", ["lr=0.1", "batch_size=64", "optim.weight_decay=0", "model.kwargs.hidden=64",
                                      "epochs=2", "optim.schedule=linear", "recording.source=train",
                                      "augment=crop"])
-def test_rescoring_into_an_out_dir_with_other_settings_stops_with_one_line_naming_the_setting(tmp_path, store, changed):
-    out = tmp_path / "score"
-    run_cli("score", *TINY, f"out_dir={out}", f"mlflow.tracking_uri={store}")
+def test_rescoring_into_an_out_dir_with_other_settings_stops_with_one_line_naming_the_setting(tmp_path, scored_once,
+                                                                                             changed):
+    out, store = copy_of(scored_once, tmp_path)
     before = (out / "scores.parquet").read_bytes()
     mlflow.set_tracking_uri(store)
     runs_before = len(mlflow.search_runs(experiment_names=["curriculum"]))
@@ -43,9 +60,8 @@ def test_rescoring_into_an_out_dir_with_other_settings_stops_with_one_line_namin
     assert len(mlflow.search_runs(experiment_names=["curriculum"])) == runs_before   # stopped before any run
 
 
-def test_rescoring_with_the_same_settings_skips_every_member(tmp_path, store):
-    out = tmp_path / "score"
-    run_cli("score", *TINY, f"out_dir={out}", f"mlflow.tracking_uri={store}")
+def test_rescoring_with_the_same_settings_skips_every_member(tmp_path, scored_once):
+    out, store = copy_of(scored_once, tmp_path)
     again = run_cli("score", *TINY, f"out_dir={out}", f"mlflow.tracking_uri={store}")
     assert again.stderr.count("is complete: skipped") == 2
 

@@ -12,7 +12,7 @@ import torch
 from ..batches import shuffled_batches, steps_per_epoch
 from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
-from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, predict, train
+from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, predict_classes, train
 from ..errors import UserError
 from ..models import create_model
 from ..progress import Progress
@@ -108,7 +108,7 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
     eval_steps = sorted(set(range(every, total + 1, every)) | {total})
 
     def evaluate(stats: StepStats):
-        accs = {f"{name}/acc": predict(model, s.x, s.y, inputs, cfg.eval.batch)["correct"].float().mean().item()
+        accs = {f"{name}/acc": (predict_classes(model, s.x, inputs, cfg.eval.batch) == s.y).float().mean().item()
                 for name, s in (("val", data.val), ("test", data.test)) if len(s)}
         history.append({"step": stats.step, "epoch": stats.step / per_epoch, "train/loss": stats.loss,
                         "train/acc": stats.acc, **accs,

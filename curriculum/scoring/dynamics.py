@@ -201,8 +201,8 @@ def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
             c = len(z["checkpoints"])
             train, test = (_load_split(z, prefix, c) for prefix in ("", "test_"))
             dyn = MemberDynamics(z["checkpoints"], train, test, meta["arch"], int(meta["seed"]),
-                                 meta["dataset"], meta["fingerprint"], meta.get("source", "eval"),
-                                 meta.get("identity", {}), ood={name: z[f"ood_{name}"] for name in meta.get("ood", [])})
+                                 meta["dataset"], meta["fingerprint"], meta["source"],
+                                 meta["identity"], ood={name: z[f"ood_{name}"] for name in meta["ood"]})
     except FileNotFoundError:
         raise UserError(f"dynamics file {path} does not exist") from None
     except UserError:

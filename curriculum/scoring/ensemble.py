@@ -16,6 +16,7 @@ from ..data.datasets import Data
 from ..dicts import identity_differences
 from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, train
 from ..errors import UserError
+from ..statistics import STATISTICS
 from ..models import MODELS, create_model
 from ..progress import Progress
 from ..seeding import stream_seed, torch_generator
@@ -119,7 +120,7 @@ def member_identity(member: Member, data: Data, rec: RecordingConfig, optim: Opt
                          data=data.fingerprint, optim=asdict(optim), batch_size=rec.batch_size, epochs=rec.epochs,
                          checkpoints=[float(e) for e in checkpoints], source=rec.source, precision=rec.precision,
                          **rec.augment.resolved(data.name).identity(), test=rec.test,
-                         ood={name: len(split) for name, split in data.ood.items()})
+                         ood={name: len(split) for name, split in data.ood.items()}, statistics=list(STATISTICS))
 
 
 def shared_identity(identity: dict) -> dict:
