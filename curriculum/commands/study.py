@@ -11,6 +11,7 @@ from ..cli import CONF_DIR
 from ..study.plan import load_plan
 from ..study.runner import run_plan, store_runs
 from ..study.sections import Context, assemble, check_section, outputs_ready, render
+from ..errors import UserError
 from .common import say
 
 
@@ -18,14 +19,18 @@ def study(cfg: DictConfig) -> None:
     name = str(cfg.study)
     plan = load_plan(CONF_DIR, name)
     check_section(plan.section)
+    results = Path(str(cfg.results)) if str(cfg.results) else None
+    if results is not None and not results.parent.is_dir():   # said before the study runs, not after it
+        raise UserError(f"results={results}: its folder does not exist; give results= a file in an existing folder, "
+                        f"or results='' to write no results file")
     out = Path(str(cfg.out)).resolve()
     out.mkdir(parents=True, exist_ok=True)
     store = f"sqlite:///{out / 'mlflow.db'}"
     if not cfg.results_only:
         record_command(out, name)
         run_plan(plan, out, store, int(cfg.seeds), list(cfg.extra_score), list(cfg.extra_train))
-    if str(cfg.results):
-        write_results(Path(str(cfg.results)), Context(name, plan, out, store_runs(store), Path(str(cfg.results)).parent))
+    if results is not None:
+        write_results(results, Context(name, plan, out, store_runs(store), results.parent))
 
 
 def record_command(out: Path, name: str) -> None:
