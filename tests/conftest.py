@@ -54,3 +54,12 @@ def random_stats(rng, checkpoints: int, n: int) -> dict:
 
     return {name: rng.random((checkpoints, n)) < 0.5 if s.storage.dtype is bool
             else (rng.random((checkpoints, n)) * 1.4).astype(s.storage.dtype) for name, s in STATISTICS.items()}
+
+
+def pytest_collection_modifyitems(items):
+    """The files that run commands end to end (slow tests, or any use of run_cli) first, each file's tests in their
+    order: the suite is spread over processes a file at a time (scripts/test.sh), so the long files start early and
+    the short ones fill in at the end, instead of one process finishing a long file alone."""
+    long_files = {item.path for item in items
+                  if item.get_closest_marker("slow") or hasattr(getattr(item, "module", None), "run_cli")}
+    items.sort(key=lambda item: item.path not in long_files)
