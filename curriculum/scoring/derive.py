@@ -81,7 +81,7 @@ def split_frame(first: MemberDynamics, data: Data | None, split: str, scores: di
     meta = {"dataset": first.dataset, "split": split, "size": int(len(frame)),
             "fingerprint": first.fingerprint if split == "train" else "",
             "ensemble": ensemble, "checkpoints": first.checkpoints.tolist(), "quorum": quorum,
-            **({"el2n_until_epoch": EL2N_UNTIL} if "el2n" in scores else {}), "curriculum_version": __version__}
+            "el2n_until_epoch": EL2N_UNTIL, "curriculum_version": __version__}
     return frame, meta
 
 
