@@ -8,31 +8,37 @@ from __future__ import annotations
 import json
 
 DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",), "keep": ("all",),  # not shown
-            "strata": (50,), "drop_hardest": (0.1,)}   # SamplerConfig's defaults (tests/test_compare.py checks)
+            "strata": (50,), "drop_hardest": (0.1,), "labels": ("given",)}   # SamplerConfig's defaults (tests/test_compare.py checks)
 SHOWN = {"function": "pacing.name", "end": "pacing.end", "score": "sampler.score", "balanced": "sampler.balanced",
          "strata": "sampler.strata", "drop_hardest": "sampler.drop_hardest",
-         "ties": "sampler.ties", "keep": "sampler.keep", "scores": "scores"}  # arm setting -> its override
+         "ties": "sampler.ties", "keep": "sampler.keep", "labels": "sampler.labels", "scores": "scores"}  # arm setting -> its override
 KEEP_KEYWORDS = ("all", "clean")   # sampler.keep values that read no scores (the others name a scores column or auto)
 
 
 def arm_tag(sampler: str, pacing: dict, score: str, balanced: bool, ties: str, scores: str | None,
-            keep: str = "all", strata: int | None = None, drop_hardest: float | None = None) -> dict:
+            keep: str = "all", strata: int | None = None, drop_hardest: float | None = None,
+            labels: str = "given") -> dict:
     """What defines an arm, as `train` tags it and compare keys it: standard has no pacing, so no pacing.end
     either, and uses the scores only when sampler.keep names one of their columns. `pacing` is the resolved pacing
     config (name, preset, end and the family's parameters); `scores` the checksum of the scores file, None to leave
     it out (an arm known from its settings alone). strata and drop_hardest (SamplerConfig's) are there for
-    `stratified` only, which must give them."""
-    kept = {"keep": keep}
+    `stratified` only, which must give them. `labels` (sampler.labels) is in the tag only when not the given ones."""
+    kept = {"keep": keep} | ({} if labels == "given" else {"labels": labels})
     if sampler == "stratified":
         if strata is None or drop_hardest is None:
             raise ValueError("a stratified arm is defined by its strata and drop_hardest")
         kept |= {"strata": strata, "drop_hardest": drop_hardest}
     checksum = {} if scores is None else {"scores": scores}
     if sampler == "standard":
-        return {"sampler": "standard"} | kept | (checksum if keep not in KEEP_KEYWORDS else {})
+        return {"sampler": "standard"} | kept | (checksum if reads_scores(keep, labels) else {})
     return {"sampler": sampler, "pacing": str(pacing.get("preset") or pacing["name"]), "function": str(pacing["name"]),
             "params": {k: v for k, v in pacing.items() if k not in ("name", "end", "preset")},
             "end": str(pacing["end"]), "score": score, "balanced": balanced, "ties": ties} | checksum | kept
+
+
+def reads_scores(keep: str, labels: str = "given") -> bool:
+    """Whether sampler.keep or sampler.labels read the scores (of an arm that needs them for nothing else)."""
+    return keep not in KEEP_KEYWORDS or labels != "given"
 
 
 def arm_definition(raw: dict) -> dict:
@@ -40,12 +46,12 @@ def arm_definition(raw: dict) -> dict:
     `standard` uses none but sampler.keep (not even pacing.end); `random` ignores the score column and the
     tie-break, and the scores themselves unless pacing.end=auto or sampler.keep reads them."""
     if raw["sampler"] == "standard":
-        return {k: v for k, v in raw.items() if k in ("sampler", "keep", "scores")}
+        return {k: v for k, v in raw.items() if k in ("sampler", "keep", "labels", "scores")}
     arm = dict(raw)
     arm["end"] = "auto" if str(arm["end"]) == "auto" else f"{float(arm['end']):.4g}"
     if arm["sampler"] == "random":
-        reads_scores = arm["end"] == "auto" or arm["keep"] not in KEEP_KEYWORDS
-        unused = {"score", "ties", "strata", "drop_hardest"} | (set() if reads_scores else {"scores"})
+        scored = arm["end"] == "auto" or reads_scores(arm["keep"], arm.get("labels", "given"))
+        unused = {"score", "ties", "strata", "drop_hardest"} | (set() if scored else {"scores"})
         arm = {k: v for k, v in arm.items() if k not in unused}
     return arm
 
@@ -69,11 +75,13 @@ def arm_key(raw: dict) -> str:
 def arm_name(raw: dict) -> str:
     """`standard`, `consensus/linear`, `consensus/linear@end=0.7`, `consensus/steep`; sampler settings off
     their defaults follow in brackets, as in `consensus/linear[sampler.score=margin]`. `oracle` is standard
-    training on the truly clean examples only (sampler.keep=clean)."""
+    training on the truly clean examples only (sampler.keep=clean); `standard[sampler.labels=suggested_label]`
+    trains on corrected labels (the relabel arm)."""
     arm = arm_definition(raw)
     if arm["sampler"] == "standard":
-        keep = arm["keep"]
-        return {"all": "standard", "clean": "oracle"}.get(keep, f"standard[sampler.keep={keep}]")
+        keep, labels = arm["keep"], arm.get("labels", "given")
+        name = {"all": "standard", "clean": "oracle"}.get(keep, f"standard[sampler.keep={keep}]")
+        return with_settings(name, [] if labels == "given" else [f"sampler.labels={labels}"])
     end = arm["end"]
     name = f"{arm['sampler']}/{arm['pacing']}" + ("" if end == "1" else "@end=" + (
         end if end == "auto" else f"{float(end):.3g}"))

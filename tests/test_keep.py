@@ -16,6 +16,7 @@ from curriculum.config import compose_config
 from curriculum.data.datasets import load_data
 from curriculum.errors import UserError
 from curriculum.schedule.keep import kept_positions, restrict
+from curriculum.schedule.labels import trained_labels
 from curriculum.schedule.plan import Scores, kept_examples
 from curriculum.schedule.target import iid_batches
 
@@ -98,6 +99,29 @@ def test_compare_names_the_oracle_and_a_kept_column():
     assert arm_definition(filtered)["scores"] == "abc123" and arm_name(filtered) == "standard[sampler.keep=auto]"
 
 
+def test_compare_names_the_relabel_arm_and_it_reads_its_scores():
+    relabel = arm_tag("standard", LINEAR, "consensus", True, "margin", "abc123", labels="suggested_label")
+    assert arm_definition(relabel) == {"sampler": "standard", "keep": "all", "labels": "suggested_label",
+                                       "scores": "abc123"}
+    assert arm_name(relabel) == "standard[sampler.labels=suggested_label]"
+    both = arm_tag("standard", LINEAR, "consensus", True, "margin", "abc123", "cl_keep", labels="fixed")
+    assert arm_name(both) == "standard[sampler.keep=cl_keep, sampler.labels=fixed]"
+    paced = arm_tag("random", LINEAR, "consensus", True, "margin", "abc123", labels="fixed")
+    assert arm_definition(paced)["scores"] == "abc123" and arm_name(paced) == "random/linear[sampler.labels=fixed]"
+    given = arm_tag("standard", LINEAR, "consensus", True, "margin", "abc123", labels="given")
+    assert "labels" not in given and arm_name(given) == "standard"
+
+
+def test_trained_labels_come_from_a_column_of_class_numbers():
+    frame = pd.DataFrame({"index": [5, 6, 7], "fixed": [2, 0, 1], "half": [0.5, 1, 1], "big": [0, 3, 1],
+                          "text": ["a", "0", "1"]})
+    assert trained_labels("given", frame, 3) is None
+    assert trained_labels("fixed", frame, 3).tolist() == [2, 0, 1]
+    for column, why in (("half", "0.5"), ("big", "3"), ("text", "'a'"), ("nope", "neither")):
+        with pytest.raises(UserError, match=why):
+            trained_labels(column, frame, 3)
+
+
 TINY = ["data=synthetic", "device=cpu", "data.label_noise=0.2", "epochs=1"]
 
 
@@ -109,17 +133,23 @@ def test_oracle_and_csv_kept_arms_train_on_their_examples_and_compare_names_them
     run_cli("train", *base, "sampler=standard")
     run_cli("train", *base, "sampler=standard", "sampler.keep=clean")
     csv = tmp_path / "peer.csv"   # keeps 384 training examples: 3 batches, so 12 steps see each of them
-    index = load_data(data_config(compose_config("train", TINY))).train.index.numpy()
-    pd.DataFrame({"index": index, "peer_keep": np.arange(len(index)) < 384}).astype(int).to_csv(csv, index=False)
+    data = load_data(data_config(compose_config("train", TINY)))
+    index = data.train.index.numpy()
+    pd.DataFrame({"index": index, "peer_keep": np.arange(len(index)) < 384,
+                  "fixed": data.true_labels}).astype(int).to_csv(csv, index=False)
     run_cli("train", *base, "sampler=standard", "sampler.keep=peer_keep", f"scores={csv}")
+    relabel = run_cli("train", *base, "sampler=standard", "sampler.labels=fixed", f"scores={csv}")
+    assert "320 of 1600 training labels changed, 320 of them to the true label" in relabel.stdout + relabel.stderr
     mlflow.set_tracking_uri(store)
     runs = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.study = 'keep'")
     by_arm = {arm_name(json.loads(a)): r for a, (_, r) in zip(runs["tags.arm"], runs.iterrows())}
-    assert set(by_arm) == {"standard", "oracle", "standard[sampler.keep=peer_keep]"}
+    assert set(by_arm) == {"standard", "oracle", "standard[sampler.keep=peer_keep]",
+                           "standard[sampler.labels=fixed]"}
     assert by_arm["standard"]["metrics.curriculum/distinct_seen"] == 12 * 128   # one epoch of full batches
     assert by_arm["oracle"]["metrics.curriculum/distinct_seen"] == 1280
     assert by_arm["oracle"]["metrics.curriculum/data_fraction"] == pytest.approx(0.8)
     assert {r["metrics.steps"] for r in by_arm.values()} == {12}   # every arm takes the steps of all 1600
+    assert by_arm["standard[sampler.labels=fixed]"]["metrics.curriculum/distinct_seen"] == 12 * 128
     assert by_arm["standard[sampler.keep=peer_keep]"]["metrics.curriculum/distinct_seen"] == 384
     out = run_cli("compare", "study=keep", f"out_dir={tmp_path / 'cmp'}", f"mlflow.tracking_uri={store}")
     table = pd.read_csv(tmp_path / "cmp" / "comparison.csv").set_index("arm")

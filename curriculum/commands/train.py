@@ -8,7 +8,7 @@ import json
 import math
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -42,6 +42,7 @@ def train(cfg: DictConfig) -> None:
     target.augment.resolved(data.name).check_image(data.input_shape)
     track = tracker(cfg)
     plan, source = planned(cfg, settings, track, data)
+    data = relabelled(data, plan)
     _check_batches(len(data.train), plan, target.batch_size, settings.sampler.keep)
     say(opening_line(cfg, plan, data, source))
     run = target_run(cfg, plan, data, source, target)
@@ -66,10 +67,24 @@ def planned(cfg: DictConfig, settings: PlanSettings, track, data) -> tuple[RunPl
     scores=latest), with the lines the plan says."""
     reads_scores = str(cfg.scores) != "latest" or plan_needs_scores(settings)
     source = resolve_scores(str(cfg.scores), track, data) if reads_scores else None
-    plan = make_plan(settings, source, data.train.y.cpu().numpy(), data.noisy, int(cfg.seed))
+    plan = make_plan(settings, source, data.train.y.cpu().numpy(), data.noisy, int(cfg.seed), data.num_classes)
     for line in plan.notes:
         say(line)
     return plan, source
+
+
+def relabelled(data, plan: RunPlan):
+    """`data` with the training labels the plan trains on (sampler.labels), and a line saying how many changed;
+    validation and test labels stay as they are."""
+    if plan.labels is None:
+        return data
+    given = data.train.y.cpu().numpy()
+    changed = int((plan.labels != given).sum())
+    fixed = int(((plan.labels != given) & (plan.labels == data.true_labels)).sum())
+    say(f"sampler.labels: {changed} of {len(given)} training labels changed"
+        + (f", {fixed} of them to the true label" if data.noisy.any() else ""))
+    y = torch.as_tensor(plan.labels, dtype=data.train.y.dtype, device=data.train.y.device)
+    return replace(data, train=replace(data.train, y=y))
 
 
 def opening_line(cfg: DictConfig, plan: RunPlan, data, source) -> str:
@@ -89,7 +104,8 @@ def closing_line(run: TargetRun, summary: dict, n: int, run_id: str) -> str:
 def target_run(cfg: DictConfig, plan: RunPlan, data, source, target: TargetConfig) -> TargetRun:
     """The run's MLflow name and tags, and its label in the progress lines."""
     pacing = plan.pacing_name
-    name = f"{plan.sampler}-{pacing}" + (f"-keep-{cfg.sampler.keep}" if plan.kept is not None else "")
+    name = (f"{plan.sampler}-{pacing}" + (f"-keep-{cfg.sampler.keep}" if plan.kept is not None else "")
+            + (f"-labels-{cfg.sampler.labels}" if plan.labels is not None else ""))
     return TargetRun(f"{name}-s{cfg.seed}", run_tags(cfg, plan, data, source, target),
                      f"[{plan.sampler}/{pacing} seed={cfg.seed}]", plan.end if plan.paced else None,
                      model_spec(target, data))

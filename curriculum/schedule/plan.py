@@ -18,6 +18,7 @@ from ..arms import arm_name, arm_tag
 from ..errors import UserError
 from ..scoring.scores import orientation
 from .keep import ALL, AUTO, kept_positions, needs_scores, restrict
+from .labels import GIVEN, trained_labels
 from .pacing import kept_count, pacing_config
 from .pruning import estimate_clean_fraction
 from .sampler import SCORED, SamplerConfig, make_ordering, margin_tie_break, ordering_column
@@ -65,6 +66,7 @@ class RunPlan:
     end: float                      # share of the ordering ever drawn (pacing.end, auto resolved); 1 for standard
     pacing: Callable | None         # g(t, total); None for standard
     notes: tuple[str, ...] = ()     # lines the command should say
+    labels: np.ndarray | None = None  # (N,) the labels trained on (sampler.labels); None: the given ones
 
     @property
     def paced(self) -> bool:
@@ -84,7 +86,7 @@ def plan_needs_scores(settings: PlanSettings) -> bool:
     """Whether these settings read scores: a scored ordering, pacing.end=auto, or a sampler.keep that reads them."""
     paced = settings.paced()
     return (settings.sampler.name in SCORED or needs_scores(settings.sampler.keep)
-            or (paced is not None and paced.end == "auto"))
+            or settings.sampler.labels != GIVEN or (paced is not None and paced.end == "auto"))
 
 
 def arm_of(settings: PlanSettings, scores: str | None = None, column: str | None = None) -> dict:
@@ -92,14 +94,15 @@ def arm_of(settings: PlanSettings, scores: str | None = None, column: str | None
     out), `column` the scores column that orders (default sampler.score)."""
     s = settings.sampler
     return arm_tag(s.name, settings.pacing, column or s.score, s.balanced, s.ties, scores, s.keep, s.strata,
-                   s.drop_hardest)
+                   s.drop_hardest, s.labels)
 
 
 def make_plan(settings: PlanSettings, scores: Scores | None, labels: np.ndarray, noisy: np.ndarray,
-              seed: int) -> RunPlan:
+              seed: int, num_classes: int | None = None) -> RunPlan:
     """The plan of a run with these settings on these scores (None: none read; a scored setting then fails in one
     line). `labels` (N,) the training labels, `noisy` (N,) bool the flipped ones (sampler.keep=clean), `seed` the
-    run's (random orderings and the shuffle of remaining ties)."""
+    run's (random orderings and the shuffle of remaining ties), `num_classes` the classes sampler.labels may name
+    (None: those up to the largest label)."""
     s, paced = settings.sampler, settings.paced()
     column = s.score if scores is None else ordering_column(scores.frame, s.score, settings.names["score"],
                                                             str(scores.path))
@@ -111,7 +114,9 @@ def make_plan(settings: PlanSettings, scores: Scores | None, labels: np.ndarray,
     arm = arm_of(settings, scores.sha256 if scores is not None else "none", column)
     return RunPlan(s.name, arm, arm_name(arm), column, restrict(ordering, kept) if ordering is not None else None,
                    kept, end, paced.function() if paced is not None else None,
-                   tuple(notes + tie_notes(settings, scores, column)))
+                   tuple(notes + tie_notes(settings, scores, column)),
+                   trained_labels(s.labels, scores.frame if scores is not None else None,
+                                  int(labels.max()) + 1 if num_classes is None else num_classes))
 
 
 def tie_break(scores: Scores | None, column: str, sampler: SamplerConfig) -> np.ndarray | None:

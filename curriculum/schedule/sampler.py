@@ -33,6 +33,8 @@ class SamplerConfig:
     keep: str = "all"          # examples the run may draw: all | clean (oracle: labels not flipped) | auto (what
                                # pacing.end=auto keeps) | a scores column of 0 and 1 (1 = kept, e.g. cleanlab's verdicts
                                # from a CSV); the steps stay those of all the examples
+    labels: str = "given"      # the labels trained on: given | a scores column of class numbers (e.g. suggested_label
+                               # of a score run with ensemble.folds: the relabel arm; schedule/labels.py)
     strata: int = STRATA       # stratified: equal-width score strata, sampled evenly (empty ones are skipped)
     drop_hardest: float = DROP_HARDEST  # stratified: share of the hardest examples put last, after every stratum
 
@@ -41,6 +43,8 @@ class SamplerConfig:
         check_strata(self.strata, self.drop_hardest)
         if not self.keep:
             raise UserError("sampler.keep is empty; give all, clean or a column of the scores")
+        if not self.labels:
+            raise UserError("sampler.labels is empty; give `given` or a column of the scores")
         if self.ties not in TIES:
             raise UserError(f"sampler.ties={self.ties!r} must be margin or random")
 
