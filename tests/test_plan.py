@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from curriculum.commands.export import EXPORT_NAMES
 from curriculum.errors import UserError
-from curriculum.schedule.plan import PlanSettings, Scores, arm_of, auto_dropped, make_plan, plan_needs_scores
+from curriculum.schedule.plan import WHOLE, PlanSettings, Scores, arm_of, auto_dropped, make_plan, plan_needs_scores
 from curriculum.schedule.sampler import SamplerConfig
 
 # 8 examples, two classes; consensus from 2 members x 2 checkpoints (L = 4 levels of 1/4).
@@ -37,8 +38,11 @@ def test_consensus_with_auto_end_orders_balanced_easy_first_and_keeps_the_estima
     assert p.ordering.tolist() == BALANCED and p.kept is None
     assert p.end == pytest.approx(0.875) and p.prefix().tolist() == BALANCED[:7]
     assert p.name == "consensus/linear@end=auto" and p.column == "consensus" and p.pacing(0, 10) == pytest.approx(0.2)
-    assert p.notes == ("pacing.end=auto: the consensus histogram suggests 0.125 of the labels are wrong; the "
-                       "ordering's first 0.875 is used",)
+    assert len(p.notes) == 1 and p.notes[0].startswith(
+        "pacing.end=auto: the consensus histogram suggests 0.125 of the labels are wrong; the ordering's first 0.875 "
+        "is used")
+    assert p.notes[0].endswith("this estimate misses class-conditional and instance-dependent noise (look-alike "
+                               "classes, ambiguous images); score with ensemble.folds=4 for the confident-learning one")
     assert plan("consensus", balanced=False).ordering.tolist() == [4, 0, 1, 3, 6, 5, 2, 7]
 
 
@@ -91,3 +95,40 @@ def test_auto_end_needs_consensus_and_a_scored_setting_needs_scores():
     with pytest.raises(UserError, match="sampler=consensus needs scores"):
         make_plan(PlanSettings(SamplerConfig(name="consensus"), LINEAR), None, LABELS, NOISY, 0)
     assert make_plan(PlanSettings(SamplerConfig(name="standard")), None, LABELS, NOISY, 0).name == "standard"
+
+
+# The same frame from a folds score run: confident learning's estimate in the meta says 0.25 of the labels are wrong,
+# so auto keeps 0.75 x 8 = 6 examples: the balanced ordering's first six, 4, 0, 1, 6, 3, 5 (2 and 7, flipped, out).
+CONFIDENT = Scores(FRAME, SCORES.meta | {"label_issues": {"method": "confident learning", "estimated_share": 0.25,
+                                                          "warning": None}}, sha256="ab" * 32, path="hand.parquet")
+
+
+def confident_plan(sampler: str, end=1.0, scores=CONFIDENT, **sampler_settings):
+    settings = PlanSettings(SamplerConfig(name=sampler, **sampler_settings), LINEAR | {"end": end})
+    return make_plan(settings, scores, LABELS, NOISY, seed=0)
+
+
+def test_auto_end_uses_confident_learnings_estimate_when_the_scores_carry_one():
+    p = confident_plan("consensus", end="auto")
+    assert p.end == pytest.approx(0.75) and p.prefix().tolist() == BALANCED[:6]
+    assert p.notes == ("pacing.end=auto: confident learning on out-of-fold probabilities estimates 0.250 of the "
+                       "labels are wrong; the ordering's first 0.750 is used",)
+    # the estimate does not come from the ordering column, so any scored ordering may use it: by margin, balanced,
+    # 4 (3.0), 0 (2.0) | 1 (.5), 6 (.4) | 3 (.1), 5 (-.5) | 2, 7: the first six again
+    assert confident_plan("consensus", end="auto", score="margin").prefix().tolist() == [4, 0, 1, 6, 3, 5]
+
+
+def test_keep_auto_and_exports_keep_auto_use_the_confident_estimate_too():
+    assert confident_plan("standard", keep="auto").kept.tolist() == [0, 1, 3, 4, 5, 6]   # BALANCED[:6], sorted
+    export = PlanSettings(SamplerConfig(name="consensus"), WHOLE | {"end": "auto"}, EXPORT_NAMES)
+    plan_ = make_plan(export, CONFIDENT, LABELS, NOISY, seed=0)
+    assert plan_.end == pytest.approx(0.75) and plan_.notes[0].startswith("keep=auto: confident learning")
+    assert auto_dropped(FRAME["consensus"], FRAME["margin"], LABELS, CONFIDENT.meta).tolist() == NOISY.tolist()
+
+
+def test_the_confident_estimates_warning_is_said_and_a_bad_estimate_refused():
+    warned = Scores(FRAME, {"label_issues": {"estimated_share": 0.25, "warning": "barely above chance"}})
+    assert confident_plan("consensus", end="auto", scores=warned).notes[1] == "pacing.end=auto: barely above chance"
+    broken = Scores(FRAME, {"label_issues": {"estimated_share": None}})
+    with pytest.raises(UserError, match=r"^pacing.end=auto: the scores' confident-learning estimate is None"):
+        confident_plan("consensus", end="auto", scores=broken)

@@ -1,8 +1,9 @@
 """The run plan: the one place where the ordering settings (the `sampler` and `pacing` groups) and the scores become
 what a run trains on. The chain: the scores column that orders (ordering_column) -> its easy-to-hard direction
 (orientation) -> the margin that breaks its ties -> the examples the run may draw (sampler.keep) -> pacing.end,
-estimated from the consensus histogram for `auto` -> the ordering, restricted to the kept examples. `train`, `export`,
-the public API (curriculum.ordering), keep=auto and the studies all call make_plan, so they cannot drift apart.
+estimated for `auto` (confident learning's estimate where a folds score run made one, else the consensus
+histogram's) -> the ordering, restricted to the kept examples. `train`, `export`, the public API
+(curriculum.ordering), keep=auto and the studies all call make_plan, so they cannot drift apart.
 Pure: no MLflow, no Hydra, nothing printed (the lines a command should say are in RunPlan.notes)."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..scoring.scores import orientation
 from .keep import ALL, AUTO, kept_positions, needs_scores, restrict
 from .labels import GIVEN, trained_labels
 from .pacing import kept_count, pacing_config
-from .pruning import estimate_clean_fraction
+from .pruning import HISTOGRAM_CAVEAT, confident_clean_fraction, estimate_clean_fraction
 from .sampler import SCORED, SamplerConfig, make_ordering, margin_tie_break, ordering_column
 
 WHOLE = {"name": "static", "end": 1.0, "preset": None}   # the whole ordering at every step: no pacing, no pruning
@@ -134,8 +135,9 @@ def tie_notes(settings: PlanSettings, scores: Scores | None, column: str) -> lis
 
 
 def resolved_end(end, settings: PlanSettings, scores: Scores | None, column: str) -> tuple[float, list[str]]:
-    """pacing.end as a fraction: as given, or for `auto` the share of examples the consensus histogram of the scores
-    says are correctly labelled (pruning.py), with the line that says so."""
+    """pacing.end as a fraction: as given, or for `auto` the share of examples that look correctly labelled, with the
+    lines that say so: confident learning's estimate where the scores carry one (a folds score run), else the
+    consensus histogram's (pruning.py)."""
     if end != "auto":
         return end, []
     names, keep = settings.names, settings.sampler.keep
@@ -143,6 +145,8 @@ def resolved_end(end, settings: PlanSettings, scores: Scores | None, column: str
         raise UserError(f"{names['end']}=auto estimates the clean share of all the training examples, but "
                         f"{names['keep']}={keep} already keeps only some; use one of the two, or set {names['end']} "
                         f"to a fraction")
+    if scores is not None and "label_issues" in scores.meta:
+        return confident_end(scores.meta["label_issues"], names["end"])
     if scores is None or column != "consensus":
         raise UserError(f"{names['end']}=auto estimates the clean share from consensus scores, but the ordering uses "
                         f"{column!r} from {scores.path if scores is not None else 'no scores'}; use scores from "
@@ -150,7 +154,15 @@ def resolved_end(end, settings: PlanSettings, scores: Scores | None, column: str
                         f"fraction")
     clean = estimate_clean_fraction(scores.frame["consensus"].to_numpy(), scores.meta)
     return clean, [f"{names['end']}=auto: the consensus histogram suggests {1 - clean:.3f} of the labels are wrong; "
-                   f"the ordering's first {clean:.3f} is used"]
+                   f"the ordering's first {clean:.3f} is used; {HISTOGRAM_CAVEAT}"]
+
+
+def confident_end(issues: dict, name: str) -> tuple[float, list[str]]:
+    """end=auto from confident learning's estimate in the scores' meta, its line, and its warning if it has one."""
+    clean = confident_clean_fraction(issues)
+    notes = [f"{name}=auto: confident learning on out-of-fold probabilities estimates {1 - clean:.3f} of the labels "
+             f"are wrong; the ordering's first {clean:.3f} is used"]
+    return clean, notes + ([f"{name}=auto: {issues['warning']}"] if issues.get("warning") else [])
 
 
 def kept_examples(keep: str, scores: Scores | None, labels: np.ndarray, noisy: np.ndarray,

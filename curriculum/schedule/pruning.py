@@ -1,5 +1,7 @@
-"""How much of the ranking to keep (pacing.end=auto): the share of mislabelled examples, estimated from the
-consensus scores alone.
+"""How much of the ranking to keep (pacing.end=auto): the share of mislabelled examples. Scores of a folds score
+run (ensemble.folds) carry confident learning's estimate on out-of-fold probabilities (scoring/confident.py), which
+holds on class-conditional and instance-dependent noise, and auto uses it; other scores get the estimate from the
+consensus histogram alone, below, which holds on symmetric noise and underestimates the structured kinds.
 
 Why this estimator: consensus takes L + 1 values (L = members x checkpoints). Hard but correctly labelled
 examples spread thinly and evenly over the low levels (a flat floor: ~1% of examples per level on clean
@@ -47,3 +49,18 @@ def estimate_clean_fraction(consensus: np.ndarray, meta: dict) -> float:
                         "keep nothing); look at the score run's consensus_hist.png and set pacing.end to a fraction")
     return clean
 
+
+
+# Said beside every histogram estimate: where it fails, and what to use there.
+HISTOGRAM_CAVEAT = ("this estimate misses class-conditional and instance-dependent noise (look-alike classes, "
+                    "ambiguous images); score with ensemble.folds=4 for the confident-learning one")
+
+
+def confident_clean_fraction(issues: dict) -> float:
+    """pacing.end for `auto` when the scores carry confident learning's estimate (the meta entry `label_issues` of a
+    folds score run, scoring/confident.py): one minus its estimated share of wrong labels."""
+    share = issues.get("estimated_share")
+    if not isinstance(share, (int, float)) or not 0 <= share < 1:
+        raise UserError(f"pacing.end=auto: the scores' confident-learning estimate is {share!r}, not a share in "
+                        f"[0, 1); score again, or set pacing.end to a fraction")
+    return 1.0 - float(share)

@@ -96,7 +96,8 @@ class Score:
 
 
 # The one registry of scores: the only place a score's direction is written down. `score` derives every entry
-# with a `compute`, in this order; the others are columns of imported score files (io/importers.py).
+# with a `compute`, in this order; the others are columns that a folds score run adds (oof_confidence, written from
+# the out-of-fold probabilities by scoring/confident.py) or that imported score files hold (io/importers.py).
 SCORES = {
     "consensus": Score(+1, "mean over checkpoints of the share of members right",
                        lambda t: consensus(t.mean("correct")), ("correct",), per_checkpoint=("correct",)),
@@ -117,6 +118,8 @@ SCORES = {
                   per_checkpoint=("correct",)),
     "loss": Score(-1, "mean cross-entropy of the label over members and checkpoints: higher = harder",
                   lambda t: t.overall("loss"), ("loss",)),
+    "oof_confidence": Score(+1, "probability of the given label from the members that never trained on the example "
+                                "(ensemble.folds; cleanlab's self-confidence): higher = easier"),
     "score": Score(+1, "an imported score (C-score, cartography confidence, a CSV column): higher = easier"),
     "cscore": Score(+1, "C-score (Jiang et al. 2021): higher = more regular"),
 }
