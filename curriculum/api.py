@@ -5,7 +5,9 @@ function, so a DataLoader fed by this API draws what `python -m curriculum train
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -13,7 +15,9 @@ import pandas as pd
 from .errors import UserError
 from .io.importers import is_external, load_external
 from .io.scorefile import read_scores
+from .scoring.confident import chance_warning, check_class_sizes, confident_learning
 from .schedule.plan import PlanSettings, Scores, make_plan
+from .schedule.pruning import HISTOGRAM_CAVEAT, estimate_clean_fraction
 from .schedule.sampler import DROP_HARDEST, STRATA, TIES, SamplerConfig, check_strata
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -26,18 +30,22 @@ def load_scores(path_or_run: str | Path, labels=None, tracking_uri: str | None =
     """A scores frame (columns index, label and the scores; one row per example) from a scores.parquet, a score
     run's directory, an imported file (.csv, C-score .npz, a cartography folder) or an MLflow score run id.
     `labels`: the caller's labels by dataset index (labels[i] is example i's); they must be the file's, as
-    `train` checks, so scores made for other data or other label noise fail in one line."""
+    `train` checks, so scores made for other data or other label noise fail in one line. The frame remembers its
+    file and metadata (frame.attrs["path"], ["meta"]), so find_label_issues can read what the run wrote beside it."""
     spec = str(path_or_run).strip()
     path = Path(spec).expanduser()
     if RUN_ID.match(spec) and not path.exists():
         path = _run_scores(spec, tracking_uri or "sqlite:///mlflow.db")
     if is_external(path):
-        frame = load_external(path)
+        frame, meta = load_external(path), {}
     else:
-        frame = read_scores(path / "scores.parquet" if path.is_dir() else path)[0]
+        path = path / "scores.parquet" if path.is_dir() else path
+        frame, meta = read_scores(path)
     if labels is not None:
         frame = _checked(frame, np.asarray(labels), f"scores {spec}")
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.attrs.update(path=str(path), meta=meta)
+    return frame
 
 
 def _run_scores(run_id: str, tracking_uri: str) -> Path:
@@ -96,3 +104,97 @@ def sampler_config(order: str, by: str, balanced: bool, ties: str, strata: int, 
         raise UserError(f"ties={ties!r} must be margin or random")
     check_strata(strata, drop_hardest, prefix="")
     return SamplerConfig(ORDERS[order], by, balanced, ties, strata=strata, drop_hardest=drop_hardest)
+
+
+class FoundIssues(NamedTuple):
+    """What find_label_issues returns: unpack as `issues, share = find_label_issues(...)`."""
+    issues: np.ndarray        # (N,) bool per row of the scores frame, or dataset indices, most likely error first
+    estimated_share: float    # the estimated share of wrong labels among all the examples
+    method: str               # "confident learning" (out-of-fold probabilities) or "consensus histogram"
+
+
+RANKINGS = {"self_confidence": "p of the given label", "normalized_margin": "p of the label - the largest other p",
+            "margin": "the scores' margin column (area under the margin)"}   # return_indices_ranked_by=, ascending
+
+
+def find_label_issues(scores, labels=None, *, return_indices_ranked_by: str | None = None,
+                      tracking_uri: str | None = None) -> FoundIssues:
+    """Likely label errors of a score run, and the estimated share of wrong labels: the counterpart of
+    cleanlab.filter.find_label_issues(labels, pred_probs, *, return_indices_ranked_by=None, ...), which takes
+    out-of-fold probabilities you computed; this takes the score run that computed them.
+
+    `scores`: a score run's directory, its scores.parquet, an MLflow score run id, or a frame from load_scores (which
+    remembers its file); `labels` as load_scores checks them. With a run of `score ensemble.folds=K`, it is confident
+    learning on `<score dir>/oof_probs.npy` (cleanlab's default filter, prune_by_noise_rate; scoring/confident.py).
+    Without, it is the consensus histogram's estimate (pacing.end=auto's) with that many lowest-margin examples
+    flagged, and a warning that this misses class-conditional and instance-dependent noise.
+    Returns FoundIssues(issues, estimated_share, method): `issues` is a boolean mask over the frame's rows, or with
+    return_indices_ranked_by ("self_confidence" or "normalized_margin", as cleanlab's, or "margin") the flagged
+    examples' dataset indices (the frame's `index`), least likely correct first."""
+    frame = scores if isinstance(scores, pd.DataFrame) else load_scores(scores, labels, tracking_uri)
+    if labels is not None and isinstance(scores, pd.DataFrame):
+        frame = _checked(frame, np.asarray(labels), "scores")
+    if return_indices_ranked_by is not None and return_indices_ranked_by not in RANKINGS:
+        raise UserError(f"return_indices_ranked_by={return_indices_ranked_by!r} must be None or one of "
+                        f"{', '.join(RANKINGS)}")
+    probs = _oof_probs(frame)
+    flags, share, quality, method = (_confident_issues(frame, probs, return_indices_ranked_by) if probs is not None
+                                     else _histogram_issues(frame, return_indices_ranked_by))
+    if return_indices_ranked_by is None:
+        return FoundIssues(flags, share, method)
+    rows = np.flatnonzero(flags)
+    return FoundIssues(frame["index"].to_numpy()[rows[np.argsort(quality[rows], kind="stable")]], share, method)
+
+
+def _oof_probs(frame: pd.DataFrame) -> np.ndarray | None:
+    """(N, K) out-of-fold probabilities beside the frame's file, or None when its run has none; refused when they
+    would not line up with the frame's rows (a reordered or subset frame, or a file left by an earlier run)."""
+    path = Path(frame.attrs.get("path", "."))
+    probs_path = path.parent / "oof_probs.npy"
+    if not path.is_file() or not probs_path.is_file():
+        return None
+    if not frame.attrs.get("meta", {}).get("folds"):
+        raise UserError(f"{probs_path} is not from the run that wrote {path} (its scores have no ensemble.folds); "
+                        f"delete it or score again with ensemble.folds")
+    probs = np.load(probs_path)
+    if len(probs) != len(frame) or not np.array_equal(frame["index"].to_numpy(), read_scores(path)[0]["index"]):
+        raise UserError(f"the frame's rows are not those of {path} in its order (reordered or a subset), so "
+                        f"{probs_path.name} cannot be matched to them; pass the file or the frame as load_scores gives it")
+    return probs
+
+
+def _confident_issues(frame: pd.DataFrame, probs: np.ndarray, ranked_by: str | None):
+    """Confident learning on the run's out-of-fold probabilities: flags, estimated share, quality, method."""
+    labels = frame["label"].to_numpy()
+    check_class_sizes(labels, probs.shape[1])
+    found = confident_learning(probs, labels)
+    if warning := chance_warning(probs, labels):
+        warnings.warn(warning, stacklevel=3)
+    quality = {"self_confidence": lambda: found.confidence, "margin": lambda: _margin(frame),
+               "normalized_margin": lambda: found.confidence - np.where(
+                   np.eye(probs.shape[1], dtype=bool)[labels], -np.inf, probs).max(axis=1)}
+    return found.flags, found.share, quality[ranked_by]() if ranked_by else None, "confident learning"
+
+
+def _histogram_issues(frame: pd.DataFrame, ranked_by: str | None):
+    """Without out-of-fold probabilities: the consensus histogram's share, its lowest-margin examples flagged."""
+    meta = frame.attrs.get("meta", {})
+    if "consensus" not in frame or not (meta.get("ensemble") and meta.get("checkpoints")):
+        raise UserError("find_label_issues needs a score run of `python -m curriculum score` (ensemble.folds=4 for "
+                        "confident learning), or a frame load_scores read from one; these scores are not")
+    if ranked_by in ("self_confidence", "normalized_margin"):
+        raise UserError(f"return_indices_ranked_by={ranked_by} needs out-of-fold probabilities: score with "
+                        f"ensemble.folds=4, or rank by 'margin'")
+    share = 1.0 - estimate_clean_fraction(frame["consensus"].to_numpy(), meta)
+    warnings.warn(f"find_label_issues: the consensus histogram suggests {share:.3f} of the labels are wrong; "
+                  f"{HISTOGRAM_CAVEAT}", stacklevel=3)
+    margin = _margin(frame)
+    flags = np.zeros(len(frame), dtype=bool)
+    flags[np.argsort(margin, kind="stable")[:round(share * len(frame))]] = True
+    return flags, share, margin, "consensus histogram"
+
+
+def _margin(frame: pd.DataFrame) -> np.ndarray:
+    if "margin" not in frame:
+        raise UserError("these scores have no margin column to rank by; score again with `python -m curriculum score`")
+    return frame["margin"].to_numpy(dtype=np.float64)

@@ -3,6 +3,7 @@ batches, sharding across ranks, resuming, one-line errors, a user's own DataLoad
 draws, and the README's example run as written."""
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +183,61 @@ def test_the_readme_example_runs_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     assert re.search(r"^48 steps, last loss \d", capsys.readouterr().out, re.MULTILINE)
+
+
+# A folds score run by hand: 6 examples, 2 classes, 5 times over (30 rows; dataset indices 100-129), so every class
+# has the 5 examples confident learning needs. c (labelled 0) looks like 1, f (labelled 1) looks like 0.
+#           a           b           c           d           e           f
+OOF = np.tile([[.9, .1], [.6, .4], [.3, .7], [.2, .8], [.1, .9], [.8, .2]], (5, 1))
+FOLDS_FRAME = pd.DataFrame({"index": np.arange(100, 130), "label": np.tile([0, 0, 0, 1, 1, 1], 5),
+                            "consensus": np.tile([1.0, 0.75, 0.0, 1.0, 1.0, 0.0], 5),
+                            "margin": np.tile([2.0, 0.5, -1.0, 1.5, 3.0, -2.0], 5)})
+FOLDS_META = {"dataset": "hand", "fingerprint": "0", "folds": 4, "ensemble": [{}, {}], "checkpoints": [1, 2]}
+
+
+def folds_run(tmp_path, meta=FOLDS_META):
+    write_scores(tmp_path / "scores.parquet", FOLDS_FRAME, meta)
+    np.save(tmp_path / "oof_probs.npy", OOF)
+    return tmp_path
+
+
+def test_find_label_issues_is_confident_learning_on_a_folds_runs_out_of_fold_probabilities(tmp_path):
+    # t0 = (.9 + .6 + .3) / 3 = .6, t1 = (.8 + .9 + .2) / 3 = .633. Confident: a 0, b 0 (.6 reaches .6), c 1 (.7),
+    # d 1, e 1, f 0 (.8): joint 5 x [[2, 1], [1, 2]], calibrated [[1/3, 1/6], [1/6, 1/3]]: share 1/3, 30/6 = 5 per
+    # pair: the 5 c (p1 - p0 = .4, the largest among class 0) and the 5 f (p0 - p1 = .6).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # accuracy 4/6 against chance 1/2: no warning
+        issues, share, method = curriculum.find_label_issues(folds_run(tmp_path))
+    assert issues.tolist() == np.tile([False, False, True, False, False, True], 5).tolist()
+    assert share == pytest.approx(1 / 3) and method == "confident learning"
+    # least likely correct first: every f (p of its label .2; normalized margin .2 - .8 = -.6) before every c
+    # (.3; .3 - .7 = -.4), each in row order
+    ranked = [105, 111, 117, 123, 129, 102, 108, 114, 120, 126]
+    frame = curriculum.load_scores(tmp_path)
+    for by in ("self_confidence", "normalized_margin", "margin"):   # margins: f -2.0, c -1.0
+        assert curriculum.find_label_issues(frame, return_indices_ranked_by=by).issues.tolist() == ranked
+
+
+def test_find_label_issues_refuses_probabilities_it_cannot_match_to_the_rows(tmp_path):
+    frame = curriculum.load_scores(folds_run(tmp_path))
+    with pytest.raises(curriculum.UserError, match="not those of .* in its order"):
+        curriculum.find_label_issues(frame.sort_values("margin"))
+    with pytest.raises(curriculum.UserError, match="oof_probs.npy is not from the run that wrote"):
+        curriculum.find_label_issues(folds_run(tmp_path, FOLDS_META | {"folds": None}))
+    with pytest.raises(curriculum.UserError, match="return_indices_ranked_by='rank' must be None or one of"):
+        curriculum.find_label_issues(tmp_path, return_indices_ranked_by="rank")
+
+
+def test_without_folds_find_label_issues_flags_the_lowest_margins_at_the_histograms_share_and_warns(tmp_path):
+    # consensus from 2 members x 2 checkpoints (L = 4): levels 0, 1/4, 1/2, 3/4, 1 hold 10, 0, 0, 5, 15 of 30
+    # (shares 1/3, 0, 0, 1/6, 1/2); floor = median share of levels 1..2 = 0; excess in levels 0..1 = 1/3.
+    # round(1/3 x 30) = 10 flagged: the lowest margins, the 5 f (-2.0) and the 5 c (-1.0)
+    write_scores(tmp_path / "scores.parquet", FOLDS_FRAME, FOLDS_META | {"folds": None})
+    with pytest.warns(UserWarning, match="misses class-conditional and instance-dependent noise"):
+        issues, share, method = curriculum.find_label_issues(tmp_path / "scores.parquet")
+    assert issues.tolist() == np.tile([False, False, True, False, False, True], 5).tolist()
+    assert share == pytest.approx(1 / 3) and method == "consensus histogram"
+    with pytest.raises(curriculum.UserError, match="self_confidence needs out-of-fold probabilities"):
+        curriculum.find_label_issues(tmp_path, return_indices_ranked_by="self_confidence")
+    with pytest.raises(curriculum.UserError, match="needs a score run"):
+        curriculum.find_label_issues(FOLDS_FRAME)   # a frame not from load_scores: no meta
