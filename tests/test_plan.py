@@ -132,3 +132,14 @@ def test_the_confident_estimates_warning_is_said_and_a_bad_estimate_refused():
     broken = Scores(FRAME, {"label_issues": {"estimated_share": None}})
     with pytest.raises(UserError, match=r"^pacing.end=auto: the scores' confident-learning estimate is None"):
         confident_plan("consensus", end="auto", scores=broken)
+
+
+def test_a_folds_runs_columns_order_and_keep_through_the_usual_settings():
+    # oof_confidence is a score, higher = easier: unbalanced, 3 (.9), 0 (.8), 5 (.7), 1 (.6), 4 (.5), 6 (.4), 7 (.2),
+    # 2 (.1); cl_keep (1 - label_issue) is a kept column: it drops the flagged 2 and 7
+    frame = FRAME.assign(oof_confidence=[0.8, 0.6, 0.1, 0.9, 0.5, 0.7, 0.4, 0.2],
+                         cl_keep=np.array([1, 1, 0, 1, 1, 1, 1, 0], dtype=np.int8))
+    scores = Scores(frame, SCORES.meta, path="hand.parquet")
+    by_confidence = confident_plan("consensus", score="oof_confidence", balanced=False, scores=scores)
+    assert by_confidence.ordering.tolist() == [3, 0, 5, 1, 4, 6, 7, 2]
+    assert confident_plan("standard", keep="cl_keep", scores=scores).kept.tolist() == [0, 1, 3, 4, 5, 6]
