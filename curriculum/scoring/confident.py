@@ -150,7 +150,8 @@ def checked(probs, labels) -> tuple[np.ndarray, np.ndarray]:
 def check_class_sizes(labels, classes: int) -> None:
     """Refuse (one line) when a class has fewer than MIN_EXAMPLES_PER_CLASS examples labelled with it: its threshold
     would be the mean of a few examples' own probabilities and the estimate no estimate. A score run can call this
-    before it trains."""
+    before it trains. (A class with examples always has one that reaches its threshold, as a mean never exceeds the
+    largest value, so "no example above the threshold" needs no check of its own.)"""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=classes)
     small = np.flatnonzero(counts < MIN_EXAMPLES_PER_CLASS)
     if len(small):
