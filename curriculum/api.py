@@ -1,6 +1,7 @@
 """The public Python API for a user's own training code: load a score file, order the examples, pace them with
 the same PacedSampler `train` uses (re-exported from curriculum/__init__.py). Thin: every step is the CLI's own
-function, so a DataLoader fed by this API draws what `python -m curriculum train` draws for the same seed."""
+function, so a DataLoader fed by this API draws what `python -m curriculum train` draws for the same seed. And a
+score run's likely label errors (find_label_issues, cleanlab's call from the run's own out-of-fold probabilities)."""
 
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def sampler_config(order: str, by: str, balanced: bool, ties: str, strata: int, 
 
 
 class FoundIssues(NamedTuple):
-    """What find_label_issues returns: unpack as `issues, share = find_label_issues(...)`."""
+    """What find_label_issues returns: unpack as `issues, share, method = find_label_issues(...)`."""
     issues: np.ndarray        # (N,) bool per row of the scores frame, or dataset indices, most likely error first
     estimated_share: float    # the estimated share of wrong labels among all the examples
     method: str               # "confident learning" (out-of-fold probabilities) or "consensus histogram"

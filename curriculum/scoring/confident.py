@@ -186,6 +186,6 @@ def label_issue_columns(oof_probs, labels) -> tuple[dict[str, np.ndarray], dict]
     meta = {"method": "confident learning", "probabilities": "out-of-fold", "filter": "prune_by_noise_rate",
             "estimated_share": found.share, "flagged": int(flagged.sum()),
             "relabelled": int(np.sum(found.suggested != labels)), "thresholds": found.thresholds.tolist(),
-            "joint": found.estimate.tolist(), "oof_accuracy": float(np.mean(probs.argmax(axis=1) == labels)),
+            "estimated_joint": found.estimate.tolist(), "oof_accuracy": float(np.mean(probs.argmax(axis=1) == labels)),
             "warning": chance_warning(probs, labels)}
     return columns, {"label_issues": meta}
