@@ -11,9 +11,9 @@ import torch
 # "holdout"; the stratified order's deal from "stratified"; artificial out-of-distribution images from
 # "artificial". A target never shares a stream with a member, whatever the seed numbers of the score and train runs.
 # Augmentation: "augment" (members) and "target_augment", drawn afresh at each step from step_seed. Cross-validation
-# folds (scripts/bench_label_issues.py): "folds".
+# folds (scripts/bench_label_issues.py): "folds". data.noise=instance's cross-fit halves: "noise_model".
 STREAMS = ("init", "order", "subset", "noise", "holdout", "synthetic", "target_init", "target_batches", "ordering",
-           "augment", "target_augment", "folds", "stratified", "artificial")
+           "augment", "target_augment", "folds", "stratified", "artificial", "noise_model")
 
 
 def stream_seed(seed: int, stream: str) -> int:

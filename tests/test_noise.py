@@ -100,8 +100,10 @@ def test_train_tags_hold_every_data_setting_but_where_the_files_lie():
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"noise": "asymmetric"}, r"data.noise='asymmetric' is not a kind of label noise; choose one of symmetric, pairwise"),
+    ({"noise": "asymmetric"}, r"data.noise='asymmetric' is not a kind of label noise; choose one of symmetric, pairwise, instance"),
     ({"noise_map": {0: 1}}, r"data.noise_map is a setting of data.noise=pairwise, not data.noise=symmetric"),
+    ({"noise": "instance", "noise_map": {0: 1}}, r"data.noise_map is a setting of data.noise=pairwise, not "
+                                                r"data.noise=instance"),
     ({"noise": "pairwise", "noise_map": {0: 0}}, r"data.noise_map=\{0: 0\} maps class 0 to itself"),
     ({"noise": "pairwise", "noise_map": {"a": 1}}, r"data.noise_map=\{a: 1\} must map class numbers to class numbers"),
     ({"noise": "pairwise", "noise_map": [1, 2]}, r"data.noise_map=\[1, 2\] must map class numbers"),

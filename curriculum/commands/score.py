@@ -48,6 +48,8 @@ def score(cfg: DictConfig) -> None:
     track = tracker(cfg)
     say(f"data {data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples, "
         f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")
+    if data.noise_model:
+        say(f"data {data.name}: {data.noise_model}")
 
     missing = members_to_train(data, ens, rec, optim, out_dir / "dynamics")
     tags = {"stage": "score", "dataset": data.name, "fingerprint": data.fingerprint, "out_dir": out_dir.resolve(),

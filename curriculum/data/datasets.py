@@ -18,6 +18,7 @@ from ..seeding import numpy_rng
 from .arrays import load_arrays
 from .folder import load_folder
 from .noise import NOISES, check_noise_map, inject_noise, noise_map
+from .noise_model import FIT_CAP, RECIPE, noise_model_probabilities
 from .ood import ARTIFICIAL, artificial_images
 from .splits import AUTO_VAL_MAX, split_sizes, stratified_order
 
@@ -35,7 +36,9 @@ class DataConfig:
     label_noise: int | float = 0.0  # fraction of training labels flipped to another class, in [0, 1) (int | float:
                                    # kept as written, as train runs' `training` tag holds it); pairwise: of each
                                    # class the noise map flips (noise.py)
-    noise: str = "symmetric"       # symmetric: to a uniform other class | pairwise: to the class's look-alike
+    noise: str = "symmetric"       # symmetric: to a uniform other class | pairwise: to the class's look-alike |
+                                   # instance: the most confusable examples to the class a noise model finds most
+                                   # likely among the wrong ones (noise.py, noise_model.py)
     noise_map: Any = None          # pairwise: class -> class, e.g. {0: 6, 6: 0}; None = the dataset's own map
                                    # (noise.PAIRWISE_MAPS), else each class to the next (Any: Hydra cannot merge
                                    # a mapping into an unset typed dict, and struct mode refuses new int keys)
@@ -80,7 +83,7 @@ class DataConfig:
                             f"[0,1,2,3,4]")
         if self.noise == "pairwise":
             raise UserError("data.classes with data.noise=pairwise is not supported (the noise maps name the "
-                            "dataset's own classes); use symmetric noise or all the classes")
+                            "dataset's own classes); use symmetric or instance noise, or all the classes")
 
     def _check_noise_settings(self):
         if self.noise not in NOISES:
@@ -138,6 +141,7 @@ class Data:
     paths: dict = field(default_factory=dict)  # data=folder: split -> (N_split,) str, relative path by index
     ood: dict = field(default_factory=dict)    # out-of-distribution splits, name -> Split (y: the original class of
                                                # other_classes, -1 for artificial images), recorded as predictions
+    noise_model: str = ""     # data.noise=instance: how its noise model was trained and its accuracy; else ""
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -288,12 +292,15 @@ def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.nd
 def labelling(kind: str, mapping: dict[int, int] | None, fraction: float, classes: np.ndarray,
               all_classes: int) -> dict:
     """How the trained labels were made, as the fingerprint holds it: the noise kind and its effective map (none
-    without noise: then the kind changes nothing), and the classes kept (None when every class is: naming them all
-    is the same data)."""
+    without noise: then the kind changes nothing), instance noise's model recipe (noise_model.RECIPE: a changed
+    recipe is other data), and the classes kept (None when every class is: naming them all is the same data)."""
     noisy = fraction > 0
-    return {"noise": kind if noisy else "none",
+    made = {"noise": kind if noisy else "none",
             "noise_map": {str(k): v for k, v in sorted(mapping.items())} if noisy and mapping else None,
             "classes": None if len(classes) == all_classes else classes.tolist()}
+    if noisy and kind == "instance":
+        made["noise_model"] = RECIPE
+    return made
 
 
 def channel_mean_std(x: np.ndarray, chunk_bytes: int = 1 << 22) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -346,13 +353,18 @@ def load_data(cfg: DataConfig) -> Data:
     val_idx = np.sort(order[:val_size])
     train_idx = np.sort(order[val_size: val_size + train_size])
     true_labels = relabel[ytr[train_idx]]
+    x_train = xtr[train_idx]   # (N, C, H, W) uint8, a copy: the subset trained on
     mapping = noise_map(cfg.name, num_classes, cfg.noise_map) if cfg.noise == "pairwise" else None
+    probs, model_note = None, ""
+    if cfg.noise == "instance" and cfg.label_noise > 0:
+        outside = order[val_size + train_size:][:FIT_CAP]   # neither trained on nor validated on, in seeded order
+        probs, model_note = noise_model_probabilities(x_train, true_labels, xtr[outside], relabel[ytr[outside]],
+                                                      num_classes, numpy_rng(cfg.seed, "noise_model"))
     labels, noisy = inject_noise(true_labels, cfg.label_noise, num_classes, cfg.noise, mapping,
-                                 numpy_rng(cfg.seed, "noise"))
+                                 numpy_rng(cfg.seed, "noise"), probs)
     if cfg.random_labels:
         labels = numpy_rng(cfg.seed, "noise").integers(0, num_classes, size=len(true_labels))
         noisy = labels != true_labels
-    x_train = xtr[train_idx]   # (N, C, H, W) uint8, a copy: the subset trained on
     in_test = np.isin(yte, classes)
     mean, std = channel_mean_std(x_train)
     paths = {} if paths_train is None else {"train": paths_train, "test": paths_test}
@@ -367,7 +379,7 @@ def load_data(cfg: DataConfig) -> Data:
                                 paths=() if paths_train is None else (paths_train[official[train_idx]],
                                                                       paths_test[test_index[in_test]]),
                                 labelling=labelling(cfg.noise, mapping, cfg.label_noise, classes, all_classes)),
-        paths=paths, ood=ood,
+        paths=paths, ood=ood, noise_model=model_note,
     )
 
 

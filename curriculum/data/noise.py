@@ -1,6 +1,6 @@
 """Seeded label noise; the mask of flipped labels is kept.
 
-Two kinds (`data.noise`), both with `data.label_noise` as the fraction:
+Three kinds (`data.noise`), each with `data.label_noise` as the fraction:
 - `symmetric`: exactly round(fraction * N) examples of the whole training set, each flipped to a uniformly drawn
   other class.
 - `pairwise`: in every class c that the noise map sends somewhere, exactly round(fraction * N_c) of its N_c examples
@@ -8,6 +8,10 @@ Two kinds (`data.noise`), both with `data.label_noise` as the fraction:
   2017, who flip a fraction of each mapped class). Classes the map leaves out never flip, so with a partial map
   (CIFAR-10, MNIST) fewer than fraction * N labels change; with a complete one (Fashion-MNIST, the default
   next-class map) it is fraction * N up to rounding per class.
+- `instance`: instance-dependent noise (Chen et al. 2021, "Beyond Class-Conditional Assumption", AAAI): a separately
+  trained noise model (noise_model.py) gives every training example class probabilities, and the round(fraction * N)
+  examples with the highest probability of a wrong class (the most confusable ones) flip, each to its most probable
+  wrong class, as annotators mislabel ambiguous images to the class they resemble.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import numpy as np
 
 from ..errors import UserError
 
-NOISES = ("symmetric", "pairwise")
+NOISES = ("symmetric", "pairwise", "instance")
+ROUND_DECIMALS = 9   # instance: probabilities rounded to 1e-9 before ranking, below any BLAS wobble
 
 # Per-dataset look-alike maps, class index -> the class its flipped examples get.
 PAIRWISE_MAPS = {
@@ -101,9 +106,32 @@ def flip_pairwise(labels: np.ndarray, fraction: float, mapping: dict[int, int], 
     return noisy, flipped
 
 
+def flip_instance(labels: np.ndarray, fraction: float, probs: np.ndarray, rng: np.random.Generator):
+    """Instance-dependent noise: the round(fraction * N) examples whose most probable wrong class is most probable
+    flip to that class. probs (N, K) are rounded to ROUND_DECIMALS first, so that the last-bit wobble of a BLAS
+    cannot change which examples flip or where to; equal probabilities of two wrong classes go to the lower class
+    number, equal probabilities of two examples are ranked by a seeded permutation. Returns (new labels, flipped
+    mask)."""
+    labels = np.asarray(labels)
+    rows = np.arange(len(labels))
+    wrong = np.round(np.asarray(probs, dtype=np.float64), ROUND_DECIMALS)   # (N, K)
+    wrong[rows, labels] = -1.0                      # the given class is never the target
+    target = wrong.argmax(axis=1)                   # first maximum: the lowest class number among equals
+    tie_rank = rng.permutation(len(labels))         # (N,) seeded rank among equal probabilities
+    order = np.lexsort((tie_rank, -wrong[rows, target]))   # most confusable first
+    flipped = np.zeros(len(labels), dtype=bool)
+    flipped[order[:int(round(fraction * len(labels)))]] = True
+    noisy = labels.copy()
+    noisy[flipped] = target[flipped]
+    return noisy, flipped
+
+
 def inject_noise(labels: np.ndarray, fraction: float, num_classes: int, kind: str, mapping: dict[int, int] | None,
-                 rng: np.random.Generator):
-    """`data.noise` of kind `kind` (a key of NOISES); `mapping` is the effective map for pairwise."""
+                 rng: np.random.Generator, probs: np.ndarray | None = None):
+    """`data.noise` of kind `kind` (a key of NOISES); `mapping` is the effective map for pairwise, `probs` (N, K)
+    the noise model's probabilities for instance."""
     if kind == "symmetric":
         return flip_labels(labels, fraction, num_classes, rng)
+    if kind == "instance":   # without noise no noise model is trained (probs None) and nothing flips
+        return flip_instance(labels, fraction, probs, rng) if fraction > 0 else (labels.copy(), labels != labels)
     return flip_pairwise(labels, fraction, mapping, rng)
