@@ -116,7 +116,8 @@ def test_instance_noise_is_deterministic_and_in_the_fingerprint_with_its_recipe(
     monkeypatch.setattr(datasets, "RECIPE", dict(noise_model.RECIPE, version=2))
     assert load_data(DataConfig(**INSTANCE)).fingerprint != a.fingerprint    # a new recipe is other data
     clean = dict(INSTANCE, label_noise=0.0)
-    clean_instance, clean_symmetric = load_data(DataConfig(**clean)), load_data(DataConfig(**{**clean, "noise": "symmetric"}))
+    clean_instance = load_data(DataConfig(**clean))
+    clean_symmetric = load_data(DataConfig(**{**clean, "noise": "symmetric"}))
     assert clean_instance.fingerprint == clean_symmetric.fingerprint and clean_instance.noise_model == ""
 
 

@@ -30,7 +30,7 @@ from .splits import stratified_folds, stratified_order
 MAX_FEATURES = 256       # pooled pixel values per image, at most
 STEPS = 100              # full-batch Nesterov steps
 MOMENTUM = 0.9           # Nesterov's momentum
-L2 = 1e-4                # weight decay on the weights (not the biases), per example
+L2 = 1e-4                # (L2 / 2) |W|^2 added to the mean loss (the biases go free)
 POWER_ITERATIONS = 20    # for the step size's curvature bound
 FIT_CAP = 5_000          # training examples of one model, at most
 MIN_OUTSIDE = 1_000      # examples outside training and validation needed for the `outside` path ...
