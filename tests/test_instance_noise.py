@@ -148,8 +148,8 @@ print(hashlib.sha256(train_and_label(x[:600], y[:600], x[600:], 4).tobytes()).he
 
 
 def test_the_noise_model_gives_the_same_bits_on_one_thread_and_on_two():
-    # 600 x 256 x 4 products, above the size at which OpenBLAS may split one over threads; by hand, 5,000 x 196 x 10
-    # (Fashion-MNIST's) gave the same bits too
+    # 600 x 256 x 4 products, above the size at which OpenBLAS may split one over threads; by hand, 2,000 x 256 x 4
+    # gave the same bits too
     def run(threads):
         env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
         return subprocess.run([sys.executable, "-c", THREADS_SCRIPT], env=env, capture_output=True, text=True,
