@@ -10,9 +10,9 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.plots import consensus_histogram
-from ..batches import steps_per_epoch
 from ..data.datasets import Data, load_data, reload_settings
 from ..engine import resolve_device, resolve_precision
+from ..io.files import atomic_write
 from ..io.scorefile import write_scores
 from ..io.tracking import Tracker
 from ..runtime import set_threads
@@ -25,6 +25,7 @@ from ..scoring.ensemble import (
     check_clean_recording,
     check_resume_identity,
     member_identity,
+    member_steps_per_epoch,
     reusable_member,
     train_member,
 )
@@ -75,10 +76,10 @@ def score(cfg: DictConfig) -> None:
 def members_to_train(data: Data, ens: EnsembleConfig, rec: RecordingConfig, optim, dyn_dir: Path) -> list:
     """This shard's members whose dynamics file is absent or incomplete. Run before any MLflow run exists: a member
     file or resume state made with other settings stops here with one line (check_identity)."""
-    per_epoch = steps_per_epoch(len(data.train), rec.batch_size)
-    _, checkpoints = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
     missing = []
     for member in ens.my_members():
+        per_epoch = member_steps_per_epoch(member, data, rec.batch_size)   # all members' agree, folds or not
+        _, checkpoints = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
         path = dyn_dir / member.filename
         identity = member_identity(member, data, rec, optim, ens.model_kwargs.get(member.arch), checkpoints)
         if reusable_member(path, identity):
@@ -133,13 +134,18 @@ def log_history(track: Tracker, run_id: str, history: list[dict]) -> None:
 
 def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path], quorum: float,
                       out_dir: Path, data_settings: dict) -> dict:
-    """scores.parquet, test_scores.parquet (when the test split was recorded) and the consensus histogram, logged
-    as artifacts; returns a summary. Reads each member file once."""
+    """scores.parquet, test_scores.parquet (when the test split was recorded), oof_probs.npy (ensemble.folds) and
+    the consensus histogram, logged as artifacts; returns a summary. Reads each member file once."""
     run = derive_score_run(paths, data, quorum)
     for split, name in (("train", "scores.parquet"), ("test", "test_scores.parquet")):
         if split in run.frames:
             meta = run.metas[split] | {"data": data_settings}   # analyze reloads the images from it
             track.log_artifact(run_id, write_scores(out_dir / name, run.frames[split], meta))
+    if run.oof_probs is not None:   # ensemble.folds: what cleanlab.filter.find_label_issues(labels, probs) takes
+        path = atomic_write(out_dir / "oof_probs.npy", lambda f: np.save(f, run.oof_probs))
+        track.log_artifact(run_id, path)
+        say(f"out-of-fold probabilities: {path} ({run.oof_probs.shape[0]} examples x {run.oof_probs.shape[1]} "
+            f"classes, rows as scores.parquet's)")
     train_frame, meta = run.frames["train"], run.metas["train"]
     hist = consensus_histogram(out_dir / "consensus_hist.png", train_frame["consensus"].to_numpy(),
                                len(meta["ensemble"]) * len(meta["checkpoints"]), train_frame["noisy"].to_numpy(),

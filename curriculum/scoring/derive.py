@@ -44,15 +44,47 @@ class ScoreRun:
     member_test_acc: list[float]      # each member's test accuracy at the last checkpoint (none: not recorded)
     learned_by_all: float             # share of training examples right in every member at the last checkpoint
     learned_by_none: float            # ... in no member
+    oof_probs: np.ndarray | None = None   # ensemble.folds: (N, classes) float32, each training example's mean softmax
+                                          # over the members that held it out, rows as the frames'; None without
+
+
+class OutOfFold:
+    """Sums of the held-out softmax over the members of ensemble.folds, one member at a time."""
+
+    def __init__(self, n: int):
+        self.n, self.sums, self.counts = n, None, np.zeros(n, dtype=np.int64)
+        self.fold = np.full(n, -1, dtype=np.int64)   # (N,) the fold each example is in (-1: held out by none yet)
+        self.folds = 0                               # K (0: no member held a fold out)
+
+    def add(self, dyn: MemberDynamics) -> None:
+        held = dyn.held_out
+        if held is None:
+            return
+        if self.sums is None:
+            self.sums = np.zeros((self.n, held.probs.shape[1]))   # (N, classes) float64
+        self.sums[held.positions] += held.probs
+        self.counts[held.positions] += 1
+        self.fold[held.positions] = held.fold
+        self.folds = int(dyn.identity["folds"])
+
+    def probs(self) -> np.ndarray | None:
+        """(N, classes) float32 mean over the members that held each example out; None without folds."""
+        if self.sums is None:
+            return None
+        assert self.counts.min() >= 1, "an example that no member held out (ensemble.size < ensemble.folds?)"
+        return (self.sums / self.counts[:, None]).astype(np.float32)
 
 
 def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits=SPLITS) -> ScoreRun:
-    """Scores of `splits` and the last-checkpoint summary, from one pass over the member files. A split the members
+    """Scores of `splits`, the last-checkpoint summary and, with ensemble.folds, the out-of-fold probabilities and
+    each example's fold (the train frame's `fold` column), from one pass over the member files. A split the members
     did not record (recording.test=false: no test examples) has no frame, and the members no test accuracy."""
     accumulators = {split: ScoreAccumulator() for split in splits}
-    ensemble, test_acc, votes, first = [], [], 0, None
+    ensemble, test_acc, votes, first, oof = [], [], 0, None, None
     for path, dyn in zip(paths, member_files(paths, data)):
         first = first or dyn
+        oof = oof or OutOfFold(len(dyn.train.labels))
+        oof.add(dyn)
         ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name, "source": dyn.source})
         accumulators = {split: acc for split, acc in accumulators.items() if getattr(dyn, split).labels.size}
         for split, acc in accumulators.items():
@@ -63,7 +95,11 @@ def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits
     for split, acc in accumulators.items():
         scores = acc.finalize(first.checkpoints, quorum)
         frames[split], metas[split] = split_frame(first, data, split, scores, ensemble, quorum)
-    return ScoreRun(frames, metas, test_acc, float((votes == len(paths)).mean()), float((votes == 0).mean()))
+    if oof.folds and "train" in frames:
+        frames["train"]["fold"] = oof.fold
+        metas["train"]["folds"] = oof.folds
+    return ScoreRun(frames, metas, test_acc, float((votes == len(paths)).mean()), float((votes == 0).mean()),
+                    oof.probs())
 
 
 def split_frame(first: MemberDynamics, data: Data | None, split: str, scores: dict, ensemble: list[dict],

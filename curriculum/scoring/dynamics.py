@@ -50,6 +50,19 @@ class SplitDynamics:
 
 
 @dataclass
+class HeldOut:
+    """What a member of ensemble.folds never trained on: its fold, those examples' positions in the training split,
+    and its softmax over them at the last checkpoint (what cleanlab calls out-of-sample predicted probabilities)."""
+    fold: int
+    positions: np.ndarray   # (H,) int64 positions in the training split, ascending
+    probs: np.ndarray       # (H, classes) float32 softmax at the last checkpoint, from a clean pass
+
+    @classmethod
+    def empty(cls, fold: int, positions: np.ndarray, classes: int) -> "HeldOut":
+        return cls(fold, np.asarray(positions, dtype=np.int64), np.zeros((len(positions), classes), np.float32))
+
+
+@dataclass
 class MemberDynamics:
     checkpoints: np.ndarray   # (C,) float, in epochs (fractional inside epoch 1)
     train: SplitDynamics
@@ -62,6 +75,7 @@ class MemberDynamics:
     identity: dict = field(default_factory=dict)  # everything that shaped these dynamics (ensemble.member_identity)
     weights: dict | None = None  # the final network's state_dict on the CPU, once trained (saved by save_weights)
     ood: dict = field(default_factory=dict)  # out-of-distribution split -> (C, N) int16 predicted class per checkpoint
+    held_out: HeldOut | None = None          # ensemble.folds: the fold it never trained on; None: it trained on all
 
 
 class Recorder:
@@ -71,7 +85,7 @@ class Recorder:
     source = "eval"
 
     def __init__(self, checkpoints: np.ndarray, data: Data, arch: str, seed: int, eval_batch: int = 256,
-                 test: bool = True):
+                 test: bool = True, held_out: HeldOut | None = None):
         c = len(checkpoints)
         none = np.zeros(0, dtype=np.int64)   # recording.test=false: a test split of no examples
         self.dynamics = MemberDynamics(
@@ -79,7 +93,7 @@ class Recorder:
             SplitDynamics.empty(c, data.train.y.cpu().numpy(), data.train.index.cpu().numpy()),
             SplitDynamics.empty(c, data.test.y.cpu().numpy() if test else none,
                                 data.test.index.cpu().numpy() if test else none),
-            arch, seed, data.name, data.fingerprint, self.source)
+            arch, seed, data.name, data.fingerprint, self.source, held_out=held_out)
         self.dynamics.ood = {name: np.zeros((c, len(split)), dtype=np.int16) for name, split in data.ood.items()}
         self.data, self.eval_batch = data, eval_batch
         self.splits = ("train", "test") if test else ("train",)
@@ -95,7 +109,15 @@ class Recorder:
             reach("record")
         for name, split in self.data.ood.items():   # no label is right here: what each member predicts
             self.dynamics.ood[name][row] = predict_classes(model, split.x, inputs, self.eval_batch).cpu().numpy()
+        if self.dynamics.held_out is not None and row == len(self.dynamics.checkpoints) - 1:
+            self.record_held_out(model, inputs)
         self.seconds[row] += time.perf_counter() - started
+
+    def record_held_out(self, model, inputs: Inputs) -> None:
+        """The softmax over the held-out fold's examples, (H, classes) float32, from a clean pass."""
+        held = self.dynamics.held_out
+        x = self.data.train.x[torch.from_numpy(held.positions).to(self.data.train.x.device)]
+        held.probs[...] = predict_probs(model, x, inputs, self.eval_batch).cpu().numpy()
 
     def split_stats(self, name: str, model, inputs: Inputs) -> dict:
         """Every statistic of split `name` now, name -> (N,) device tensor: a clean pass."""
@@ -109,18 +131,33 @@ class Recorder:
             split.stats[statistic][row] = values
 
 
+@torch.inference_mode()
+def predict_probs(model: torch.nn.Module, x: torch.Tensor, inputs: Inputs, batch_size: int = 256) -> torch.Tensor:
+    """Clean eval-mode pass: each image's softmax over the classes, (N, classes) float32 on the device."""
+    was_training = model.training
+    model.eval()
+    parts = []
+    for start in range(0, len(x), batch_size):
+        with inputs.autocast():
+            parts.append(torch.softmax(model(inputs(x[start:start + batch_size])).float(), dim=1))
+    model.train(was_training)
+    return torch.cat(parts)
+
+
 class TrainPassRecorder(Recorder):
     """recording.source=train: each training example's values are those of the training forward pass that last
     drew it (train-mode logits, before that step's update), so recording costs no extra pass. Examples not drawn
     since the previous checkpoint (the tail an epoch drops, or most of them at a checkpoint inside epoch 1) get a
     clean pass, so every value is at most one checkpoint old. The test split, when recorded, gets a clean pass.
     Nothing here needs saving for a resume: resume points are epoch ends, which are checkpoints, and after one
-    every example not drawn again gets a clean pass either way."""
+    every example not drawn again gets a clean pass either way. With ensemble.folds the held-out fold is never
+    drawn, so its examples get a clean pass at every checkpoint."""
 
     source = "train"
 
-    def __init__(self, checkpoints, data: Data, arch: str, seed: int, eval_batch: int = 256, test: bool = True):
-        super().__init__(checkpoints, data, arch, seed, eval_batch, test)
+    def __init__(self, checkpoints, data: Data, arch: str, seed: int, eval_batch: int = 256, test: bool = True,
+                 held_out: HeldOut | None = None):
+        super().__init__(checkpoints, data, arch, seed, eval_batch, test, held_out)
         n, device = len(data.train), data.train.x.device
         self.values = torch.zeros(len(STATISTICS), n, device=device)       # (statistics, N), registry order
         self.seen = torch.zeros(n, dtype=torch.long, device=device)        # step that last drew each example
@@ -153,6 +190,9 @@ def save_member(path: str | Path, dyn: MemberDynamics) -> Path:
     arrays |= {f"ood_{name}": predicted for name, predicted in dyn.ood.items()}
     meta = {"format": FORMAT_VERSION, "arch": dyn.arch, "seed": dyn.seed, "dataset": dyn.dataset,
             "fingerprint": dyn.fingerprint, "source": dyn.source, "identity": dyn.identity, "ood": list(dyn.ood)}
+    if dyn.held_out is not None:   # ensemble.folds only: a member without folds stores nothing more
+        arrays |= {"held_out_positions": dyn.held_out.positions, "held_out_probs": dyn.held_out.probs}
+        meta["held_out_fold"] = dyn.held_out.fold
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -202,7 +242,8 @@ def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
             train, test = (_load_split(z, prefix, c) for prefix in ("", "test_"))
             dyn = MemberDynamics(z["checkpoints"], train, test, meta["arch"], int(meta["seed"]),
                                  meta["dataset"], meta["fingerprint"], meta["source"],
-                                 meta["identity"], ood={name: z[f"ood_{name}"] for name in meta["ood"]})
+                                 meta["identity"], ood={name: z[f"ood_{name}"] for name in meta["ood"]},
+                                 held_out=_load_held_out(z, meta, len(train.labels)))
     except FileNotFoundError:
         raise UserError(f"dynamics file {path} does not exist") from None
     except UserError:
@@ -224,6 +265,15 @@ def check_format(path: Path, version: int, files: list[str]) -> None:
         found = f"format {version}" + (f" without {', '.join(missing)}" if missing else "")
         raise MemberFormatError(f"dynamics file {path} has {found}; this curriculum reads format {FORMAT_VERSION} "
                                 f"with {', '.join(STATISTICS)}: score again into a new out_dir")
+
+
+def _load_held_out(z, meta: dict, n: int) -> HeldOut | None:
+    """The held-out fold of a member of ensemble.folds (a member file whose identity has `folds`), else None."""
+    if not meta["identity"].get("folds"):
+        return None
+    held = HeldOut(int(meta["held_out_fold"]), z["held_out_positions"], z["held_out_probs"])
+    assert held.probs.shape[0] == len(held.positions) and np.all((held.positions >= 0) & (held.positions < n))
+    return held
 
 
 def _load_split(z, prefix: str, checkpoints: int) -> SplitDynamics:

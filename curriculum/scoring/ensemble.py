@@ -3,8 +3,10 @@ scores once every member's dynamics file is on disk."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -13,16 +15,36 @@ from ..batches import shuffled_batches, steps_per_epoch
 from ..checkpoint import Policy, check_identity, check_state_identity, load_state, make_identity, restore, save_state
 from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
+from ..data.splits import stratified_folds
 from ..dicts import identity_differences
 from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, train
 from ..errors import UserError
-from ..statistics import STATISTICS
 from ..models import MODELS, create_model
 from ..progress import Progress
-from ..seeding import stream_seed, torch_generator
+from ..seeding import numpy_rng, stream_seed, torch_generator
 from ..statistics import STATISTICS
-from .dynamics import (FORMAT_VERSION, MemberDynamics, MemberFormatError, Recorder, TrainPassRecorder,
+from .dynamics import (FORMAT_VERSION, HeldOut, MemberDynamics, MemberFormatError, Recorder, TrainPassRecorder,
                        checkpoint_steps, load_member)
+
+
+def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """(N,) fold of each training example for ensemble.folds: stratified by the given (possibly noisy) labels and
+    dealt from the ensemble seed's own `folds` stream, so no member's init, order or augment stream moves it."""
+    if folds > len(labels):
+        raise UserError(f"ensemble.folds={folds} is more than the {len(labels)} training examples; lower it")
+    return stratified_folds(np.asarray(labels), folds, numpy_rng(seed, "folds"))
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """The fold a member of ensemble.folds=K never trains on: fold `fold` of the K dealt from `seed`."""
+    folds: int   # K
+    fold: int    # in [0, K): member k holds out fold k % K
+    seed: int    # the ensemble's seed, which deals the folds
+
+    def positions(self, labels: np.ndarray) -> np.ndarray:
+        """(H,) int64 positions in the training split of the examples held out, ascending."""
+        return np.flatnonzero(fold_assignment(labels, self.folds, self.seed) == self.fold)
 
 
 @dataclass(frozen=True)
@@ -30,6 +52,7 @@ class Member:
     k: int        # position in the ensemble
     arch: str     # model name
     seed: int     # initialisation and data order of this member
+    holdout: Holdout | None = None   # ensemble.folds: the fold it never trains on; None: it trains on every example
 
     @property
     def filename(self) -> str:
@@ -47,6 +70,13 @@ class EnsembleConfig:
     model_kwargs: dict = field(default_factory=dict)  # {arch: {kwarg: value}}; score adds model.kwargs for model.name
     batched: bool = False               # train this shard's members together as one vmapped model (for GPUs; cnn/mlp
                                         # only: curriculum/scoring/batched.py)
+    folds: int | None = None            # K >= 2: out-of-fold members. The training examples are dealt into K folds
+                                        # (stratified by the given labels, from `seed`) and member k never trains on
+                                        # fold k % K, so every example has softmax probabilities from size/K members
+                                        # that never saw it (oof_probs.npy, what cleanlab.filter.find_label_issues
+                                        # takes) at no training beyond the ensemble's: each member trains (K-1)/K of
+                                        # the steps. size must be a multiple of K. The scores still pool every
+                                        # member at every checkpoint. null or 0: every member trains on every example
 
     def __post_init__(self):
         object.__setattr__(self, "models", tuple(self.models))  # a list from the command line
@@ -61,9 +91,28 @@ class EnsembleConfig:
             raise UserError(f"seed={self.seed} must be a non-negative integer")
         if not 0 <= self.shard < self.num_shards:
             raise UserError(f"ensemble.shard={self.shard} must be in [0, ensemble.num_shards={self.num_shards})")
+        self.check_folds()
+
+    def check_folds(self) -> None:
+        """Every example must be held out by the same number of members (size / K): the scores pool all members, so
+        an example held out by more of them would look harder for that alone."""
+        if not self.folds:
+            return
+        if self.folds < 2:
+            raise UserError(f"ensemble.folds={self.folds} must be at least 2 (or null/0: no folds)")
+        if self.size % self.folds:
+            raise UserError(f"ensemble.size={self.size} must be a multiple of ensemble.folds={self.folds}, so that "
+                            f"every example is held out by the same number of members; e.g. ensemble.size="
+                            f"{max(self.folds, self.size - self.size % self.folds)}")
+        if self.batched:
+            raise UserError("ensemble.batched=true trains the members in lockstep and does not hold folds out; "
+                            "use ensemble.batched=false with ensemble.folds")
 
     def members(self) -> list[Member]:
-        return [Member(k, self.models[k % len(self.models)], self.seed + k) for k in range(self.size)]
+        return [Member(k, self.models[k % len(self.models)], self.seed + k, self.holdout(k)) for k in range(self.size)]
+
+    def holdout(self, k: int) -> Holdout | None:
+        return Holdout(self.folds, k % self.folds, self.seed) if self.folds else None
 
     def my_members(self) -> list[Member]:
         return [m for m in self.members() if m.k % self.num_shards == self.shard]
@@ -109,18 +158,63 @@ MEMBER_STATES = Policy(anew="training the member from the start",
 MEMBER_KEYS = ("step", "model", "optimizer", "generator", "history", "arrays")
 
 # Keys of a member identity that legitimately differ between the members of one ensemble.
-PER_MEMBER_KEYS = ("arch", "seed", "model_kwargs")
+PER_MEMBER_KEYS = ("arch", "seed", "model_kwargs", "held_out")
 
 
 def member_identity(member: Member, data: Data, rec: RecordingConfig, optim: OptimConfig,
                     model_kwargs: dict | None, checkpoints) -> dict:
     """Everything that shapes a member's dynamics: a member file or resume state is reused only when its identity
-    equals this exactly."""
+    equals this exactly. Members of ensemble.folds also carry K and a hash of the positions they hold out."""
     return make_identity(FORMAT_VERSION, arch=member.arch, model_kwargs=dict(model_kwargs or {}), seed=member.seed,
                          data=data.fingerprint, optim=asdict(optim), batch_size=rec.batch_size, epochs=rec.epochs,
                          checkpoints=[float(e) for e in checkpoints], source=rec.source, precision=rec.precision,
                          **rec.augment.resolved(data.name).identity(), test=rec.test,
-                         ood={name: len(split) for name, split in data.ood.items()}, statistics=list(STATISTICS))
+                         ood={name: len(split) for name, split in data.ood.items()}, statistics=list(STATISTICS),
+                         **holdout_identity(member, data))
+
+
+def holdout_identity(member: Member, data: Data) -> dict:
+    """{} without folds (the identity of today's members); else K and a hash of the held-out positions."""
+    if member.holdout is None:
+        return {}
+    positions = member.holdout.positions(train_labels(data)).astype(np.int64)
+    return {"folds": member.holdout.folds, "held_out": hashlib.sha256(positions.tobytes()).hexdigest()[:16]}
+
+
+def train_labels(data: Data) -> np.ndarray:
+    """(N,) the training labels as trained (noisy where flipped), on the host."""
+    return data.train.y.cpu().numpy()
+
+
+def member_steps_per_epoch(member: Member, data: Data, batch_size: int) -> int:
+    """Full batches per epoch of what the member trains on: every example, or with folds those outside the largest
+    fold, the same for every member (folds differ in size by at most 1), so that all checkpoints agree."""
+    n = len(data.train)
+    if member.holdout is None:
+        return steps_per_epoch(n, batch_size)
+    fold = fold_assignment(train_labels(data), member.holdout.folds, member.holdout.seed)
+    return steps_per_epoch(n - int(np.bincount(fold).max()), batch_size)
+
+
+def member_batches(member: Member, data: Data, batch_size: int, per_epoch: int,
+                   generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """The member's training batches of positions: today's iid epochs over every example, or with folds
+    `per_epoch` batches of each fresh permutation of the examples outside its held-out fold."""
+    if member.holdout is None:
+        return shuffled_batches(len(data.train), batch_size, generator)
+    held_out = member.holdout.positions(train_labels(data))
+    kept = torch.from_numpy(np.setdiff1d(np.arange(len(data.train)), held_out)).to(generator.device)
+    return subset_epochs(kept, batch_size, per_epoch, generator)
+
+
+def subset_epochs(kept: torch.Tensor, batch_size: int, per_epoch: int,
+                  generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless epochs over `kept` (positions): a fresh permutation each epoch, its first per_epoch full batches."""
+    assert per_epoch * batch_size <= len(kept)
+    while True:
+        order = kept[torch.randperm(len(kept), generator=generator, device=generator.device)]
+        for begin in range(0, per_epoch * batch_size, batch_size):
+            yield order[begin:begin + batch_size]
 
 
 def shared_identity(identity: dict) -> dict:
@@ -143,15 +237,15 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     its last epoch with the same result as an uninterrupted one."""
     check_clean_recording(rec, data.name)
     device = data.train.x.device
-    n = len(data.train)
-    per_epoch = steps_per_epoch(n, rec.batch_size)
+    per_epoch = member_steps_per_epoch(member, data, rec.batch_size)
     total = rec.epochs * per_epoch
     steps, epochs = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)
     model = member_model(member, data, model_kwargs).to(device)
     opt = make_optimizer(model.parameters(), optim)
     generator = torch_generator(member.seed, "order", device)
     inputs = Inputs(data.mean, data.std, device, rec.precision)
-    recorder = RECORDERS[rec.source](epochs, data, member.arch, member.seed, rec.eval_batch, rec.test)
+    recorder = RECORDERS[rec.source](epochs, data, member.arch, member.seed, rec.eval_batch, rec.test,
+                                     held_out(member, data))
     row_of_step = {int(s): i for i, s in enumerate(steps)}
     identity = member_identity(member, data, rec, optim, model_kwargs, epochs)
     recorder.dynamics.identity = identity
@@ -168,13 +262,20 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
             save_resume(resume_path, identity, stats.step, model, opt, generator, recorder, history)
 
     progress = Progress(label or f"[member {member.k} {member.arch} seed={member.seed}]", total, per_epoch)
-    batches = Batches(data.train.x, data.train.y, inputs, shuffled_batches(n, rec.batch_size, generator),
-                      member_augment(member, data, rec))
+    batches = Batches(data.train.x, data.train.y, inputs,
+                      member_batches(member, data, rec.batch_size, per_epoch, generator), member_augment(member, data, rec))
     hooks = Hooks([s for s in steps if s > start], at_checkpoint, recorder.observe, progress)
     train(model, batches, Schedule(optim, total, start), hooks, opt)
     progress.close(done_line([history]) + (f" (resumed at step {start})" if start else ""))
     recorder.dynamics.weights = {key: value.detach().cpu() for key, value in model.state_dict().items()}
     return recorder.dynamics, history
+
+
+def held_out(member: Member, data: Data) -> HeldOut | None:
+    """What the member's recorder fills for its held-out fold (None without folds)."""
+    if member.holdout is None:
+        return None
+    return HeldOut.empty(member.holdout.fold, member.holdout.positions(train_labels(data)), data.num_classes)
 
 
 def check_clean_recording(rec: RecordingConfig, dataset: str) -> None:
