@@ -43,7 +43,7 @@ def copy_of(scored: Path, tmp_path: Path) -> tuple[Path, str]:
 
 @pytest.mark.parametrize("changed", ["lr=0.1", "batch_size=64", "optim.weight_decay=0", "model.kwargs.hidden=64",
                                      "epochs=2", "optim.schedule=linear", "recording.source=train",
-                                     "augment=crop"])
+                                     "augment=crop", "ensemble.folds=2"])
 def test_rescoring_into_an_out_dir_with_other_settings_stops_with_one_line_naming_the_setting(tmp_path, scored_once,
                                                                                              changed):
     out, store = copy_of(scored_once, tmp_path)

@@ -7,6 +7,8 @@ import pytest
 from conftest import FASHION_MNIST, run_cli
 
 from curriculum.analysis.stats import auroc
+from curriculum.io.scorefile import read_scores
+from curriculum.scoring.ensemble import fold_assignment
 
 SMALL = ["data=synthetic", "epochs=6", "ensemble.size=3", "device=cpu"]
 
@@ -55,6 +57,23 @@ def test_resumed_sharded_run_trains_only_missing_members_and_gives_identical_sco
     pd.testing.assert_frame_equal(pd.read_parquet(whole / "scores.parquet"), pd.read_parquet(parts / "scores.parquet"))
     pd.testing.assert_frame_equal(pd.read_parquet(whole / "test_scores.parquet"),
                                   pd.read_parquet(parts / "test_scores.parquet"))
+
+
+@pytest.mark.slow
+def test_out_of_fold_members_give_every_example_probabilities_from_members_that_never_saw_it(tmp_path, store):
+    out = tmp_path / "folds"
+    run_cli("score", "data=synthetic", "data.train_size=400", "data.label_noise=0.2", "epochs=1", "ensemble.size=2",
+            "ensemble.folds=2", "recording.within_first_epoch=[0.5]", "device=cpu", f"out_dir={out}",
+            f"mlflow.tracking_uri={store}")
+    scores, meta = read_scores(out / "scores.parquet")
+    probs = np.load(out / "oof_probs.npy")
+    assert probs.shape == (400, 4) and probs.dtype == np.float32   # (N, classes), rows as scores.parquet's
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    assert meta["folds"] == 2 and scores["fold"].value_counts().to_dict() == {0: 200, 1: 200}
+    np.testing.assert_array_equal(scores["fold"], fold_assignment(scores["label"].to_numpy(), 2, seed=0))
+    assert "fold" not in pd.read_parquet(out / "test_scores.parquet")
+    run = score_runs(store).iloc[0]
+    assert "oof_probs.npy" in {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"])}
 
 
 @pytest.mark.slow
