@@ -10,8 +10,9 @@ import torch
 # "target_batches"; orderings (random order, tie shuffles) from "ordering"; data=folder's test hold-out from
 # "holdout"; the stratified order's deal from "stratified"; artificial out-of-distribution images from
 # "artificial". A target never shares a stream with a member, whatever the seed numbers of the score and train runs.
-# Augmentation: "augment" (members) and "target_augment", drawn afresh at each step from step_seed. Cross-validation
-# folds (scripts/bench_label_issues.py): "folds". data.noise=instance's cross-fit halves: "noise_model".
+# Augmentation: "augment" (members) and "target_augment", drawn afresh at each step from step_seed. Folds: "folds",
+# cleanlab's cross-validation (study/cross_validation.py) and ensemble.folds: the same seed and K, the same folds.
+# data.noise=instance's cross-fit halves: "noise_model".
 STREAMS = ("init", "order", "subset", "noise", "holdout", "synthetic", "target_init", "target_batches", "ordering",
            "augment", "target_augment", "folds", "stratified", "artificial", "noise_model")
 
