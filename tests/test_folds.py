@@ -230,29 +230,33 @@ def test_an_interrupted_member_with_folds_resumes_to_identical_dynamics_and_held
 # ------------------------------------------------------------------------------------------------ the score run
 
 def hand_member(k: int, fold: int | None, probs: list | None) -> MemberDynamics:
-    """Member k of a hand-made ensemble of 4 examples (labels 0 1 0 1, 2 classes); with `fold`, it held out the
-    positions of that fold (fold 0: positions 0 and 2, fold 1: 1 and 3) and gave them `probs`."""
+    """Member k of a hand-made ensemble of 10 examples (labels 0 1 0 1 ..., 2 classes of 5: the fewest confident
+    learning takes); with `fold`, it held out the positions of that fold (fold 0: the even positions, fold 1: the
+    odd ones) and gave the first two of them `probs`, the other three [0.5, 0.5]."""
     rng = np.random.default_rng(k)
-    labels, none = np.array([0, 1, 0, 1]), np.zeros(0, dtype=np.int64)
+    labels, none = np.arange(10) % 2, np.zeros(0, dtype=np.int64)
     identity = {"format": 3, "seed": k} | ({"folds": 2, "held_out": f"fold {fold}"} if fold is not None else {})
-    held = None if fold is None else HeldOut(fold, np.array([fold, fold + 2]), np.array(probs, dtype=np.float32))
-    return MemberDynamics(np.array([0.5, 1.0]), SplitDynamics(random_stats(rng, 2, 4), labels, np.arange(4)),
+    held = None if fold is None else HeldOut(fold, np.arange(fold, 10, 2),
+                                             np.array(probs + [[0.5, 0.5]] * 3, dtype=np.float32))
+    return MemberDynamics(np.array([0.5, 1.0]), SplitDynamics(random_stats(rng, 2, 10), labels, np.arange(10)),
                           SplitDynamics.empty(2, none, none), "mlp", k, "hand", "fp", identity=identity,
                           held_out=held)
 
 
 def test_the_out_of_fold_probabilities_are_the_mean_over_the_members_that_held_each_example_out(tmp_path):
-    members = [hand_member(0, 0, [[0.9, 0.1], [0.4, 0.6]]),    # positions 0, 2
-               hand_member(1, 1, [[0.2, 0.8], [0.6, 0.4]]),    # positions 1, 3
+    members = [hand_member(0, 0, [[0.9, 0.1], [0.4, 0.6]]),    # positions 0, 2 (and 4, 6, 8)
+               hand_member(1, 1, [[0.2, 0.8], [0.6, 0.4]]),    # positions 1, 3 (and 5, 7, 9)
                hand_member(2, 0, [[0.7, 0.3], [0.2, 0.8]]),
                hand_member(3, 1, [[0.4, 0.6], [0.2, 0.8]])]
     paths = [save_member(tmp_path / f"member-{k}.npz", m) for k, m in enumerate(members)]
     run = derive_score_run(paths, None, 1.0)
     # position 0: (0.9 + 0.7) / 2 = 0.8; 1: (0.2 + 0.4) / 2 = 0.3; 2: (0.4 + 0.2) / 2 = 0.3; 3: (0.6 + 0.2) / 2 = 0.4
-    np.testing.assert_allclose(run.oof_probs, [[0.8, 0.2], [0.3, 0.7], [0.3, 0.7], [0.4, 0.6]], atol=1e-6)
+    np.testing.assert_allclose(run.oof_probs, [[0.8, 0.2], [0.3, 0.7], [0.3, 0.7], [0.4, 0.6]] + [[0.5, 0.5]] * 6,
+                               atol=1e-6)
     assert run.oof_probs.dtype == np.float32
-    assert run.frames["train"]["fold"].tolist() == [0, 1, 0, 1] and run.metas["train"]["folds"] == 2
+    assert run.frames["train"]["fold"].tolist() == [0, 1] * 5 and run.metas["train"]["folds"] == 2
     assert "consensus" in run.frames["train"] and "test" not in run.frames
+    assert {"oof_confidence", "label_issue", "cl_keep", "suggested_label"} <= set(run.frames["train"])
 
 
 def test_without_folds_there_are_no_out_of_fold_probabilities_nor_fold_column(tmp_path):

@@ -74,6 +74,21 @@ def test_out_of_fold_members_give_every_example_probabilities_from_members_that_
     assert "fold" not in pd.read_parquet(out / "test_scores.parquet")
     run = score_runs(store).iloc[0]
     assert "oof_probs.npy" in {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"])}
+    # confident learning's columns, rows aligned with oof_probs.npy, and its estimate in the meta and in MLflow
+    labels, issues = scores["label"].to_numpy(), meta["label_issues"]
+    np.testing.assert_allclose(scores["oof_confidence"], probs[np.arange(400), labels], rtol=1e-6)
+    assert (scores["cl_keep"] == 1 - scores["label_issue"]).all() and issues["flagged"] == scores["label_issue"].sum()
+    changed = scores["suggested_label"] != scores["label"]
+    assert (scores.loc[changed, "label_issue"] == 1).all() and issues["relabelled"] == changed.sum()
+    assert run["metrics.label_issues/estimated_share"] == pytest.approx(issues["estimated_share"])
+    # train reads the estimate for pacing.end=auto and trains on the suggested labels
+    trained = run_cli("train", "data=synthetic", "data.train_size=400", "data.label_noise=0.2", "epochs=1",
+                      "sampler=consensus", "pacing.end=auto", "sampler.labels=suggested_label", f"scores={out}",
+                      "batch_size=32", "device=cpu", f"mlflow.tracking_uri={store}", f"resume_dir={tmp_path / 'resume'}")
+    said = trained.stdout + trained.stderr
+    assert (f"pacing.end=auto: confident learning on out-of-fold probabilities estimates "
+            f"{issues['estimated_share']:.3f}") in said
+    assert f"sampler.labels: {changed.sum()} of 400 training labels changed" in said
 
 
 @pytest.mark.slow

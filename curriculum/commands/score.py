@@ -17,6 +17,7 @@ from ..io.scorefile import write_scores
 from ..io.tracking import Tracker
 from ..runtime import set_threads
 from ..scoring.batched import train_members_batched
+from ..scoring.confident import check_class_sizes
 from ..scoring.derive import derive_score_run
 from ..scoring.dynamics import checkpoint_steps, save_member, save_weights
 from ..scoring.ensemble import (
@@ -51,6 +52,8 @@ def score(cfg: DictConfig) -> None:
         f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")
     if data.noise_model:
         say(f"data {data.name}: {data.noise_model}")
+    if ens.folds:   # confident learning on the out-of-fold probabilities: refused before training, not after
+        check_class_sizes(data.train.y.cpu().numpy(), data.num_classes)
 
     missing = members_to_train(data, ens, rec, optim, out_dir / "dynamics")
     tags = {"stage": "score", "dataset": data.name, "fingerprint": data.fingerprint, "out_dir": out_dir.resolve(),
@@ -120,6 +123,19 @@ def train_missing_members(track: Tracker, parent_id: str, data: Data, ens: Ensem
             log_history(track, run_id, history)
 
 
+def label_issues_summary(meta: dict) -> dict:
+    """What confident learning found in a folds run (said, and returned as metrics); nothing without folds."""
+    issues = meta.get("label_issues")
+    if issues is None:
+        return {}
+    say(f"confident learning on the out-of-fold probabilities: {issues['estimated_share']:.3f} of the labels look "
+        f"wrong; {issues['flagged']} flagged (label_issue), {issues['relabelled']} relabelled (suggested_label)")
+    if issues.get("warning"):
+        say(f"confident learning: {issues['warning']}")
+    return {"label_issues/estimated_share": issues["estimated_share"], "label_issues/flagged": issues["flagged"],
+            "label_issues/relabelled": issues["relabelled"]}
+
+
 def member_tags(member, data: Data) -> dict:
     return {"stage": "score_member", "member": member.k, "arch": member.arch, "seed": member.seed,
             "dataset": data.name}
@@ -147,12 +163,13 @@ def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path]
         say(f"out-of-fold probabilities: {path} ({run.oof_probs.shape[0]} examples x {run.oof_probs.shape[1]} "
             f"classes, rows as scores.parquet's)")
     train_frame, meta = run.frames["train"], run.metas["train"]
+    issues = label_issues_summary(meta)
     hist = consensus_histogram(out_dir / "consensus_hist.png", train_frame["consensus"].to_numpy(),
                                len(meta["ensemble"]) * len(meta["checkpoints"]), train_frame["noisy"].to_numpy(),
                                f"{data.name}: {len(paths)} members, {len(train_frame)} examples")
     track.log_artifact(run_id, hist)
     summary = {"learned_by_all": run.learned_by_all, "learned_by_none": run.learned_by_none,
-               "consensus_mean": float(train_frame["consensus"].mean())}
+               "consensus_mean": float(train_frame["consensus"].mean())} | issues
     if not run.member_test_acc:
         say("test split not recorded (recording.test=false): no test_scores.parquet")
         return summary

@@ -14,6 +14,7 @@ import pandas as pd
 from .. import __version__
 from ..data.datasets import Data
 from ..errors import UserError
+from .confident import label_issue_columns
 from .dynamics import MemberDynamics, load_member
 from .ensemble import identity_differences, shared_identity
 from .scores import EL2N_UNTIL, ScoreAccumulator
@@ -95,11 +96,18 @@ def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits
     for split, acc in accumulators.items():
         scores = acc.finalize(first.checkpoints, quorum)
         frames[split], metas[split] = split_frame(first, data, split, scores, ensemble, quorum)
-    if oof.folds and "train" in frames:
-        frames["train"]["fold"] = oof.fold
-        metas["train"]["folds"] = oof.folds
-    return ScoreRun(frames, metas, test_acc, float((votes == len(paths)).mean()), float((votes == 0).mean()),
-                    oof.probs())
+    probs = oof.probs()
+    if probs is not None and "train" in frames:
+        frames["train"], metas["train"] = with_out_of_fold(frames["train"], metas["train"], oof, probs)
+    return ScoreRun(frames, metas, test_acc, float((votes == len(paths)).mean()), float((votes == 0).mean()), probs)
+
+
+def with_out_of_fold(frame: pd.DataFrame, meta: dict, oof: OutOfFold,
+                     probs: np.ndarray) -> tuple[pd.DataFrame, dict]:
+    """The train frame and meta of a folds run: each example's fold, and what confident learning finds in its
+    out-of-fold `probs` (oof_confidence, label_issue, cl_keep, suggested_label; the estimate in the meta)."""
+    columns, issues = label_issue_columns(probs, frame["label"].to_numpy())
+    return frame.assign(fold=oof.fold, **columns), meta | {"folds": oof.folds} | issues
 
 
 def split_frame(first: MemberDynamics, data: Data | None, split: str, scores: dict, ensemble: list[dict],

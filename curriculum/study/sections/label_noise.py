@@ -18,8 +18,8 @@ def label_noise_section(ctx: Context) -> list[str]:
     arms, filters = report["arms"], filter_arms(report["arms"])
     lines = [HEADING, "", f"Command: `{command_line(ctx)}`; wall time {wall_minutes(ctx):.0f} min.  ",
              f"Data: {report['data']} with each setting's noise (validation labels stay clean); "
-             "scores: the default ensemble, 8 epochs; cleanlab: `find_label_issues` (defaults) on 4-fold "
-             "out-of-fold probabilities from the same cnn and total training as the ensemble "
+             f"scores: {report.get('scores', 'the default ensemble')}; cleanlab: `find_label_issues` (defaults) on "
+             "4-fold out-of-fold probabilities from the same cnn and total training as a 4-member ensemble "
              "(`scripts/cross_validation.py`), its kept examples trained on through the CSV importer "
              f"(`sampler.keep={PEER_KEEP}`); target: {report['target']}. Every arm takes "
              "the same steps. Share = the arm's mean paired gain over standard / the oracle's (seeds all three "
