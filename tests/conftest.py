@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,15 +16,29 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 
 
-def run_cli(*args, cwd=None, check=True, timeout=900):
-    """Run `python -m curriculum ...` as a user would; returns the CompletedProcess."""
-    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", PYTHONUNBUFFERED="1")
+def run_cli(*args, cwd=None, check=True, timeout=900, env=None):
+    """Run `python -m curriculum ...` as a user would, in its own process (a fork of one that has imported the package:
+    tests/forked_cli.py), with `env` added to the environment; returns the CompletedProcess."""
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", PYTHONUNBUFFERED="1", **(env or {}))
     env.pop("CURRICULUM_DEBUG", None)
-    proc = subprocess.run([sys.executable, "-m", "curriculum", *args], cwd=cwd or tempfile.mkdtemp(prefix="curriculum-cli-"), env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    cwd = cwd or tempfile.mkdtemp(prefix="curriculum-cli-")
+    if os.environ.get("CURRICULUM_TEST_FORK", "1") != "0":
+        from forked_cli import run
+
+        proc = run(args, cwd, env, timeout)
+    else:
+        proc = subprocess.run([sys.executable, "-m", "curriculum", *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=timeout, preexec_fn=_default_ctrl_c)
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-3000:]}\nSTDERR:\n{proc.stderr[-5000:]}")
     return proc
+
+
+def _default_ctrl_c():
+    """In the child, before it starts: Ctrl-C (SIGINT) as a terminal delivers it. A test runner started in the
+    background by a shell without job control inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt, so a Ctrl-C kill point would be a no-op."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 _EMPTY_STORE: list[Path] = []   # the session's empty MLflow store, made on first use

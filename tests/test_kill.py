@@ -1,14 +1,11 @@
 """A score run killed with SIGKILL at any moment and started again with the same out_dir finishes with
 exactly the scores of an uninterrupted run. Kill points are deterministic (curriculum/faults.py)."""
 
-import os
 import signal
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import fresh_store, run_cli
 
 ARGS = ["score", "data=synthetic", "ensemble.size=2", "epochs=3", "device=cpu", "threads=1"]
 # synthetic: 1600 examples / 128 = 12 steps per epoch, 36 per member; 6 checkpoints x 2 splits per member;
@@ -25,17 +22,16 @@ KILL_POINTS = {
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("reference")
-    run_cli(*ARGS, f"out_dir={tmp / 'out'}", f"mlflow.tracking_uri=sqlite:///{tmp / 'm.db'}", cwd=tmp)
+    run_cli(*ARGS, f"out_dir={tmp / 'out'}", f"mlflow.tracking_uri={fresh_store(tmp, 'm.db')}", cwd=tmp)
     return pd.read_parquet(tmp / "out" / "scores.parquet"), pd.read_parquet(tmp / "out" / "test_scores.parquet")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_sigkilled_score_run_resumes_to_identical_scores(tmp_path, reference, point):
-    out, store = tmp_path / "out", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'm.db'}"
-    env = dict(os.environ, CURRICULUM_DIE_AT=point, MLFLOW_DISABLE_TELEMETRY="true")
-    killed = subprocess.run([sys.executable, "-m", "curriculum", *ARGS, f"out_dir={out}", store], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=600)
+    out, store = tmp_path / "out", f"mlflow.tracking_uri={fresh_store(tmp_path, 'm.db')}"
+    killed = run_cli(*ARGS, f"out_dir={out}", store, cwd=tmp_path, env={"CURRICULUM_DIE_AT": point}, check=False,
+                     timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (out / "scores.parquet").exists() or point == "write:7"
     resumed = run_cli(*ARGS, f"out_dir={out}", store, cwd=tmp_path)

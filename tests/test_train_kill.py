@@ -3,10 +3,7 @@ ends FINISHED with exactly the metrics of an uninterrupted run, each once per st
 that loads into a fresh model. Kill points are deterministic (curriculum/faults.py)."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -28,13 +25,6 @@ KILL_POINTS = {  # (sampler, CURRICULUM_DIE_AT): the step the started-again run 
     ("random", "logged:1"): 36,     # metrics logged, weights not, the run not yet finished
     ("random", "step:16:INT"): 12,  # Ctrl-C: the run is marked KILLED, and continued all the same
 }
-
-
-def default_ctrl_c():
-    """In the child, before it starts: Ctrl-C (SIGINT) as a terminal delivers it. A test runner started in the
-    background by a shell without job control inherits SIGINT ignored, and Python then never raises
-    KeyboardInterrupt, so the Ctrl-C kill point would be a no-op."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _store(folder):
@@ -75,9 +65,9 @@ def reference(tmp_path_factory):
 def test_a_killed_train_run_continues_into_the_same_mlflow_run_with_the_same_metrics(tmp_path, reference,
                                                                                        sampler, point):
     args = [*ARGS, f"sampler={sampler}", f"mlflow.tracking_uri={_store(tmp_path)}"]
-    env = dict(os.environ, CURRICULUM_DIE_AT=point, MLFLOW_DISABLE_TELEMETRY="true")
-    killed = subprocess.run([sys.executable, "-m", "curriculum", *args], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600, preexec_fn=default_ctrl_c)
+    # run_cli's process takes Ctrl-C as a terminal delivers it (SIGINT raises KeyboardInterrupt), also when the test
+    # runner was started in the background with SIGINT ignored
+    killed = run_cli(*args, cwd=tmp_path, env={"CURRICULUM_DIE_AT": point}, check=False, timeout=600)
     ctrl_c = point.endswith(":INT")
     assert killed.returncode == (130 if ctrl_c else -signal.SIGKILL), killed.stderr[-2000:]
     client, (attempt,) = _runs(tmp_path)

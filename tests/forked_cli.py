@@ -1,0 +1,80 @@
+"""`python -m curriculum ...` for the tests without paying its imports at every call: a fork server (multiprocessing's
+"forkserver", one per test process) imports the package, torch and MLflow once, and each call is a fresh fork of it
+that runs the command line in its own process, folder, environment and stdio, and exits with the command's status
+(-9 when it was killed). Importing is 6-8 s of every command the tests run; the command itself is not changed.
+CURRICULUM_TEST_FORK=0 runs every command as a plain subprocess instead."""
+
+import atexit
+import io
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+# What the server imports once: the command line, each command's modules, and what the first optimizer imports (2 s).
+PRELOAD = [__name__, "torch._dynamo", "curriculum.cli",
+           *(f"curriculum.commands.{name}" for name in ("score", "train", "compare", "analyze", "export", "study"))]
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(PRELOAD)
+
+
+def run(args, cwd, env, timeout) -> subprocess.CompletedProcess:
+    """Run `python -m curriculum *args` in a fork of the server; stdout and stderr as text, as subprocess.run gives."""
+    with tempfile.TemporaryDirectory(prefix="curriculum-cli-out-") as folder:
+        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        out.touch(), err.touch()   # read back even if the fork dies before it opens them
+        child = _CONTEXT.Process(target=_main, args=(list(args), str(cwd), dict(env), str(out), str(err)))
+        child.start()
+        child.join(timeout)
+        if child.exitcode is None:   # as subprocess.run: kill it, then say so
+            child.kill()
+            child.join()
+            raise subprocess.TimeoutExpired(["curriculum", *args], timeout, out.read_text(), err.read_text())
+        return subprocess.CompletedProcess(["curriculum", *args], child.exitcode, out.read_text(), err.read_text())
+
+
+def _main(args, cwd, env, out, err):
+    """In the fork: what a fresh `python -u -m curriculum *args` started from a terminal in `cwd` would do."""
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # Ctrl-C raises KeyboardInterrupt, as in a terminal
+    for fd, path in ((1, out), (2, err)):
+        opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True,
+                                                   errors="backslashreplace")
+    from curriculum import cli
+
+    sys.argv = [str(Path(cli.__file__).with_name("__main__.py")), *args]
+    os._exit(_exit_status(args))
+
+
+def _exit_status(args) -> int:
+    """Run the command line as the interpreter would: its exit status, a traceback and 1 for an uncaught error; then
+    wait for its threads and run its exit handlers."""
+    from curriculum.cli import main
+
+    try:
+        main(args)
+        status = 0
+    except SystemExit as exit:
+        status = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+        if not isinstance(exit.code, (int, type(None))):
+            print(exit.code, file=sys.stderr)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        status = 1
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    return status
