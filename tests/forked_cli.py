@@ -58,7 +58,7 @@ def _main(args, cwd, env, out, err):
 
 def _exit_status(args) -> int:
     """Run the command line as the interpreter would: its exit status, a traceback and 1 for an uncaught error; then
-    wait for its threads and run its exit handlers."""
+    end as the interpreter ends (threads, then exit handlers)."""
     from curriculum.cli import main
 
     try:
@@ -73,8 +73,6 @@ def _exit_status(args) -> int:
 
         traceback.print_exc()
         status = 1
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()
+    threading._shutdown()      # the interpreter's own exit: its threads' exit hooks (loky's, concurrent.futures'),
+    atexit._run_exitfuncs()    # then every non-daemon thread joined, then the atexit handlers
     return status

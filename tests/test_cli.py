@@ -9,6 +9,17 @@ def test_no_command_prints_usage_and_fails():
     assert proc.returncode == 2 and "usage: python -m curriculum {score,train" in proc.stderr
 
 
+def test_the_tests_forked_command_line_answers_as_a_fresh_interpreter(tmp_path, monkeypatch):
+    """run_cli runs each command in a fork of one process that has imported the package (tests/forked_cli.py): the
+    same exit status, stdout and stderr as `python -m curriculum` in a fresh interpreter."""
+    args = ("score", "data=synthetic", "epochs=0", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'm.db'}")
+    forked = run_cli(*args, cwd=tmp_path, check=False)
+    monkeypatch.setenv("CURRICULUM_TEST_FORK", "0")
+    fresh = run_cli(*args, cwd=tmp_path, check=False)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+    assert (fresh.returncode, fresh.stderr) == (2, "error: epochs=0 must be at least 1\n")
+
+
 def test_unknown_command_is_named():
     proc = run_cli("fit", check=False)
     assert proc.returncode == 2 and "error: unknown command 'fit'; choose one of score, train" in proc.stderr
