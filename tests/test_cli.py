@@ -1,7 +1,7 @@
 """The command line: bad input ends in one line on stderr and exit code 2, never a traceback."""
 
 import pytest
-from conftest import run_cli
+from conftest import fresh_store, run_cli
 
 
 def test_no_command_prints_usage_and_fails():
@@ -50,7 +50,7 @@ def test_unknown_command_is_named():
 ])
 def test_bad_input_stops_with_one_line_naming_the_value(tmp_path, args, message):
     command, *overrides = args
-    proc = run_cli(command, f"mlflow.tracking_uri=sqlite:///{tmp_path / 'm.db'}", *overrides, cwd=tmp_path, check=False)
+    proc = run_cli(command, f"mlflow.tracking_uri={fresh_store(tmp_path)}", *overrides, cwd=tmp_path, check=False)
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and message in last, last
@@ -60,7 +60,7 @@ def test_bad_input_stops_with_one_line_naming_the_value(tmp_path, args, message)
 def test_truncated_scores_file_given_to_train_is_one_line(tmp_path):
     broken = tmp_path / "scores.parquet"
     broken.write_bytes(b"PAR1 not really a parquet file")
-    proc = run_cli("train", "data=synthetic", f"scores={broken}", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'm.db'}",
+    proc = run_cli("train", "data=synthetic", f"scores={broken}", f"mlflow.tracking_uri={fresh_store(tmp_path)}",
                    cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "is corrupt or truncated" in proc.stderr.strip().splitlines()[-1]
 
@@ -70,6 +70,6 @@ def test_truncated_dynamics_file_given_to_analyze_is_one_line(tmp_path):
     for k in range(2):
         (tmp_path / "run" / "dynamics" / f"member-{k}.npz").write_bytes(b"PK\x03\x04 truncated")
     (tmp_path / "run" / "scores.parquet").write_bytes(b"")
-    proc = run_cli("analyze", f"scores={tmp_path / 'run'}", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'm.db'}",
+    proc = run_cli("analyze", f"scores={tmp_path / 'run'}", f"mlflow.tracking_uri={fresh_store(tmp_path)}",
                    cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "is corrupt or truncated" in proc.stderr.strip().splitlines()[-1]
