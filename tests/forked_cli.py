@@ -1,8 +1,9 @@
 """`python -m curriculum ...` for the tests without paying its imports at every call: a fork server (multiprocessing's
-"forkserver", one per test process) imports the package, torch and MLflow once, and each call is a fresh fork of it
-that runs the command line in its own process, folder, environment and stdio, and exits with the command's status
-(-9 when it was killed). Importing is 6-8 s of every command the tests run; the command itself is not changed.
-CURRICULUM_TEST_FORK=0 runs every command as a plain subprocess instead."""
+"forkserver", one per test process) imports torch, MLflow and the package's commands once, and each call is a fresh
+fork of it that runs the command line in its own process, folder, environment and stdio, and ends with the command's
+exit status (-N when signal N ended it, as subprocess gives). The imports are 5-8 s of every command on a 2-core
+machine; the command itself runs as it would. CURRICULUM_TEST_FORK=0 runs each command in a fresh interpreter
+instead (tests/conftest.py run_cli), and test_cli checks that both answer alike."""
 
 import atexit
 import io
@@ -19,11 +20,11 @@ from pathlib import Path
 PRELOAD = [__name__, "torch._dynamo", "curriculum.cli",
            *(f"curriculum.commands.{name}" for name in ("score", "train", "compare", "analyze", "export", "study"))]
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(PRELOAD)
 
 
 def run(args, cwd, env, timeout) -> subprocess.CompletedProcess:
     """Run `python -m curriculum *args` in a fork of the server; stdout and stderr as text, as subprocess.run gives."""
+    _CONTEXT.set_forkserver_preload(PRELOAD)   # read when the server starts, at the first call
     with tempfile.TemporaryDirectory(prefix="curriculum-cli-out-") as folder:
         out, err = Path(folder) / "stdout", Path(folder) / "stderr"
         out.touch(), err.touch()   # read back even if the fork dies before it opens them
