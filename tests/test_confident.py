@@ -6,7 +6,8 @@ import pytest
 
 from curriculum.errors import UserError
 from curriculum.scoring.confident import (
-    chance_warning, check_class_sizes, confident_learning, label_issue_columns, prune_by_noise_rate, suggested_labels)
+    chance_warning, check_class_sizes, confident_class, confident_learning, label_issue_columns, prune_by_noise_rate,
+    suggested_labels)
 
 # 8 examples, 3 classes. e2 is labelled 0 but looks like 1; e7 is labelled 2 but looks like 0; e5 is ambiguous.
 LABELS = np.array([0, 0, 0, 1, 1, 1, 2, 2])
@@ -18,6 +19,14 @@ PROBS = np.array([[0.8, 0.1, 0.1],    # e0
                   [0.3, 0.3, 0.4],    # e5
                   [0.1, 0.1, 0.8],    # e6
                   [0.6, 0.0, 0.4]])   # e7
+
+
+def test_the_confident_class_is_the_most_probable_of_those_that_reach_their_threshold():
+    # thresholds .25, .2, .5: row 0 reaches classes 0 (.3) and 1 (.25), not 2 (.45 < .5): the most probable of
+    # those is 0, although 2 is the most probable overall (cleanlab 2.9 takes 2 here: its global argmax whenever two
+    # or more classes reach theirs); row 1 reaches only class 1; row 2 reaches none
+    probs = np.array([[0.3, 0.25, 0.45], [0.1, 0.6, 0.3], [0.2, 0.1, 0.4]])
+    assert confident_class(probs, np.array([0.25, 0.2, 0.5])).tolist() == [0, 1, -1]
 
 
 def test_thresholds_joint_estimate_flags_and_suggested_labels_of_a_hand_example():

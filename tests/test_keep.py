@@ -113,11 +113,12 @@ def test_compare_names_the_relabel_arm_and_it_reads_its_scores():
 
 
 def test_trained_labels_come_from_a_column_of_class_numbers():
-    frame = pd.DataFrame({"index": [5, 6, 7], "fixed": [2, 0, 1], "half": [0.5, 1, 1], "big": [0, 3, 1],
-                          "text": ["a", "0", "1"]})
+    frame = pd.DataFrame({"index": [0, 1, 2], "fixed": [2, 0, 1], "half": [0.5, 1, 1], "big": [0, 3, 1],
+                          "text": ["a", "0", "1"], "consensus": [0, 1, 2]})
     assert trained_labels("given", frame, 3) is None
     assert trained_labels("fixed", frame, 3).tolist() == [2, 0, 1]
-    for column, why in (("half", "0.5"), ("big", "3"), ("text", "'a'"), ("nope", "neither")):
+    for column, why in (("half", r"e\.g\. 0\.5\)"), ("big", r"e\.g\. 3\)"), ("text", "'a'"), ("nope", "neither"),
+                        ("index", "not of labels"), ("consensus", "not of labels")):
         with pytest.raises(UserError, match=why):
             trained_labels(column, frame, 3)
 

@@ -98,9 +98,13 @@ def test_auto_end_needs_consensus_and_a_scored_setting_needs_scores():
 
 
 # The same frame from a folds score run: confident learning's estimate in the meta says 0.25 of the labels are wrong,
-# so auto keeps 0.75 x 8 = 6 examples: the balanced ordering's first six, 4, 0, 1, 6, 3, 5 (2 and 7, flipped, out).
+# all of them in class 0: the estimated joint Q = [[.25, .25], [0, .5]], so class 0 keeps N x Q[0][0] = 2 of its 4
+# and class 1 all 4 (6 in all, end .75). Each class keeps its first examples in the ordering: class 0's are 0, 1
+# (then 3, 2), class 1's 4, 6, 5, 7; the kept ones go first, in the ordering's order: 4, 0, 1, 6, 5, 7 | 3, 2.
 CONFIDENT = Scores(FRAME, SCORES.meta | {"label_issues": {"method": "confident learning", "estimated_share": 0.25,
+                                                          "estimated_joint": [[0.25, 0.25], [0.0, 0.5]],
                                                           "warning": None}}, sha256="ab" * 32, path="hand.parquet")
+KEPT_FIRST = [4, 0, 1, 6, 5, 7]
 
 
 def confident_plan(sampler: str, end=1.0, scores=CONFIDENT, **sampler_settings):
@@ -110,24 +114,29 @@ def confident_plan(sampler: str, end=1.0, scores=CONFIDENT, **sampler_settings):
 
 def test_auto_end_uses_confident_learnings_estimate_when_the_scores_carry_one():
     p = confident_plan("consensus", end="auto")
-    assert p.end == pytest.approx(0.75) and p.prefix().tolist() == BALANCED[:6]
+    assert p.end == pytest.approx(0.75) and p.prefix().tolist() == KEPT_FIRST
+    assert p.ordering.tolist() == KEPT_FIRST + [3, 2]
     assert p.notes == ("pacing.end=auto: confident learning on out-of-fold probabilities estimates 0.250 of the "
-                       "labels are wrong; the ordering's first 0.750 is used",)
+                       "labels are wrong; each class keeps as many of its first examples in the ordering as it is "
+                       "estimated to hold correctly labelled",)
     # the estimate does not come from the ordering column, so any scored ordering may use it: by margin, balanced,
-    # 4 (3.0), 0 (2.0) | 1 (.5), 6 (.4) | 3 (.1), 5 (-.5) | 2, 7: the first six again
-    assert confident_plan("consensus", end="auto", score="margin").prefix().tolist() == [4, 0, 1, 6, 3, 5]
+    # 4 (3.0), 0 (2.0) | 1 (.5), 6 (.4) | 3 (.1), 5 (-.5) | 2, 7: class 0 keeps 0, 1 and class 1 all four again
+    assert confident_plan("consensus", end="auto", score="margin").prefix().tolist() == KEPT_FIRST
+    # hard first (anti): class 0's first two are 2, 3 and class 1 keeps all: 7, 2 | 5, 3 | 6 | 4 (1 and 0 last)
+    assert confident_plan("anti", end="auto").prefix().tolist() == [7, 2, 5, 3, 6, 4]
 
 
 def test_keep_auto_and_exports_keep_auto_use_the_confident_estimate_too():
-    assert confident_plan("standard", keep="auto").kept.tolist() == [0, 1, 3, 4, 5, 6]   # BALANCED[:6], sorted
+    assert confident_plan("standard", keep="auto").kept.tolist() == [0, 1, 4, 5, 6, 7]   # KEPT_FIRST, sorted
     export = PlanSettings(SamplerConfig(name="consensus"), WHOLE | {"end": "auto"}, EXPORT_NAMES)
     plan_ = make_plan(export, CONFIDENT, LABELS, NOISY, seed=0)
     assert plan_.end == pytest.approx(0.75) and plan_.notes[0].startswith("keep=auto: confident learning")
-    assert auto_dropped(FRAME["consensus"], FRAME["margin"], LABELS, CONFIDENT.meta).tolist() == NOISY.tolist()
+    dropped = auto_dropped(FRAME["consensus"], FRAME["margin"], LABELS, CONFIDENT.meta)
+    assert np.flatnonzero(dropped).tolist() == [2, 3]   # class 0's last two in the ordering
 
 
 def test_the_confident_estimates_warning_is_said_and_a_bad_estimate_refused():
-    warned = Scores(FRAME, {"label_issues": {"estimated_share": 0.25, "warning": "barely above chance"}})
+    warned = Scores(FRAME, {"label_issues": CONFIDENT.meta["label_issues"] | {"warning": "barely above chance"}})
     assert confident_plan("consensus", end="auto", scores=warned).notes[1] == "pacing.end=auto: barely above chance"
     broken = Scores(FRAME, {"label_issues": {"estimated_share": None}})
     with pytest.raises(UserError, match=r"^pacing.end=auto: the scores' confident-learning estimate is None"):

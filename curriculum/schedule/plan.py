@@ -21,7 +21,7 @@ from ..scoring.scores import orientation
 from .keep import ALL, AUTO, kept_positions, needs_scores, restrict
 from .labels import GIVEN, trained_labels
 from .pacing import kept_count, pacing_config
-from .pruning import HISTOGRAM_CAVEAT, confident_clean_fraction, estimate_clean_fraction
+from .pruning import HISTOGRAM_CAVEAT, class_quotas, confident_clean_fraction, estimate_clean_fraction, quotas_first
 from .sampler import SCORED, SamplerConfig, make_ordering, margin_tie_break, ordering_column
 
 WHOLE = {"name": "static", "end": 1.0, "preset": None}   # the whole ordering at every step: no pacing, no pruning
@@ -112,6 +112,8 @@ def make_plan(settings: PlanSettings, scores: Scores | None, labels: np.ndarray,
     oriented = orientation(scores.frame[column].to_numpy(), column) if scores is not None else None
     ordering = make_ordering(s.name, oriented, labels, seed, s.balanced, tie_break(scores, column, s), s.strata,
                              s.drop_hardest)
+    if paced is not None and paced.end == "auto" and "label_issues" in scores.meta:
+        ordering, end = quotas_first(ordering, labels, class_quotas(scores.meta["label_issues"], labels))
     arm = arm_of(settings, scores.sha256 if scores is not None else "none", column)
     return RunPlan(s.name, arm, arm_name(arm), column, restrict(ordering, kept) if ordering is not None else None,
                    kept, end, paced.function() if paced is not None else None,
@@ -161,7 +163,8 @@ def confident_end(issues: dict, name: str) -> tuple[float, list[str]]:
     """end=auto from confident learning's estimate in the scores' meta, its line, and its warning if it has one."""
     clean = confident_clean_fraction(issues)
     notes = [f"{name}=auto: confident learning on out-of-fold probabilities estimates {1 - clean:.3f} of the labels "
-             f"are wrong; the ordering's first {clean:.3f} is used"]
+             f"are wrong; each class keeps as many of its first examples in the ordering as it is estimated to hold "
+             f"correctly labelled"]
     return clean, notes + ([f"{name}=auto: {issues['warning']}"] if issues.get("warning") else [])
 
 

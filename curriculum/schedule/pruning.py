@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
+from ..scoring.confident import issue_counts
 
 
 def consensus_levels(meta: dict) -> int:
@@ -50,7 +51,6 @@ def estimate_clean_fraction(consensus: np.ndarray, meta: dict) -> float:
     return clean
 
 
-
 # Said beside every histogram estimate: where it fails, and what to use there.
 HISTOGRAM_CAVEAT = ("this estimate misses class-conditional and instance-dependent noise (look-alike classes, "
                     "ambiguous images); score with ensemble.folds=4 for the confident-learning one")
@@ -64,3 +64,23 @@ def confident_clean_fraction(issues: dict) -> float:
         raise UserError(f"pacing.end=auto: the scores' confident-learning estimate is {share!r}, not a share in "
                         f"[0, 1); score again, or set pacing.end to a fraction")
     return 1.0 - float(share)
+
+def class_quotas(issues: dict, labels: np.ndarray) -> np.ndarray:
+    """(K,) how many examples of each given class look correctly labelled: N * Q[i][i] of confident learning's
+    estimated joint (the meta entry `label_issues`), rounded per class as its flags are (issue_counts). Per class,
+    because structured noise is not spread evenly: a class confused with its look-alike loses more than the rest."""
+    joint = np.asarray(issues["estimated_joint"], dtype=np.float64)
+    return np.diagonal(issue_counts(joint, np.asarray(labels))).copy()
+
+
+def quotas_first(ordering: np.ndarray, labels: np.ndarray, quotas: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ordering with the first quotas[c] examples of each class c (in the ordering's order) moved ahead of the
+    rest, and the share they are: pacing.end=auto under confident learning, whose prefix is then exactly the
+    examples each class keeps."""
+    classes = labels[ordering]
+    rank = np.empty(len(ordering), dtype=np.int64)        # each position's rank among its class in the ordering
+    for c in np.unique(classes):
+        at = classes == c
+        rank[at] = np.arange(at.sum())
+    first = rank < quotas[classes]
+    return np.concatenate([ordering[first], ordering[~first]]), int(first.sum()) / len(ordering)

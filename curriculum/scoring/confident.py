@@ -1,7 +1,9 @@
 """Confident learning on out-of-fold probabilities: how many labels are wrong, which ones, and what they should be.
 Based on: Northcutt, Jiang & Chuang (2021), "Confident Learning: Estimating Uncertainty in Dataset Labels", JAIR 70
-(arXiv 1911.00068); the same steps as cleanlab 2.x's count.compute_confident_joint, count.estimate_joint and
-filter.find_label_issues (filter_by="prune_by_noise_rate", its default), written here in numpy.
+(arXiv 1911.00068); the steps of cleanlab 2.x's count.compute_confident_joint, count.estimate_joint and
+filter.find_label_issues (filter_by="prune_by_noise_rate", its default), written here in numpy. One difference: an
+example that reaches the thresholds of two or more classes counts for the most probable of those (the paper's
+rule), where cleanlab 2.9 takes its most probable class overall, even one below its threshold.
 
 Why it holds where the consensus histogram does not: the thresholds are per class, so a class that the members
 confuse with its look-alike (class-conditional noise) or ambiguous images (instance-dependent noise) is judged
@@ -46,8 +48,9 @@ def class_thresholds(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def confident_class(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """(N,) the most probable class among those whose p_k reaches t_k, or -1 where no class reaches its threshold
-    (the example is confidently in no class and counts nowhere)."""
+    """(N,) the most probable class among those whose p_k reaches t_k (the paper's rule; cleanlab 2.9 takes the overall
+    argmax when two or more reach theirs), or -1 where no class reaches its threshold (the example is confidently in
+    no class and counts nowhere)."""
     above = probs >= thresholds - TOLERANCE
     best = np.where(above, probs, -np.inf).argmax(axis=1)
     return np.where(above.any(axis=1), best, -1)
