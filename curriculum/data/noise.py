@@ -108,8 +108,9 @@ def flip_pairwise(labels: np.ndarray, fraction: float, mapping: dict[int, int], 
 
 def flip_instance(labels: np.ndarray, fraction: float, probs: np.ndarray, rng: np.random.Generator):
     """Instance-dependent noise: the round(fraction * N) examples whose most probable wrong class is most probable
-    flip to that class. probs (N, K) are rounded to ROUND_DECIMALS first, so that the last-bit wobble of a BLAS
-    cannot change which examples flip or where to; equal probabilities of two wrong classes go to the lower class
+    flip to that class. probs (N, K) are rounded to ROUND_DECIMALS first, which makes it vanishingly unlikely that
+    the last-bit wobble of a BLAS changes which examples flip or where to (a value on a rounding boundary still
+    could; the data fingerprint, which hashes the labels, would then tell the runs apart); equal probabilities of two wrong classes go to the lower class
     number, equal probabilities of two examples are ranked by a seeded permutation. Returns (new labels, flipped
     mask)."""
     labels = np.asarray(labels)
