@@ -6,7 +6,7 @@ import pytest
 
 from curriculum.errors import UserError
 from curriculum.scoring.confident import (
-    chance_warning, check_class_sizes, confident_class, confident_learning, label_issue_columns, prune_by_noise_rate,
+    agreement_warning, chance_warning, check_class_sizes, confident_class, confident_learning, label_issue_columns, prune_by_noise_rate,
     suggested_labels)
 
 # 8 examples, 3 classes. e2 is labelled 0 but looks like 1; e7 is labelled 2 but looks like 0; e5 is ambiguous.
@@ -126,3 +126,13 @@ def test_the_estimate_joint_and_flags_are_cleanlabs_on_a_seeded_random_matrix():
     assert abs(round(found.share * n) - cleanlab_count.num_label_issues(
         labels, probs, estimation_method="off_diagonal_calibrated")) <= k
     assert np.array_equal(found.flags, cleanlab_filter.find_label_issues(labels, probs))
+
+
+def test_training_labels_that_agree_with_the_models_more_than_the_test_labels_warn():
+    # out-of-fold accuracy on the training labels .911 against .85 on the test split: .911 > .85 + .02, warned;
+    # .86 is within the margin (.86 <= .87), and without a test split there is nothing to compare
+    assert "more than with the test labels (0.911 vs 0.850)" in agreement_warning(0.911, 0.85)
+    assert agreement_warning(0.86, 0.85) is None and agreement_warning(0.99, None) is None
+    # label_issue_columns carries it: 8 examples, argmax right on 5 of 8 (LABELS, PROBS above), test accuracy .5
+    meta = label_issue_columns(np.tile(PROBS, (5, 1)), np.tile(LABELS, 5), test_accuracy=0.5)[1]["label_issues"]
+    assert meta["test_accuracy"] == 0.5 and "instance-dependent noise" in meta["warning"]

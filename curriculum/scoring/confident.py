@@ -22,6 +22,7 @@ from ..errors import UserError
 TOLERANCE = 1e-6            # p_k within this of t_k counts as reaching it (cleanlab's; float sums of equal values)
 MIN_EXAMPLES_PER_CLASS = 5  # below this a class's threshold is the mean of a few examples' own probabilities
 CHANCE_MARGIN = 0.1         # warn when accuracy gets less than this share of the way from chance to 1
+AGREEMENT_MARGIN = 0.02     # warn when the training labels agree with the models this much more than the test's
 
 
 @dataclass(frozen=True)
@@ -175,20 +176,36 @@ def chance_warning(probs: np.ndarray, labels: np.ndarray) -> str | None:
             f"the confident-learning estimate is unreliable; train the members longer or set the kept share by hand")
 
 
-def label_issue_columns(oof_probs, labels) -> tuple[dict[str, np.ndarray], dict]:
+def agreement_warning(oof_accuracy: float, test_accuracy: float | None) -> str | None:
+    """A line when the out-of-fold models agree with the training labels more than the same members agree with the
+    test labels (by more than AGREEMENT_MARGIN): labels made the way a model predicts (instance-dependent noise:
+    annotators who take an ambiguous image for its look-alike) look right to the models, so confident learning
+    cannot see them and its estimate is far too low. Only a clean test split shows it. None otherwise or without
+    a test split."""
+    if test_accuracy is None or oof_accuracy <= test_accuracy + AGREEMENT_MARGIN:
+        return None
+    return (f"the out-of-fold models agree with the training labels more than with the test labels "
+            f"({oof_accuracy:.3f} vs {test_accuracy:.3f}): if the test labels are the cleaner, some training labels "
+            f"were made the way a model predicts (instance-dependent noise), which confident learning cannot see, "
+            f"and the estimate is too low")
+
+
+def label_issue_columns(oof_probs, labels, test_accuracy: float | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """The columns a folds score run adds to scores.parquet, and its meta entry `label_issues`:
     oof_confidence (p of the given label from the members that never trained on the example: a score, higher =
     easier), label_issue (1 = flagged), cl_keep (1 - label_issue: `sampler.keep=cl_keep`) and suggested_label (the
-    relabelling arm's label). Refuses a class with too few examples; the meta carries the chance warning."""
+    relabelling arm's label). Refuses a class with too few examples; the meta carries a warning (chance_warning, or
+    agreement_warning with `test_accuracy`, the members' mean accuracy on the test split, None when not recorded)."""
     probs, labels = checked(oof_probs, labels)
     check_class_sizes(labels, probs.shape[1])
     found = confident_learning(probs, labels)
     flagged = found.flags.astype(np.int8)
     columns = {"oof_confidence": found.confidence, "label_issue": flagged, "cl_keep": (1 - flagged).astype(np.int8),
                "suggested_label": found.suggested.astype(np.int64)}
+    accuracy = float(np.mean(probs.argmax(axis=1) == labels))
     meta = {"method": "confident learning", "probabilities": "out-of-fold", "filter": "prune_by_noise_rate",
             "estimated_share": found.share, "flagged": int(flagged.sum()),
             "relabelled": int(np.sum(found.suggested != labels)), "thresholds": found.thresholds.tolist(),
-            "estimated_joint": found.estimate.tolist(), "oof_accuracy": float(np.mean(probs.argmax(axis=1) == labels)),
-            "warning": chance_warning(probs, labels)}
+            "estimated_joint": found.estimate.tolist(), "oof_accuracy": accuracy, "test_accuracy": test_accuracy,
+            "warning": chance_warning(probs, labels) or agreement_warning(accuracy, test_accuracy)}
     return columns, {"label_issues": meta}

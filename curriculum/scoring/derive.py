@@ -98,15 +98,17 @@ def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits
         frames[split], metas[split] = split_frame(first, data, split, scores, ensemble, quorum)
     probs = oof.probs()
     if probs is not None and "train" in frames:
-        frames["train"], metas["train"] = with_out_of_fold(frames["train"], metas["train"], oof, probs)
+        test = float(np.mean(test_acc)) if test_acc else None
+        frames["train"], metas["train"] = with_out_of_fold(frames["train"], metas["train"], oof, probs, test)
     return ScoreRun(frames, metas, test_acc, float((votes == len(paths)).mean()), float((votes == 0).mean()), probs)
 
 
-def with_out_of_fold(frame: pd.DataFrame, meta: dict, oof: OutOfFold,
-                     probs: np.ndarray) -> tuple[pd.DataFrame, dict]:
+def with_out_of_fold(frame: pd.DataFrame, meta: dict, oof: OutOfFold, probs: np.ndarray,
+                     test_accuracy: float | None) -> tuple[pd.DataFrame, dict]:
     """The train frame and meta of a folds run: each example's fold, and what confident learning finds in its
-    out-of-fold `probs` (oof_confidence, label_issue, cl_keep, suggested_label; the estimate in the meta)."""
-    columns, issues = label_issue_columns(probs, frame["label"].to_numpy())
+    out-of-fold `probs` (oof_confidence, label_issue, cl_keep, suggested_label; the estimate in the meta), warned by
+    the members' mean test accuracy (None: the test split was not recorded)."""
+    columns, issues = label_issue_columns(probs, frame["label"].to_numpy(), test_accuracy)
     return frame.assign(fold=oof.fold, **columns), meta | {"folds": oof.folds} | issues
 
 
