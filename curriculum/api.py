@@ -5,6 +5,8 @@ score run's likely label errors (find_label_issues, cleanlab's call from the run
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 import warnings
 from pathlib import Path
@@ -126,9 +128,10 @@ def find_label_issues(scores, labels=None, *, return_indices_ranked_by: str | No
 
     `scores`: a score run's directory, its scores.parquet, an MLflow score run id, or a frame from load_scores (which
     remembers its file); `labels` as load_scores checks them. With a run of `score ensemble.folds=K`, it is confident
-    learning on `<score dir>/oof_probs.npy` (cleanlab's default filter, prune_by_noise_rate; scoring/confident.py).
-    Without, it is the consensus histogram's estimate (pacing.end=auto's) with that many lowest-margin examples
-    flagged, and a warning that this misses class-conditional and instance-dependent noise.
+    learning on `<score dir>/oof_probs.npy` (cleanlab's default filter, prune_by_noise_rate; scoring/confident.py),
+    or, when that file is gone, what the run found with it (the label_issue and oof_confidence columns, the meta's
+    estimate). Without folds, it is the consensus histogram's estimate (pacing.end=auto's) with that many
+    lowest-margin examples flagged, and a warning that this misses class-conditional and instance-dependent noise.
     Returns FoundIssues(issues, estimated_share, method): `issues` is a boolean mask over the frame's rows, or with
     return_indices_ranked_by ("self_confidence" or "normalized_margin", as cleanlab's, or "margin") the flagged
     examples' dataset indices (the frame's `index`), least likely correct first."""
@@ -138,29 +141,45 @@ def find_label_issues(scores, labels=None, *, return_indices_ranked_by: str | No
     if return_indices_ranked_by is not None and return_indices_ranked_by not in RANKINGS:
         raise UserError(f"return_indices_ranked_by={return_indices_ranked_by!r} must be None or one of "
                         f"{', '.join(RANKINGS)}")
-    probs = _oof_probs(frame)
-    flags, share, quality, method = (_confident_issues(frame, probs, return_indices_ranked_by) if probs is not None
-                                     else _histogram_issues(frame, return_indices_ranked_by))
+    flags, share, quality, method = _found_issues(frame, return_indices_ranked_by)
     if return_indices_ranked_by is None:
         return FoundIssues(flags, share, method)
     rows = np.flatnonzero(flags)
     return FoundIssues(frame["index"].to_numpy()[rows[np.argsort(quality[rows], kind="stable")]], share, method)
 
 
+def _found_issues(frame: pd.DataFrame, ranked_by: str | None):
+    """Flags, estimated share, quality (higher = more likely correct) and method, from the best the run left: its
+    out-of-fold probabilities, else what confident learning found with them, else the consensus histogram."""
+    probs = _oof_probs(frame)
+    if probs is not None:
+        return _confident_issues(frame, probs, ranked_by)
+    if "label_issue" in frame and "label_issues" in frame.attrs.get("meta", {}):
+        return _recorded_issues(frame, ranked_by)
+    return _histogram_issues(frame, ranked_by)
+
+
 def _oof_probs(frame: pd.DataFrame) -> np.ndarray | None:
     """(N, K) out-of-fold probabilities beside the frame's file, or None when its run has none; refused when they
-    would not line up with the frame's rows (a reordered or subset frame, or a file left by an earlier run)."""
+    are not the file its scores were written with (its sha256 in their meta: a run killed between the two writes, or
+    a file left by an earlier run) or would not line up with the frame's rows (a reordered or subset frame)."""
     path = Path(frame.attrs.get("path", "."))
     probs_path = path.parent / "oof_probs.npy"
     if not path.is_file() or not probs_path.is_file():
         return None
-    if not frame.attrs.get("meta", {}).get("folds"):
+    meta = frame.attrs.get("meta", {})
+    if not meta.get("folds"):
         raise UserError(f"{probs_path} is not from the run that wrote {path} (its scores have no ensemble.folds); "
                         f"delete it or score again with ensemble.folds")
-    probs = np.load(probs_path)
+    raw = probs_path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != meta.get("oof_probs_sha256"):
+        raise UserError(f"{probs_path} is not the file {path} was written with (its sha256 differs); score again "
+                        f"with ensemble.folds")
+    probs = np.load(io.BytesIO(raw))
     if len(probs) != len(frame) or not np.array_equal(frame["index"].to_numpy(), read_scores(path)[0]["index"]):
         raise UserError(f"the frame's rows are not those of {path} in its order (reordered or a subset), so "
-                        f"{probs_path.name} cannot be matched to them; pass the file or the frame as load_scores gives it")
+                        f"{probs_path.name} cannot be matched to them; pass the file or the frame as load_scores "
+                        f"gives it")
     return probs
 
 
@@ -170,11 +189,26 @@ def _confident_issues(frame: pd.DataFrame, probs: np.ndarray, ranked_by: str | N
     check_class_sizes(labels, probs.shape[1])
     found = confident_learning(probs, labels)
     if warning := chance_warning(probs, labels):
-        warnings.warn(warning, stacklevel=3)
+        warnings.warn(warning, stacklevel=4)
     quality = {"self_confidence": lambda: found.confidence, "margin": lambda: _margin(frame),
                "normalized_margin": lambda: found.confidence - np.where(
                    np.eye(probs.shape[1], dtype=bool)[labels], -np.inf, probs).max(axis=1)}
     return found.flags, found.share, quality[ranked_by]() if ranked_by else None, "confident learning"
+
+
+def _recorded_issues(frame: pd.DataFrame, ranked_by: str | None):
+    """Without oof_probs.npy: what confident learning found when the run scored (the frame's label_issue and
+    oof_confidence columns, the meta's estimate), the same flags as recomputing it from the probabilities."""
+    found = frame.attrs["meta"]["label_issues"]
+    if ranked_by == "normalized_margin":
+        raise UserError(f"return_indices_ranked_by={ranked_by} needs oof_probs.npy beside the scores (every class's "
+                        f"probability); rank by 'self_confidence' or 'margin'")
+    if found.get("warning"):
+        warnings.warn(found["warning"], stacklevel=4)
+    quality = {"self_confidence": lambda: frame["oof_confidence"].to_numpy(dtype=np.float64),
+               "margin": lambda: _margin(frame)}
+    flags = frame["label_issue"].to_numpy() == 1
+    return flags, float(found["estimated_share"]), quality[ranked_by]() if ranked_by else None, "confident learning"
 
 
 def _histogram_issues(frame: pd.DataFrame, ranked_by: str | None):
@@ -188,7 +222,7 @@ def _histogram_issues(frame: pd.DataFrame, ranked_by: str | None):
                         f"ensemble.folds=4, or rank by 'margin'")
     share = 1.0 - estimate_clean_fraction(frame["consensus"].to_numpy(), meta)
     warnings.warn(f"find_label_issues: the consensus histogram suggests {share:.3f} of the labels are wrong; "
-                  f"{HISTOGRAM_CAVEAT}", stacklevel=3)
+                  f"{HISTOGRAM_CAVEAT}", stacklevel=4)
     margin = _margin(frame)
     flags = np.zeros(len(frame), dtype=bool)
     flags[np.argsort(margin, kind="stable")[:round(share * len(frame))]] = True

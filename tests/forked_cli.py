@@ -3,7 +3,13 @@
 fork of it that runs the command line in its own process, folder, environment and stdio, and ends with the command's
 exit status (-N when signal N ended it, as subprocess gives). The imports are 5-8 s of every command on a 2-core
 machine; the command itself runs as it would. CURRICULUM_TEST_FORK=0 runs each command in a fresh interpreter
-instead (tests/conftest.py run_cli), and test_cli checks that both answer alike."""
+instead (tests/conftest.py run_cli), and test_cli checks that both answer alike.
+
+The server's environment is fixed when it starts (at the first call) and imports torch and MLflow: what they
+read at import (OMP_NUM_THREADS and the other thread counts, CUDA_VISIBLE_DEVICES, MLFLOW_* settings) keeps the
+values the test process had then; the same variables passed through run_cli(env=...) reach the fork's os.environ
+but do not apply. A test that varies such a variable runs its commands in fresh interpreters:
+monkeypatch.setenv("CURRICULUM_TEST_FORK", "0") before its run_cli calls."""
 
 import atexit
 import io

@@ -2,6 +2,7 @@
 batches, sharding across ranks, resuming, one-line errors, a user's own DataLoader drawing exactly what `train`
 draws, and the README's example run as written."""
 
+import hashlib
 import re
 import warnings
 from pathlib import Path
@@ -196,8 +197,10 @@ FOLDS_META = {"dataset": "hand", "fingerprint": "0", "folds": 4, "ensemble": [{}
 
 
 def folds_run(tmp_path, meta=FOLDS_META):
-    write_scores(tmp_path / "scores.parquet", FOLDS_FRAME, meta)
+    """A folds run's folder as `score` writes it: oof_probs.npy first, then scores.parquet with the npy's sha256."""
     np.save(tmp_path / "oof_probs.npy", OOF)
+    sha256 = hashlib.sha256((tmp_path / "oof_probs.npy").read_bytes()).hexdigest()
+    write_scores(tmp_path / "scores.parquet", FOLDS_FRAME, meta | {"oof_probs_sha256": sha256})
     return tmp_path
 
 
@@ -226,6 +229,42 @@ def test_find_label_issues_refuses_probabilities_it_cannot_match_to_the_rows(tmp
         curriculum.find_label_issues(folds_run(tmp_path, FOLDS_META | {"folds": None}))
     with pytest.raises(curriculum.UserError, match="return_indices_ranked_by='rank' must be None or one of"):
         curriculum.find_label_issues(tmp_path, return_indices_ranked_by="rank")
+
+
+def test_find_label_issues_refuses_probabilities_the_scores_were_not_written_with(tmp_path):
+    # a run killed between its two writes: the npy of another run, same shape and the same rows
+    folds_run(tmp_path)
+    np.save(tmp_path / "oof_probs.npy", OOF[:, ::-1])
+    with pytest.raises(curriculum.UserError, match=r"^.*oof_probs.npy is not the file .*scores.parquet was written "
+                                                   r"with \(its sha256 differs\); score again"):
+        curriculum.find_label_issues(tmp_path)
+
+
+# What the same folds run wrote into scores.parquet, read back without oof_probs.npy: oof_confidence is OOF's p of
+# the given label (a .9, b .6, c .3, d .8, e .9, f .2). The flags and the share are the file's, not recomputed and
+# not the histogram's (which would flag c and f at 1/3, with its warning): here only f, at 0.2 as the meta says.
+CL_META = FOLDS_META | {"label_issues": {"method": "confident learning", "estimated_share": 0.2, "warning": None}}
+CL_FRAME = FOLDS_FRAME.assign(oof_confidence=np.tile([.9, .6, .3, .8, .9, .2], 5),
+                              label_issue=np.tile([0, 0, 0, 0, 0, 1], 5).astype(np.int8))
+
+
+def test_without_oof_probs_find_label_issues_reads_confident_learnings_columns_and_estimate(tmp_path):
+    write_scores(tmp_path / "scores.parquet", CL_FRAME, CL_META)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # neither the histogram's caveat nor a chance warning (the meta has none)
+        issues, share, method = curriculum.find_label_issues(tmp_path)
+        ranked = curriculum.find_label_issues(tmp_path, return_indices_ranked_by="self_confidence").issues
+    assert issues.tolist() == np.tile([False] * 5 + [True], 5).tolist()
+    assert share == 0.2 and method == "confident learning"
+    assert ranked.tolist() == [105, 111, 117, 123, 129]   # every f has oof_confidence .2: row order
+    # two flagged rows ranked: row 1 (oof_confidence .6, margin 0.5) and row 2 (.3, margin -1.0)
+    flags = [0, 1, 1] + [0] * 27
+    write_scores(tmp_path / "scores.parquet", CL_FRAME.assign(label_issue=np.int8(flags)), CL_META)
+    for by, expected in (("self_confidence", [102, 101]), ("margin", [102, 101])):
+        assert curriculum.find_label_issues(tmp_path, return_indices_ranked_by=by).issues.tolist() == expected
+    with pytest.raises(curriculum.UserError, match=r"^return_indices_ranked_by=normalized_margin needs "
+                                                   r"oof_probs.npy"):
+        curriculum.find_label_issues(tmp_path, return_indices_ranked_by="normalized_margin")
 
 
 def test_without_folds_find_label_issues_flags_the_lowest_margins_at_the_histograms_share_and_warns(tmp_path):

@@ -1,5 +1,9 @@
 """The command line: bad input ends in one line on stderr and exit code 2, never a traceback."""
 
+import re
+
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import fresh_store, run_cli
 
@@ -18,6 +22,25 @@ def test_the_tests_forked_command_line_answers_as_a_fresh_interpreter(tmp_path, 
     fresh = run_cli(*args, cwd=tmp_path, check=False)
     assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
     assert (fresh.returncode, fresh.stderr) == (2, "error: epochs=0 must be at least 1\n")
+
+
+def test_the_tests_forked_command_line_succeeds_as_a_fresh_interpreter(tmp_path, monkeypatch):
+    """A command that works (export of 4 hand-made examples, an MLflow run) answers alike both ways: exit status 0,
+    the same stdout (empty) and stderr but for the MLflow run id, and the same file."""
+    x = np.zeros((4, 1, 2, 2), dtype=np.uint8)
+    np.savez(tmp_path / "data.npz", x_train=x, y_train=np.array([0, 0, 1, 1]), x_test=x[:2], y_test=np.array([0, 1]))
+    pd.DataFrame({"index": range(4), "score": [0.4, 0.3, 0.2, 0.1]}).to_csv(tmp_path / "s.csv", index=False)
+    args = ("export", "data=arrays", f"data.path={tmp_path / 'data.npz'}", "data.val_size=0",
+            f"scores={tmp_path / 's.csv'}", f"out_dir={tmp_path / 'out'}", f"mlflow.tracking_uri={fresh_store(tmp_path)}")
+    answers = []
+    for fork in ("1", "0"):
+        monkeypatch.setenv("CURRICULUM_TEST_FORK", fork)
+        proc = run_cli(*args, cwd=tmp_path)
+        run_id = re.search(r"MLflow run ([0-9a-f]{32})", proc.stderr).group(1)   # say() writes to stderr
+        answers.append((proc.returncode, proc.stdout.replace(run_id, "RUN"), proc.stderr.replace(run_id, "RUN"),
+                        (tmp_path / "out" / "ordering.csv").read_text()))
+    assert answers[0] == answers[1]
+    assert answers[0][3].splitlines()[1:] == ["0,0,0", "1,2,1", "2,1,0", "3,3,1"]   # balanced, easiest first
 
 
 def test_unknown_command_is_named():

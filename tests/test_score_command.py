@@ -1,11 +1,15 @@
 """`python -m curriculum score` end to end, as a subprocess, against a temporary MLflow store."""
 
+import hashlib
+import warnings
+
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import FASHION_MNIST, run_cli
 
+import curriculum
 from curriculum.analysis.stats import auroc
 from curriculum.io.scorefile import read_scores
 from curriculum.scoring.ensemble import fold_assignment
@@ -70,6 +74,7 @@ def test_out_of_fold_members_give_every_example_probabilities_from_members_that_
     assert probs.shape == (400, 4) and probs.dtype == np.float32   # (N, classes), rows as scores.parquet's
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
     assert meta["folds"] == 2 and scores["fold"].value_counts().to_dict() == {0: 200, 1: 200}
+    assert meta["oof_probs_sha256"] == hashlib.sha256((out / "oof_probs.npy").read_bytes()).hexdigest()
     np.testing.assert_array_equal(scores["fold"], fold_assignment(scores["label"].to_numpy(), 2, seed=0))
     assert "fold" not in pd.read_parquet(out / "test_scores.parquet")
     run = score_runs(store).iloc[0]
@@ -81,6 +86,13 @@ def test_out_of_fold_members_give_every_example_probabilities_from_members_that_
     changed = scores["suggested_label"] != scores["label"]
     assert (scores.loc[changed, "label_issue"] == 1).all() and issues["relabelled"] == changed.sum()
     assert run["metrics.label_issues/estimated_share"] == pytest.approx(issues["estimated_share"])
+    # find_label_issues from the probabilities, and from the columns when the file is gone: the same answer
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # the chance warning, if the one epoch leaves the members near it
+        found = curriculum.find_label_issues(out, return_indices_ranked_by="self_confidence")
+        (out / "oof_probs.npy").unlink()
+        recorded = curriculum.find_label_issues(out, return_indices_ranked_by="self_confidence")
+    assert recorded.issues.tolist() == found.issues.tolist() and recorded.estimated_share == found.estimated_share
     # train reads the estimate for pacing.end=auto and trains on the suggested labels
     trained = run_cli("train", "data=synthetic", "data.train_size=400", "data.label_noise=0.2", "epochs=1",
                       "sampler=consensus", "pacing.end=auto", "sampler.labels=suggested_label", f"scores={out}",

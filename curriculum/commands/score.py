@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -148,20 +149,30 @@ def log_history(track: Tracker, run_id: str, history: list[dict]) -> None:
         track.log_metrics(run_id, {"test/acc_final": [(history[-1]["step"], history[-1]["test/acc"])]})
 
 
+def write_oof_probs(track: Tracker, run_id: str, out_dir: Path, probs: np.ndarray | None) -> dict:
+    """oof_probs.npy of an ensemble.folds run (what cleanlab.filter.find_label_issues(labels, probs) takes), written
+    before scores.parquet, and the meta entry that ties that file to it: the sha256 of the bytes written. A run
+    killed between the two leaves new probabilities beside old scores, which find_label_issues then refuses."""
+    if probs is None:
+        return {}
+    path = atomic_write(out_dir / "oof_probs.npy", lambda f: np.save(f, probs))
+    track.log_artifact(run_id, path)
+    say(f"out-of-fold probabilities: {path} ({probs.shape[0]} examples x {probs.shape[1]} classes, rows as "
+        f"scores.parquet's)")
+    return {"oof_probs_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
 def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path], quorum: float,
                       out_dir: Path, data_settings: dict) -> dict:
     """scores.parquet, test_scores.parquet (when the test split was recorded), oof_probs.npy (ensemble.folds) and
     the consensus histogram, logged as artifacts; returns a summary. Reads each member file once."""
     run = derive_score_run(paths, data, quorum)
+    probs_meta = write_oof_probs(track, run_id, out_dir, run.oof_probs)   # first: the train scores carry its hash
     for split, name in (("train", "scores.parquet"), ("test", "test_scores.parquet")):
         if split in run.frames:
             meta = run.metas[split] | {"data": data_settings}   # analyze reloads the images from it
+            meta |= probs_meta if split == "train" else {}
             track.log_artifact(run_id, write_scores(out_dir / name, run.frames[split], meta))
-    if run.oof_probs is not None:   # ensemble.folds: what cleanlab.filter.find_label_issues(labels, probs) takes
-        path = atomic_write(out_dir / "oof_probs.npy", lambda f: np.save(f, run.oof_probs))
-        track.log_artifact(run_id, path)
-        say(f"out-of-fold probabilities: {path} ({run.oof_probs.shape[0]} examples x {run.oof_probs.shape[1]} "
-            f"classes, rows as scores.parquet's)")
     train_frame, meta = run.frames["train"], run.metas["train"]
     issues = label_issues_summary(meta)
     hist = consensus_histogram(out_dir / "consensus_hist.png", train_frame["consensus"].to_numpy(),
