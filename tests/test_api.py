@@ -96,7 +96,8 @@ def test_bad_sharding_is_one_line():
 
 
 def test_bad_orderings_are_one_line():
-    with pytest.raises(curriculum.UserError, match=r"^order='easiest' must be one of easy, hard, consensus, anti, random, stratified$"):
+    with pytest.raises(curriculum.UserError, match=r"^order='easiest' must be one of easy, hard, consensus, anti, "
+                                                   r"random, stratified$"):
         curriculum.ordering(FRAME, order="easiest")
     with pytest.raises(curriculum.UserError, match=r"^by='margin' is not a column of the scores; choose one of "
                                                    r"consensus$"):

@@ -31,7 +31,8 @@ def test_the_tests_forked_command_line_succeeds_as_a_fresh_interpreter(tmp_path,
     np.savez(tmp_path / "data.npz", x_train=x, y_train=np.array([0, 0, 1, 1]), x_test=x[:2], y_test=np.array([0, 1]))
     pd.DataFrame({"index": range(4), "score": [0.4, 0.3, 0.2, 0.1]}).to_csv(tmp_path / "s.csv", index=False)
     args = ("export", "data=arrays", f"data.path={tmp_path / 'data.npz'}", "data.val_size=0",
-            f"scores={tmp_path / 's.csv'}", f"out_dir={tmp_path / 'out'}", f"mlflow.tracking_uri={fresh_store(tmp_path)}")
+            f"scores={tmp_path / 's.csv'}", f"out_dir={tmp_path / 'out'}",
+            f"mlflow.tracking_uri={fresh_store(tmp_path)}")
     answers = []
     for fork in ("1", "0"):
         monkeypatch.setenv("CURRICULUM_TEST_FORK", fork)
