@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 
-DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",), "keep": ("all",),  # not shown
-            "strata": (50,), "drop_hardest": (0.1,), "labels": ("given",)}   # SamplerConfig's defaults (tests/test_compare.py checks)
+# Values an arm's name leaves out: SamplerConfig's defaults (tests/test_compare.py checks)
+DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("margin",), "keep": ("all",),
+            "strata": (50,), "drop_hardest": (0.1,), "labels": ("given",)}
+# arm setting -> its override, as an arm's name shows it
 SHOWN = {"function": "pacing.name", "end": "pacing.end", "score": "sampler.score", "balanced": "sampler.balanced",
          "strata": "sampler.strata", "drop_hardest": "sampler.drop_hardest",
-         "ties": "sampler.ties", "keep": "sampler.keep", "labels": "sampler.labels", "scores": "scores"}  # arm setting -> its override
+         "ties": "sampler.ties", "keep": "sampler.keep", "labels": "sampler.labels", "scores": "scores"}
 KEEP_KEYWORDS = ("all", "clean")   # sampler.keep values that read no scores (the others name a scores column or auto)
 
 

@@ -160,7 +160,8 @@ def test_the_held_out_softmax_is_recorded_for_exactly_the_held_out_positions(dat
     probs = predict_probs(final, x, Inputs(data.mean, data.std, "cpu", "fp32")).numpy()
     np.testing.assert_allclose(dyn.held_out.probs, probs, atol=1e-6)
     back = load_member(save_member(tmp_path / "member-1.npz", dyn), data).held_out
-    assert back.fold == 1 and np.array_equal(back.positions, expected) and np.array_equal(back.probs, dyn.held_out.probs)
+    assert back.fold == 1 and np.array_equal(back.positions, expected)
+    assert np.array_equal(back.probs, dyn.held_out.probs)
 
 
 def test_a_member_without_folds_stores_nothing_new(data, tmp_path):

@@ -100,7 +100,8 @@ def test_train_tags_hold_every_data_setting_but_where_the_files_lie():
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"noise": "asymmetric"}, r"data.noise='asymmetric' is not a kind of label noise; choose one of symmetric, pairwise, instance"),
+    ({"noise": "asymmetric"}, r"data.noise='asymmetric' is not a kind of label noise; choose one of symmetric, "
+                              r"pairwise, instance"),
     ({"noise_map": {0: 1}}, r"data.noise_map is a setting of data.noise=pairwise, not data.noise=symmetric"),
     ({"noise": "instance", "noise_map": {0: 1}}, r"data.noise_map is a setting of data.noise=pairwise, not "
                                                 r"data.noise=instance"),
