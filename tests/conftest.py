@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,25 @@ def fresh_store(folder: Path, name: str = "mlflow.db") -> str:
 def store(tmp_path):
     """A fresh SQLite MLflow store in a temporary folder."""
     return fresh_store(tmp_path)
+
+
+@contextmanager
+def ctrl_c_at_step(n: int):
+    """The block must end in a Ctrl-C (KeyboardInterrupt) that the training loop raises at its n-th optimizer step
+    (the kill point "step" of curriculum/faults.py, in this process); the loop is as before after the block."""
+    import curriculum.engine
+
+    steps = {"n": 0}
+
+    def reach(point):
+        steps["n"] += point == "step"
+        if steps["n"] == n:
+            raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(curriculum.engine, "reach", reach)
+        with pytest.raises(KeyboardInterrupt):
+            yield
 
 
 def random_stats(rng, checkpoints: int, n: int) -> dict:

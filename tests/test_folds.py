@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import random_stats
+from conftest import ctrl_c_at_step, random_stats
 
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import Inputs, OptimConfig
@@ -203,25 +203,13 @@ def test_a_member_file_of_another_fold_or_mode_stops_the_score_run(data, tmp_pat
         reusable_member(path, member_identity(other_fold, data, rec, OptimConfig(), {}, dyn.checkpoints))
 
 
-def test_an_interrupted_member_with_folds_resumes_to_identical_dynamics_and_held_out_softmax(data, tmp_path,
-                                                                                           monkeypatch):
-    import curriculum.engine
-
+def test_an_interrupted_member_with_folds_resumes_to_identical_dynamics_and_held_out_softmax(data, tmp_path):
     rec = RecordingConfig(epochs=3, batch_size=64, within_first_epoch=(0.5,))
     member = EnsembleConfig(size=2, folds=2, models=("mlp",)).members()[1]
     whole, _ = train_member(member, data, rec, OptimConfig())
-    steps = {"n": 0}
-
-    def die_at_step_5(point):
-        steps["n"] += point == "step"
-        if steps["n"] == 5:  # epoch 3 of 2 steps each: after the epoch-2 resume state
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(curriculum.engine, "reach", die_at_step_5)
     resume = tmp_path / "resume.pt"
-    with pytest.raises(KeyboardInterrupt):
+    with ctrl_c_at_step(5):   # epoch 3 of 2 steps each: after the epoch-2 resume state
         train_member(member, data, rec, OptimConfig(), resume_path=resume)
-    monkeypatch.undo()
     resumed, _ = train_member(member, data, rec, OptimConfig(), resume_path=resume)
     for name in STATISTICS:
         np.testing.assert_array_equal(resumed.train.stats[name], whole.train.stats[name])

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import ctrl_c_at_step
 
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.engine import OptimConfig
@@ -72,27 +73,16 @@ def test_unknown_recording_source_is_refused():
         RecordingConfig(source="logits")
 
 
-def test_interrupted_training_pass_recording_resumes_to_identical_dynamics(tmp_path, data, monkeypatch):
+def test_interrupted_training_pass_recording_resumes_to_identical_dynamics(tmp_path, data):
     """A member recorded from the training pass and stopped mid-epoch continues from its last epoch end to
     exactly the uninterrupted result."""
-    import curriculum.engine
-
     rec = RecordingConfig(epochs=3, batch_size=64, within_first_epoch=(0.5,), source="train")
     member = Member(0, "cnn", 5)
     whole, _ = train_member(member, data, rec, OptimConfig())
-    steps = {"n": 0}
-
-    def die_at_step_10(point):
-        steps["n"] += point == "step"
-        if steps["n"] == 10:  # epoch 3 of 4 steps each: after the epoch-2 resume state
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(curriculum.engine, "reach", die_at_step_10)
     resume = tmp_path / "resume.pt"
-    with pytest.raises(KeyboardInterrupt):
+    with ctrl_c_at_step(10):   # epoch 3 of 4 steps each: after the epoch-2 resume state
         train_member(member, data, rec, OptimConfig(), resume_path=resume)
     assert resume.is_file()
-    monkeypatch.undo()
     resumed, _ = train_member(member, data, rec, OptimConfig(), resume_path=resume)
     for split in ("train", "test"):
         for name in STATISTICS:

@@ -8,11 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.plots import consensus_histogram
 from ..data.datasets import Data, load_data, reload_settings
-from ..engine import resolve_device, resolve_precision
+from ..engine import OptimConfig, resolve_device, resolve_precision
 from ..io.files import atomic_write
 from ..io.scorefile import write_scores
 from ..io.tracking import Tracker
@@ -35,12 +36,7 @@ from .common import data_config, log_inputs, optim_config, say, tracker, writabl
 
 
 def score(cfg: DictConfig) -> None:
-    ens = OmegaConf.to_object(cfg.ensemble)   # seed, models: the top-level seed and model.name (config.LINKS)
-    ens = replace(ens, model_kwargs=ens.model_kwargs | {cfg.model.name: dict(cfg.model.get("kwargs") or {})})
-    device = resolve_device(str(cfg.device))
-    rec = OmegaConf.to_object(cfg.recording)  # epochs, batch_size, precision, augment: the top-level keys
-    rec = replace(rec, precision=resolve_precision(rec.precision, device))
-    optim = optim_config(cfg)
+    ens, rec, optim, device = score_settings(cfg)
     out_dir = writable_dir(cfg.out_dir)
     set_threads(cfg.threads)
     data_cfg = data_config(cfg)
@@ -49,10 +45,7 @@ def score(cfg: DictConfig) -> None:
     data = load_data(data_cfg).to(device)   # bad data stops here, before the MLflow store is touched
     rec.augment.resolved(data.name).check_image(data.input_shape)
     track = tracker(cfg)
-    say(f"data {data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples, "
-        f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")
-    if data.noise_model:
-        say(f"data {data.name}: {data.noise_model}")
+    say_data(data, device, out_dir)
     if ens.folds:   # confident learning on the out-of-fold probabilities: refused before training, not after
         check_class_sizes(data.train.y.cpu().numpy(), data.num_classes)
 
@@ -72,6 +65,27 @@ def score(cfg: DictConfig) -> None:
         summary["wall_seconds"] = time.monotonic() - started
         track.log_metrics(run_id, {k: [(0, v)] for k, v in summary.items()})
         track.set_tags(run_id, {"scores": "complete", "scores_path": (out_dir / "scores.parquet").resolve()})
+    say_scores(out_dir, run_id, summary)
+
+
+def score_settings(cfg: DictConfig) -> tuple[EnsembleConfig, RecordingConfig, OptimConfig, torch.device]:
+    """The ensemble, recording and optimizer settings and the device, unpacked from the config."""
+    ens = OmegaConf.to_object(cfg.ensemble)   # seed, models: the top-level seed and model.name (config.LINKS)
+    ens = replace(ens, model_kwargs=ens.model_kwargs | {cfg.model.name: dict(cfg.model.get("kwargs") or {})})
+    device = resolve_device(str(cfg.device))
+    rec = OmegaConf.to_object(cfg.recording)  # epochs, batch_size, precision, augment: the top-level keys
+    rec = replace(rec, precision=resolve_precision(rec.precision, device))
+    return ens, rec, optim_config(cfg), device
+
+
+def say_data(data: Data, device: torch.device, out_dir: Path) -> None:
+    say(f"data {data.name}: {len(data.train)} train, {len(data.val)} val, {len(data.test)} test examples, "
+        f"{int(data.noisy.sum())} labels flipped; device {device}; out_dir {out_dir}")
+    if data.noise_model:
+        say(f"data {data.name}: {data.noise_model}")
+
+
+def say_scores(out_dir: Path, run_id: str, summary: dict) -> None:
     say(f"scores: {out_dir / 'scores.parquet'} (MLflow run {run_id}); "
         f"learned by all members {summary['learned_by_all']:.1%}, by none {summary['learned_by_none']:.1%}; "
         f"wall time {summary['wall_seconds']:.0f}s")

@@ -346,25 +346,17 @@ def load_data(cfg: DataConfig) -> Data:
     all_classes = int(max(ytr.max(), yte.max()) + 1)
     classes = chosen_classes(cfg.classes, all_classes)
     relabel = np.searchsorted(classes, np.arange(all_classes))       # old class -> new, for the classes kept
-    eligible = np.flatnonzero(np.isin(ytr, classes))
     num_classes = len(classes)
-    train_size, val_size = split_sizes(cfg, len(eligible))
-    order = eligible[stratified_order(ytr[eligible], numpy_rng(cfg.seed, "subset"))]
-    val_idx = np.sort(order[:val_size])
-    train_idx = np.sort(order[val_size: val_size + train_size])
+    val_idx, train_idx, rest = split_positions(cfg, ytr, classes)
     true_labels = relabel[ytr[train_idx]]
     x_train = xtr[train_idx]   # (N, C, H, W) uint8, a copy: the subset trained on
     mapping = noise_map(cfg.name, num_classes, cfg.noise_map) if cfg.noise == "pairwise" else None
     probs, model_note = None, ""
     if cfg.noise == "instance" and cfg.label_noise > 0:
-        outside = order[val_size + train_size:][:FIT_CAP]   # neither trained on nor validated on, in seeded order
+        outside = rest[:FIT_CAP]   # neither trained on nor validated on, in seeded order
         probs, model_note = noise_model_probabilities(x_train, true_labels, xtr[outside], relabel[ytr[outside]],
                                                       num_classes, numpy_rng(cfg.seed, "noise_model"))
-    labels, noisy = inject_noise(true_labels, cfg.label_noise, num_classes, cfg.noise, mapping,
-                                 numpy_rng(cfg.seed, "noise"), probs)
-    if cfg.random_labels:
-        labels = numpy_rng(cfg.seed, "noise").integers(0, num_classes, size=len(true_labels))
-        noisy = labels != true_labels
+    labels, noisy = given_labels(cfg, true_labels, num_classes, mapping, probs)
     in_test = np.isin(yte, classes)
     mean, std = channel_mean_std(x_train)
     paths = {} if paths_train is None else {"train": paths_train, "test": paths_test}
@@ -381,6 +373,27 @@ def load_data(cfg: DataConfig) -> Data:
                                 labelling=labelling(cfg.noise, mapping, cfg.label_noise, classes, all_classes)),
         paths=paths, ood=ood, noise_model=model_note,
     )
+
+
+def split_positions(cfg: DataConfig, ytr: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Positions in the official training set of the validation split and the training split (each ascending) and
+    of the rest (in seeded order): a stratified draw among the chosen classes from cfg.seed's `subset` stream."""
+    eligible = np.flatnonzero(np.isin(ytr, classes))
+    train_size, val_size = split_sizes(cfg, len(eligible))
+    order = eligible[stratified_order(ytr[eligible], numpy_rng(cfg.seed, "subset"))]
+    return np.sort(order[:val_size]), np.sort(order[val_size: val_size + train_size]), order[val_size + train_size:]
+
+
+def given_labels(cfg: DataConfig, true_labels: np.ndarray, num_classes: int, mapping: dict | None,
+                 probs: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The labels trained on and which of them differ from the true ones: data.label_noise of kind data.noise
+    (`mapping` for pairwise, `probs` for instance), or data.random_labels, from cfg.seed's `noise` stream."""
+    labels, noisy = inject_noise(true_labels, cfg.label_noise, num_classes, cfg.noise, mapping,
+                                 numpy_rng(cfg.seed, "noise"), probs)
+    if cfg.random_labels:
+        labels = numpy_rng(cfg.seed, "noise").integers(0, num_classes, size=len(true_labels))
+        noisy = labels != true_labels
+    return labels, noisy
 
 
 def chosen_classes(classes, all_classes: int) -> np.ndarray:

@@ -244,11 +244,9 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
     opt = make_optimizer(model.parameters(), optim)
     generator = torch_generator(member.seed, "order", device)
     inputs = Inputs(data.mean, data.std, device, rec.precision)
-    recorder = RECORDERS[rec.source](epochs, data, member.arch, member.seed, rec.eval_batch, rec.test,
-                                     held_out(member, data))
-    row_of_step = {int(s): i for i, s in enumerate(steps)}
     identity = member_identity(member, data, rec, optim, model_kwargs, epochs)
-    recorder.dynamics.identity = identity
+    recorder = member_recorder(member, data, rec, epochs, identity)
+    row_of_step = {int(s): i for i, s in enumerate(steps)}
     history, start = [], 0
     if resume_path is not None:
         start, history = resume_member(resume_path, identity, model, opt, generator, recorder)
@@ -262,13 +260,27 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
             save_resume(resume_path, identity, stats.step, model, opt, generator, recorder, history)
 
     progress = Progress(label or f"[member {member.k} {member.arch} seed={member.seed}]", total, per_epoch)
-    batches = Batches(data.train.x, data.train.y, inputs,
-                      member_batches(member, data, rec.batch_size, per_epoch, generator), member_augment(member, data, rec))
     hooks = Hooks([s for s in steps if s > start], at_checkpoint, recorder.observe, progress)
-    train(model, batches, Schedule(optim, total, start), hooks, opt)
+    train(model, training_batches(member, data, rec, inputs, per_epoch, generator), Schedule(optim, total, start),
+          hooks, opt)
     progress.close(done_line([history]) + (f" (resumed at step {start})" if start else ""))
     recorder.dynamics.weights = {key: value.detach().cpu() for key, value in model.state_dict().items()}
     return recorder.dynamics, history
+
+
+def member_recorder(member: Member, data: Data, rec: RecordingConfig, epochs: np.ndarray, identity: dict) -> Recorder:
+    """The recorder of recording.source for the member's checkpoints (`epochs`), its dynamics stamped `identity`."""
+    recorder = RECORDERS[rec.source](epochs, data, member.arch, member.seed, rec.eval_batch, rec.test,
+                                     held_out(member, data))
+    recorder.dynamics.identity = identity
+    return recorder
+
+
+def training_batches(member: Member, data: Data, rec: RecordingConfig, inputs: Inputs, per_epoch: int,
+                     generator: torch.Generator) -> Batches:
+    """What the training loop draws for the member: its batches of positions, as inputs, with its augmentation."""
+    positions = member_batches(member, data, rec.batch_size, per_epoch, generator)
+    return Batches(data.train.x, data.train.y, inputs, positions, member_augment(member, data, rec))
 
 
 def held_out(member: Member, data: Data) -> HeldOut | None:
