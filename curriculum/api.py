@@ -188,7 +188,8 @@ def _confident_issues(frame: pd.DataFrame, probs: np.ndarray, ranked_by: str | N
     labels = frame["label"].to_numpy()
     check_class_sizes(labels, probs.shape[1])
     found = confident_learning(probs, labels)
-    if warning := chance_warning(probs, labels):
+    recorded = frame.attrs.get("meta", {}).get("label_issues", {}).get("warning")   # e.g. the test-split check
+    if warning := chance_warning(probs, labels) or recorded:
         warnings.warn(warning, stacklevel=4)
     quality = {"self_confidence": lambda: found.confidence, "margin": lambda: _margin(frame),
                "normalized_margin": lambda: found.confidence - np.where(
