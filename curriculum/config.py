@@ -184,12 +184,20 @@ def writable(node):
 
 
 def compose_config(command: str, overrides: list[str] | tuple[str, ...] = ()):
-    """`command`'s config as the command line composes it, for scripts and tests: registers the schemas first (a
-    bare hydra.compose fails on conf/<command>.yaml, which extends them)."""
+    """`command`'s config as the command line composes it, for scripts, tests and the study command: registers the
+    schemas first (a bare hydra.compose fails on conf/<command>.yaml, which extends them), and works inside a
+    running Hydra app, which it leaves as it was."""
     from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
 
     from .cli import CONF_DIR
 
     register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(command, overrides=list(overrides))
+    running = get_gh_backup()            # a command's own Hydra app (the study composes train's config inside it)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose(command, overrides=list(overrides))
+    finally:
+        restore_gh_from_backup(running)

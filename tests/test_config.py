@@ -108,3 +108,17 @@ def test_pacing_settings_are_checked_by_their_family_schema():
         pacing_config({"name": "linear", "end": 1.5})
     with pytest.raises(UserError, match=r"unknown pacing 'cubic'"):
         pacing_config({"name": "cubic"})
+
+
+def test_compose_config_works_inside_a_running_hydra_app_and_leaves_it_as_it_was():
+    """The study command composes train's config (study/plan.py) while its own Hydra app runs: that must work, and
+    the app's Hydra must be the same afterwards (a resumed study once stopped here: GlobalHydra already initialized)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from curriculum.cli import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        assert compose_config("train", ["sampler=standard", "seed=3"]).seed == 3
+        assert GlobalHydra.instance().is_initialized()
+        assert compose("train", overrides=["sampler=standard", "seed=4"]).seed == 4   # the app's own Hydra still works
