@@ -235,3 +235,19 @@ def test_a_store_with_runs_of_an_earlier_version_is_one_line_not_a_traceback():
                          "tags.training": ["{}"], "tags.seed": ["0"], "run_id": ["r0"]})
     with pytest.raises(UserError, match="earlier version of curriculum.*run r0.*new MLflow store"):
         done_seeds(runs, "tiny", ["data=synthetic", "epochs=1", "sampler=random"])
+
+
+def test_done_seeds_of_a_study_with_no_finished_runs_in_a_store_that_has_others():
+    """A store whose runs are all of other studies, or killed, as mlflow.search_runs gives it (pyarrow strings): no
+    seed is done (a resumed study once stopped here: 'and' of an empty string column with a bool one)."""
+    import pandas as pd
+
+    from curriculum.study.plan import done_seeds
+
+    text = "string[pyarrow]"
+    runs = pd.DataFrame({"tags.study": pd.Series(["other", "mine"], dtype=text),
+                         "status": pd.Series(["FINISHED", "KILLED"], dtype=text),
+                         "tags.arm": pd.Series(['{"sampler": "standard", "keep": "all"}'] * 2, dtype=text),
+                         "tags.training": pd.Series(["{}", "{}"], dtype=text),
+                         "tags.seed": pd.Series(["0", "0"], dtype=text)})
+    assert done_seeds(runs, "mine", ["sampler=standard", "data=synthetic"]) == set()

@@ -146,6 +146,8 @@ def done_seeds(runs: pd.DataFrame, study: str, overrides: list[str]) -> set[int]
         return {k: v for k, v in arm_definition(arm).items() if k != "scores"}
 
     ours = runs[(runs["tags.study"] == study) & (runs["status"] == "FINISHED")]
+    if ours.empty:   # (an empty string column cannot be and-ed with a bool one below)
+        return set()
     current = [isinstance(a, str) and isinstance(t, str) and tags_are_current(json.loads(a), json.loads(t))
                for a, t in zip(ours["tags.arm"], ours["tags.training"])]
     if not all(current):
