@@ -25,10 +25,12 @@ TINY = StudyPlan(section="label-noise", scores={"s": ["data=synthetic"]}, side_s
                   side_arms=["sampler=standard sampler.keep=cleanlab_keep"])})
 
 
-def log_finished(track: Tracker, study: str, overrides: list[str], seed: int) -> None:
-    """A finished run tagged as `train` with these overrides would tag it."""
+def log_finished(track: Tracker, study: str, overrides: list[str], seed: int, scores: str | None = "abc") -> None:
+    """A finished run tagged as `train` with these overrides would tag it, on scores of checksum `scores` (None:
+    an arm that reads no scores, whose tag has no checksum)."""
     arm, training = train_tags(overrides)
-    tags = {"stage": "train", "study": study, "seed": str(seed), "arm": json.dumps(arm | {"scores": "abc"}),
+    checksum = {} if scores is None else {"scores": scores}
+    tags = {"stage": "train", "study": study, "seed": str(seed), "arm": json.dumps(arm | checksum),
             "training": training}
     with track.run("hand", tags):
         pass
@@ -41,18 +43,43 @@ def test_a_plan_trains_only_the_seeds_its_store_does_not_have(store):
     log_finished(track, "tiny", ["data=synthetic", "epochs=2", "sampler=random"], 0)    # other training settings
     log_finished(track, "other", ["data=synthetic", "epochs=1", "sampler=random"], 1)   # another study
     runs = store_runs(store)
-    calls = missing_runs(TINY, 2, lambda study, o: done_seeds(runs, study, o))
+    calls = missing_runs(TINY, 2, lambda study, o, scores: done_seeds(runs, study, o))
     assert calls == [
         TrainCall("tiny", ("data=synthetic", "epochs=1", "sampler=random"), "score-s", (0, 1)),
         TrainCall("tiny", ("data=synthetic", "epochs=1", "sampler=standard", "sampler.keep=cleanlab_keep"),
                   "cv-s.csv", (0,))]                                             # a side arm: 1 seed, cleanlab's CSV
-    quick = missing_runs(TINY, 2, lambda study, o: done_seeds(runs, study, o), ["epochs=2"])
+    quick = missing_runs(TINY, 2, lambda study, o, scores: done_seeds(runs, study, o), ["epochs=2"])
     assert [c.seeds for c in quick][:2] == [(0, 1), (1,)]       # epochs=2 after the study's: standard anew, random 0 done
+
+
+def test_runs_trained_on_other_scores_than_the_study_has_now_are_not_done(store):
+    """A study resumed after its score run was redone: the arms that read the scores train again on the new ones
+    (their runs on the old ones would be another arm in compare); standard training reads none and stays done."""
+    plan = StudyPlan(studies={"t": Study(scores="s", train=["data=synthetic", "epochs=1"],
+                                         arms=["sampler=standard", "sampler=consensus"])})
+    track = Tracker(store, "curriculum")
+    for seed, scores in ((0, "old"), (1, "new")):
+        log_finished(track, "t", ["data=synthetic", "epochs=1", "sampler=consensus"], seed, scores)
+        log_finished(track, "t", ["data=synthetic", "epochs=1", "sampler=standard"], seed, None)
+    runs = store_runs(store)
+    calls = missing_runs(plan, 2, lambda study, o, scores: done_seeds(runs, study, o, {"score-s": "new"}[scores]))
+    assert [(c.overrides[-1], c.seeds) for c in calls] == [("sampler=consensus", (0,))]
+    assert done_seeds(runs, "t", ["data=synthetic", "epochs=1", "sampler=consensus"]) == {0, 1}   # unchecked
+
+
+def test_a_comparison_logged_under_the_study_is_not_taken_for_a_train_run_of_an_earlier_version(store):
+    """compare logs a run tagged with the study (no arm, no training tag): a study resumed after its first
+    comparison once stopped here, calling it a train run of an earlier version."""
+    track = Tracker(store, "curriculum")
+    log_finished(track, "tiny", ["data=synthetic", "epochs=1", "sampler=standard"], 0)
+    with track.run("compare-tiny", {"stage": "compare", "study": "tiny"}):
+        pass
+    assert done_seeds(store_runs(store), "tiny", ["data=synthetic", "epochs=1", "sampler=standard"]) == {0}
 
 
 def test_an_empty_store_needs_every_seed_and_at_least_min_seeds():
     plan = StudyPlan(min_seeds=3, studies={"t": Study(scores="s", arms=["sampler=standard"])})
-    assert missing_runs(plan, 1, lambda study, o: set())[0].seeds == (0, 1, 2)
+    assert missing_runs(plan, 1, lambda study, o, scores: set())[0].seeds == (0, 1, 2)
     assert done_seeds(pd.DataFrame(), "t", ["sampler=standard"]) == set()
 
 
@@ -231,7 +258,7 @@ def test_a_store_with_runs_of_an_earlier_version_is_one_line_not_a_traceback():
 
     old = json.dumps({"sampler": "random", "pacing": "linear", "function": "linear", "params": {"a": 0.5, "b": 0.2},
                       "end": "1", "score": "consensus", "balanced": True, "ties": "margin", "scores": "abc"})
-    runs = pd.DataFrame({"tags.study": ["tiny"], "status": ["FINISHED"], "tags.arm": [old],
+    runs = pd.DataFrame({"tags.study": ["tiny"], "tags.stage": ["train"], "status": ["FINISHED"], "tags.arm": [old],
                          "tags.training": ["{}"], "tags.seed": ["0"], "run_id": ["r0"]})
     with pytest.raises(UserError, match="earlier version of curriculum.*run r0.*new MLflow store"):
         done_seeds(runs, "tiny", ["data=synthetic", "epochs=1", "sampler=random"])
@@ -246,6 +273,7 @@ def test_done_seeds_of_a_study_with_no_finished_runs_in_a_store_that_has_others(
 
     text = "string[pyarrow]"
     runs = pd.DataFrame({"tags.study": pd.Series(["other", "mine"], dtype=text),
+                         "tags.stage": pd.Series(["train", "train"], dtype=text),
                          "status": pd.Series(["FINISHED", "KILLED"], dtype=text),
                          "tags.arm": pd.Series(['{"sampler": "standard", "keep": "all"}'] * 2, dtype=text),
                          "tags.training": pd.Series(["{}", "{}"], dtype=text),

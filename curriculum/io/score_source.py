@@ -51,6 +51,13 @@ def resolve_scores(spec: str, track: Tracker, data: Data) -> ScoreSource:
     return ScoreSource(frame.reset_index(drop=True), meta, path, run_id, _sha256(path))
 
 
+def scores_checksum(path: str | Path) -> str:
+    """The checksum `train scores=<path>` tags its runs with, without loading the scores: a score run's directory
+    stands for its scores.parquet; an imported file or directory for itself."""
+    path = Path(path).expanduser()
+    return _sha256(path / "scores.parquet" if path.is_dir() and not is_external(path) else path)
+
+
 def latest_score_run(track: Tracker, fingerprint: str | None = None):
     """The newest finished score run whose scores are complete (for the training data with this fingerprint, when
     given), or None: the one lookup behind scores=latest of train and analyze."""

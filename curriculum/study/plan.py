@@ -92,13 +92,14 @@ def arms(plan: StudyPlan, seeds: int):
 
 
 def missing_runs(plan: StudyPlan, seeds: int, done, extra_train: list[str] = ()) -> list[TrainCall]:
-    """The train calls the plan still needs: each arm's seeds that `done(study, overrides)` does not have."""
+    """The train calls the plan still needs: each arm's seeds that `done(study, overrides, scores)` does not have
+    (`scores`: what the arm trains with, as arm_scores names it)."""
     calls = []
     for tag, study, arm, n in arms(plan, seeds):
-        overrides = (*study.train, *arm, *extra_train)
-        missing = tuple(sorted(set(range(n)) - done(tag, list(overrides))))
+        overrides, scores = (*study.train, *arm, *extra_train), arm_scores(study, arm)
+        missing = tuple(sorted(set(range(n)) - done(tag, list(overrides), scores)))
         if missing:
-            calls.append(TrainCall(tag, overrides, arm_scores(study, arm), missing))
+            calls.append(TrainCall(tag, overrides, scores, missing))
     return calls
 
 
@@ -131,21 +132,25 @@ def arm_name_of(overrides: list[str]) -> str:
     return arm_name(train_tags(overrides)[0])
 
 
-def done_seeds(runs: pd.DataFrame, study: str, overrides: list[str]) -> set[int]:
+def done_seeds(runs: pd.DataFrame, study: str, overrides: list[str], scores_sha256: str | None = None) -> set[int]:
     """Seeds of this arm with a finished run in `runs` (the store's runs, as mlflow.search_runs gives them): those
-    of `study` whose `arm` tag (read as compare reads it, whatever the scores) and `training` tag are what `train`
-    with these overrides would give, so an interrupted study resumes."""
+    train runs of `study` whose `arm` tag (read as compare reads it) and `training` tag are what `train` with these
+    overrides would give, so an interrupted study resumes. With `scores_sha256`, a run of an arm that reads its
+    scores counts only when trained on the scores of that checksum (not on an earlier score run's)."""
     from ..arms import arm_definition, old_runs_message, tags_are_current
     from ..errors import UserError
 
-    if runs.empty or "tags.arm" not in runs or "tags.study" not in runs:
+    if runs.empty or not {"tags.arm", "tags.study", "tags.stage"} <= set(runs):
         return set()
     want, training = train_tags(overrides)
 
-    def without_scores(arm: dict) -> dict:
-        return {k: v for k, v in arm_definition(arm).items() if k != "scores"}
+    def same_arm(arm: dict) -> bool:
+        found = arm_definition(arm)
+        scores = found.pop("scores", None)
+        wanted = {k: v for k, v in arm_definition(want).items() if k != "scores"}
+        return found == wanted and (scores_sha256 is None or scores in (None, scores_sha256))
 
-    ours = runs[(runs["tags.study"] == study) & (runs["status"] == "FINISHED")]
+    ours = runs[(runs["tags.study"] == study) & (runs["tags.stage"] == "train") & (runs["status"] == "FINISHED")]
     if ours.empty:   # (an empty string column cannot be and-ed with a bool one below)
         return set()
     current = [isinstance(a, str) and isinstance(t, str) and tags_are_current(json.loads(a), json.loads(t))
@@ -153,7 +158,6 @@ def done_seeds(runs: pd.DataFrame, study: str, overrides: list[str]) -> set[int]
     if not all(current):
         raise UserError(old_runs_message(current.count(False), study, "the study's store",
                                          ours["run_id"].iloc[current.index(False)]))
-    mask = ours["tags.arm"].map(lambda tag: isinstance(tag, str)
-                                and without_scores(json.loads(tag)) == without_scores(want))
+    mask = ours["tags.arm"].map(lambda tag: same_arm(json.loads(tag)))
     mask &= ours["tags.training"] == training
     return set(ours.loc[mask, "tags.seed"].astype(int))

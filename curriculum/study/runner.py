@@ -46,8 +46,14 @@ def run_plan(plan: StudyPlan, out: Path, store: str, seeds: int, extra_score: li
         run_cli("score", *overrides, *extra_score, f"out_dir={out / f'score-{name}'}", store=store)
         if plan.peer:
             cross_validate(out / f"cv-{name}.npz", [*overrides, *extra_score])
+    from ..io.score_source import scores_checksum
+
     runs = store_runs(store)
-    for call in missing_runs(plan, seeds, lambda study, o: done_seeds(runs, study, o), extra_train):
+
+    def done(study: str, overrides: list[str], scores: str) -> set[int]:
+        return done_seeds(runs, study, overrides, scores_checksum(out / scores))
+
+    for call in missing_runs(plan, seeds, done, extra_train):
         train(call, out, store)
     for study in plan.studies:
         run_cli("compare", f"study={study}", f"out_dir={out / f'compare-{study}'}", store=store)
