@@ -1,5 +1,6 @@
-"""ensemble.folds=K: member k never trains on fold k % K, records the softmax of its held-out examples at the last
-checkpoint, and the score run averages those into out-of-fold probabilities (what cleanlab takes)."""
+"""ensemble.folds=K: member k never trains on fold k % K, records the softmax of its held-out examples at every
+checkpoint, and the score run averages those into out-of-fold probabilities (the last checkpoint's: what cleanlab
+takes)."""
 
 import dataclasses
 import json
@@ -145,23 +146,38 @@ def test_training_pass_recording_never_draws_the_held_out_fold_and_records_it_wi
     np.testing.assert_allclose(free.held_out.probs, clean.held_out.probs, atol=1e-6)
 
 
-def test_the_held_out_softmax_is_recorded_for_exactly_the_held_out_positions(data, tmp_path):
-    rec = RecordingConfig(epochs=1, batch_size=64, within_first_epoch=(0.5,))
+def test_the_held_out_softmax_is_recorded_for_exactly_the_held_out_positions_at_every_checkpoint(data, tmp_path):
+    rec = RecordingConfig(epochs=2, batch_size=64, within_first_epoch=(0.5,))
     member = EnsembleConfig(size=2, folds=2, models=("mlp",), seed=4).members()[1]
     dyn, _ = train_member(member, data, rec, OptimConfig())
     expected = np.flatnonzero(fold_assignment(labels_of(data), 2, seed=4) == 1)
     assert dyn.held_out.fold == 1
     np.testing.assert_array_equal(dyn.held_out.positions, expected)
-    assert dyn.held_out.probs.shape == (150, 4) and dyn.held_out.probs.dtype == np.float32
-    np.testing.assert_allclose(dyn.held_out.probs.sum(1), 1, atol=1e-5)
+    assert dyn.held_out.probs.shape == (3, 150, 4) and dyn.held_out.probs.dtype == np.float32   # epochs 0.5, 1, 2
+    np.testing.assert_allclose(dyn.held_out.probs.sum(2), 1, atol=1e-5)
+    # each checkpoint's softmax is that checkpoint's network: its argmax is right exactly where `correct` says so
+    right = dyn.held_out.probs.argmax(2) == labels_of(data)[expected]
+    np.testing.assert_array_equal(right, dyn.train.stats["correct"][:, expected].astype(bool))
+    assert not np.allclose(dyn.held_out.probs[0], dyn.held_out.probs[-1])
     final = member_model(member, data)   # the final network's softmax over those very examples
     final.load_state_dict(dyn.weights)
     x = data.train.x[torch.from_numpy(expected)]
     probs = predict_probs(final, x, Inputs(data.mean, data.std, "cpu", "fp32")).numpy()
-    np.testing.assert_allclose(dyn.held_out.probs, probs, atol=1e-6)
+    np.testing.assert_allclose(dyn.held_out.probs[-1], probs, atol=1e-6)
     back = load_member(save_member(tmp_path / "member-1.npz", dyn), data).held_out
     assert back.fold == 1 and np.array_equal(back.positions, expected)
     assert np.array_equal(back.probs, dyn.held_out.probs)
+
+
+def test_a_folds_member_file_with_the_held_out_softmax_at_the_last_checkpoint_only_is_refused(tmp_path):
+    """Folds members made before the softmax was kept at every checkpoint: a one-line refusal, not a wrong shape."""
+    path = save_member(tmp_path / "member-0.npz", hand_member(0, 0, [[0.9, 0.1], [0.4, 0.6]]))
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files} | {"held_out_probs": z["held_out_probs"][-1]}
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(UserError, match=r"last checkpoint only; .*score again into a new out_dir"):
+        load_member(path)
 
 
 def test_a_member_without_folds_stores_nothing_new(data, tmp_path):
@@ -220,13 +236,14 @@ def test_an_interrupted_member_with_folds_resumes_to_identical_dynamics_and_held
 
 def hand_member(k: int, fold: int | None, probs: list | None) -> MemberDynamics:
     """Member k of a hand-made ensemble of 10 examples (labels 0 1 0 1 ..., 2 classes of 5: the fewest confident
-    learning takes); with `fold`, it held out the positions of that fold (fold 0: the even positions, fold 1: the
-    odd ones) and gave the first two of them `probs`, the other three [0.5, 0.5]."""
+    learning takes), with checkpoints 0.5 and 1; with `fold`, it held out the positions of that fold (fold 0: the
+    even positions, fold 1: the odd ones) and gave the first two of them `probs` at the last checkpoint, the other
+    three [0.5, 0.5], and all five [1, 0] at the first checkpoint."""
     rng = np.random.default_rng(k)
     labels, none = np.arange(10) % 2, np.zeros(0, dtype=np.int64)
     identity = {"format": 3, "seed": k} | ({"folds": 2, "held_out": f"fold {fold}"} if fold is not None else {})
     held = None if fold is None else HeldOut(fold, np.arange(fold, 10, 2),
-                                             np.array(probs + [[0.5, 0.5]] * 3, dtype=np.float32))
+                                             np.array([[[1, 0]] * 5, probs + [[0.5, 0.5]] * 3], dtype=np.float32))
     return MemberDynamics(np.array([0.5, 1.0]), SplitDynamics(random_stats(rng, 2, 10), labels, np.arange(10)),
                           SplitDynamics.empty(2, none, none), "mlp", k, "hand", "fp", identity=identity,
                           held_out=held)
@@ -240,9 +257,10 @@ def test_the_out_of_fold_probabilities_are_the_mean_over_the_members_that_held_e
     paths = [save_member(tmp_path / f"member-{k}.npz", m) for k, m in enumerate(members)]
     run = derive_score_run(paths, None, 1.0)
     # position 0: (0.9 + 0.7) / 2 = 0.8; 1: (0.2 + 0.4) / 2 = 0.3; 2: (0.4 + 0.2) / 2 = 0.3; 3: (0.6 + 0.2) / 2 = 0.4
-    np.testing.assert_allclose(run.oof_probs, [[0.8, 0.2], [0.3, 0.7], [0.3, 0.7], [0.4, 0.6]] + [[0.5, 0.5]] * 6,
+    np.testing.assert_allclose(run.oof_last, [[0.8, 0.2], [0.3, 0.7], [0.3, 0.7], [0.4, 0.6]] + [[0.5, 0.5]] * 6,
                                atol=1e-6)
-    assert run.oof_probs.dtype == np.float32
+    assert run.oof_probs.shape == (2, 10, 2) and run.oof_probs.dtype == np.float32
+    np.testing.assert_array_equal(run.oof_probs[0], [[1, 0]] * 10)   # every member gave [1, 0] at the first
     assert run.frames["train"]["fold"].tolist() == [0, 1] * 5 and run.metas["train"]["folds"] == 2
     assert "consensus" in run.frames["train"] and "test" not in run.frames
     assert {"oof_confidence", "label_issue", "cl_keep", "suggested_label"} <= set(run.frames["train"])

@@ -75,6 +75,10 @@ def test_out_of_fold_members_give_every_example_probabilities_from_members_that_
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
     assert meta["folds"] == 2 and scores["fold"].value_counts().to_dict() == {0: 200, 1: 200}
     assert meta["oof_probs_sha256"] == hashlib.sha256((out / "oof_probs.npy").read_bytes()).hexdigest()
+    by_checkpoint = np.load(out / "oof_probs_by_checkpoint.npy")   # (C, N, classes)
+    assert by_checkpoint.shape == (len(meta["checkpoints"]), 400, 4) and np.array_equal(by_checkpoint[-1], probs)
+    assert meta["oof_probs_by_checkpoint_sha256"] == hashlib.sha256(
+        (out / "oof_probs_by_checkpoint.npy").read_bytes()).hexdigest()
     np.testing.assert_array_equal(scores["fold"], fold_assignment(scores["label"].to_numpy(), 2, seed=0))
     assert "fold" not in pd.read_parquet(out / "test_scores.parquet")
     run = score_runs(store).iloc[0]

@@ -164,16 +164,22 @@ def log_history(track: Tracker, run_id: str, history: list[dict]) -> None:
 
 
 def write_oof_probs(track: Tracker, run_id: str, out_dir: Path, probs: np.ndarray | None) -> dict:
-    """oof_probs.npy of an ensemble.folds run (what cleanlab.filter.find_label_issues(labels, probs) takes), written
-    before scores.parquet, and the meta entry that ties that file to it: the sha256 of the bytes written. A run
-    killed between the two leaves new probabilities beside old scores, which find_label_issues then refuses."""
+    """The out-of-fold probabilities of an ensemble.folds run (`probs`, (C, N, classes)): oof_probs.npy, the last
+    checkpoint's (what cleanlab.filter.find_label_issues(labels, probs) takes), and oof_probs_by_checkpoint.npy, all
+    of them; written before scores.parquet, with the meta entries that tie each file to it: the sha256 of the bytes
+    written. A run killed between the writes leaves new probabilities beside old scores, which are then refused."""
     if probs is None:
         return {}
-    path = atomic_write(out_dir / "oof_probs.npy", lambda f: np.save(f, probs))
-    track.log_artifact(run_id, path)
-    say(f"out-of-fold probabilities: {path} ({probs.shape[0]} examples x {probs.shape[1]} classes, rows as "
-        f"scores.parquet's)")
-    return {"oof_probs_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    files = {"oof_probs": probs[-1], "oof_probs_by_checkpoint": probs}
+    meta = {}
+    for name, array in files.items():
+        path = atomic_write(out_dir / f"{name}.npy", lambda f, array=array: np.save(f, array))
+        track.log_artifact(run_id, path)
+        meta[f"{name}_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    checkpoints, n, classes = probs.shape
+    say(f"out-of-fold probabilities: {out_dir / 'oof_probs.npy'} ({n} examples x {classes} classes, rows as "
+        f"scores.parquet's) and, at each of the {checkpoints} checkpoints, oof_probs_by_checkpoint.npy")
+    return meta
 
 
 def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path], quorum: float,

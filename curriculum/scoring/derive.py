@@ -45,12 +45,18 @@ class ScoreRun:
     member_test_acc: list[float]      # each member's test accuracy at the last checkpoint (none: not recorded)
     learned_by_all: float             # share of training examples right in every member at the last checkpoint
     learned_by_none: float            # ... in no member
-    oof_probs: np.ndarray | None = None   # ensemble.folds: (N, classes) float32, each training example's mean softmax
-                                          # over the members that held it out, rows as the frames'; None without
+    oof_probs: np.ndarray | None = None   # ensemble.folds: (C, N, classes) float32, each training example's mean
+                                          # softmax at each checkpoint over the members that held it out, rows as
+                                          # the frames'; None without folds
+
+    @property
+    def oof_last(self) -> np.ndarray | None:
+        """(N, classes): the out-of-fold probabilities at the last checkpoint (what confident learning reads)."""
+        return None if self.oof_probs is None else self.oof_probs[-1]
 
 
 class OutOfFold:
-    """Sums of the held-out softmax over the members of ensemble.folds, one member at a time."""
+    """Sums of the held-out softmax at every checkpoint over the members of ensemble.folds, one member at a time."""
 
     def __init__(self, n: int):
         self.n, self.sums, self.counts = n, None, np.zeros(n, dtype=np.int64)
@@ -62,14 +68,15 @@ class OutOfFold:
         if held is None:
             return
         if self.sums is None:
-            self.sums = np.zeros((self.n, held.probs.shape[1]))   # (N, classes) float64
-        self.sums[held.positions] += held.probs
+            checkpoints, _, classes = held.probs.shape
+            self.sums = np.zeros((checkpoints, self.n, classes))   # (C, N, classes) float64
+        self.sums[:, held.positions] += held.probs
         self.counts[held.positions] += 1
         self.fold[held.positions] = held.fold
         self.folds = int(dyn.identity["folds"])
 
     def probs(self) -> np.ndarray | None:
-        """(N, classes) float32 mean over the members that held each example out; None without folds."""
+        """(C, N, classes) float32 mean over the members that held each example out; None without folds."""
         if self.sums is None:
             return None
         assert self.counts.min() >= 1, "an example that no member held out (ensemble.size < ensemble.folds?)"
@@ -99,14 +106,14 @@ def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits
     probs = oof.probs()
     if probs is not None and "train" in frames:
         test = float(np.mean(test_acc)) if test_acc else None
-        frames["train"], metas["train"] = with_out_of_fold(frames["train"], metas["train"], oof, probs, test)
+        frames["train"], metas["train"] = with_out_of_fold(frames["train"], metas["train"], oof, probs[-1], test)
     return ScoreRun(frames, metas, test_acc, float((votes == len(paths)).mean()), float((votes == 0).mean()), probs)
 
 
 def with_out_of_fold(frame: pd.DataFrame, meta: dict, oof: OutOfFold, probs: np.ndarray,
                      test_accuracy: float | None) -> tuple[pd.DataFrame, dict]:
     """The train frame and meta of a folds run: each example's fold, and what confident learning finds in its
-    out-of-fold `probs` (oof_confidence, label_issue, cl_keep, suggested_label; the estimate in the meta), warned by
+    out-of-fold `probs` at the last checkpoint (oof_confidence, label_issue, cl_keep, suggested_label; the estimate in the meta), warned by
     the members' mean test accuracy (None: the test split was not recorded)."""
     columns, issues = label_issue_columns(probs, frame["label"].to_numpy(), test_accuracy)
     return frame.assign(fold=oof.fold, **columns), meta | {"folds": oof.folds} | issues

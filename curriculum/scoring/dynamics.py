@@ -52,14 +52,16 @@ class SplitDynamics:
 @dataclass
 class HeldOut:
     """What a member of ensemble.folds never trained on: its fold, those examples' positions in the training split,
-    and its softmax over them at the last checkpoint (what cleanlab calls out-of-sample predicted probabilities)."""
+    and its softmax over them at every checkpoint (the last is what cleanlab calls out-of-sample predicted
+    probabilities; the earlier ones say how a model that never saw an example learns it)."""
     fold: int
     positions: np.ndarray   # (H,) int64 positions in the training split, ascending
-    probs: np.ndarray       # (H, classes) float32 softmax at the last checkpoint, from a clean pass
+    probs: np.ndarray       # (C, H, classes) float32 softmax at each checkpoint, from a clean pass
 
     @classmethod
-    def empty(cls, fold: int, positions: np.ndarray, classes: int) -> "HeldOut":
-        return cls(fold, np.asarray(positions, dtype=np.int64), np.zeros((len(positions), classes), np.float32))
+    def empty(cls, fold: int, positions: np.ndarray, classes: int, checkpoints: int) -> "HeldOut":
+        positions = np.asarray(positions, dtype=np.int64)
+        return cls(fold, positions, np.zeros((checkpoints, len(positions), classes), np.float32))
 
 
 @dataclass
@@ -109,15 +111,15 @@ class Recorder:
             reach("record")
         for name, split in self.data.ood.items():   # no label is right here: what each member predicts
             self.dynamics.ood[name][row] = predict_classes(model, split.x, inputs, self.eval_batch).cpu().numpy()
-        if self.dynamics.held_out is not None and row == len(self.dynamics.checkpoints) - 1:
-            self.record_held_out(model, inputs)
+        if self.dynamics.held_out is not None:
+            self.record_held_out(row, model, inputs)
         self.seconds[row] += time.perf_counter() - started
 
-    def record_held_out(self, model, inputs: Inputs) -> None:
-        """The softmax over the held-out fold's examples, (H, classes) float32, from a clean pass."""
+    def record_held_out(self, row: int, model, inputs: Inputs) -> None:
+        """Row `row` of the softmax over the held-out fold's examples, (H, classes) float32, from a clean pass."""
         held = self.dynamics.held_out
         x = self.data.train.x[torch.from_numpy(held.positions).to(self.data.train.x.device)]
-        held.probs[...] = predict_probs(model, x, inputs, self.eval_batch).cpu().numpy()
+        held.probs[row] = predict_probs(model, x, inputs, self.eval_batch).cpu().numpy()
 
     def split_stats(self, name: str, model, inputs: Inputs) -> dict:
         """Every statistic of split `name` now, name -> (N,) device tensor: a clean pass."""
@@ -243,7 +245,7 @@ def load_member(path: str | Path, data: Data | None = None) -> MemberDynamics:
             dyn = MemberDynamics(z["checkpoints"], train, test, meta["arch"], int(meta["seed"]),
                                  meta["dataset"], meta["fingerprint"], meta["source"],
                                  meta["identity"], ood={name: z[f"ood_{name}"] for name in meta["ood"]},
-                                 held_out=_load_held_out(z, meta, len(train.labels)))
+                                 held_out=_load_held_out(path, z, meta, len(train.labels), c))
     except FileNotFoundError:
         raise UserError(f"dynamics file {path} does not exist") from None
     except UserError:
@@ -267,12 +269,17 @@ def check_format(path: Path, version: int, files: list[str]) -> None:
                                 f"with {', '.join(STATISTICS)}: score again into a new out_dir")
 
 
-def _load_held_out(z, meta: dict, n: int) -> HeldOut | None:
-    """The held-out fold of a member of ensemble.folds (a member file whose identity has `folds`), else None."""
+def _load_held_out(path: Path, z, meta: dict, n: int, checkpoints: int) -> HeldOut | None:
+    """The held-out fold of a member of ensemble.folds (a member file whose identity has `folds`), else None. A file
+    with the held-out softmax at the last checkpoint only (made before it was kept at every one) is refused."""
     if not meta["identity"].get("folds"):
         return None
     held = HeldOut(int(meta["held_out_fold"]), z["held_out_positions"], z["held_out_probs"])
-    assert held.probs.shape[0] == len(held.positions) and np.all((held.positions >= 0) & (held.positions < n))
+    if held.probs.ndim != 3:
+        raise MemberFormatError(f"dynamics file {path} holds its held-out softmax at the last checkpoint only; this "
+                                f"curriculum reads it at every checkpoint: score again into a new out_dir")
+    assert held.probs.shape[:2] == (checkpoints, len(held.positions))
+    assert np.all((held.positions >= 0) & (held.positions < n))
     return held
 
 

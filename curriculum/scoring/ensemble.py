@@ -271,7 +271,7 @@ def train_member(member: Member, data: Data, rec: RecordingConfig, optim: OptimC
 def member_recorder(member: Member, data: Data, rec: RecordingConfig, epochs: np.ndarray, identity: dict) -> Recorder:
     """The recorder of recording.source for the member's checkpoints (`epochs`), its dynamics stamped `identity`."""
     recorder = RECORDERS[rec.source](epochs, data, member.arch, member.seed, rec.eval_batch, rec.test,
-                                     held_out(member, data))
+                                     held_out(member, data, len(epochs)))
     recorder.dynamics.identity = identity
     return recorder
 
@@ -283,11 +283,12 @@ def training_batches(member: Member, data: Data, rec: RecordingConfig, inputs: I
     return Batches(data.train.x, data.train.y, inputs, positions, member_augment(member, data, rec))
 
 
-def held_out(member: Member, data: Data) -> HeldOut | None:
-    """What the member's recorder fills for its held-out fold (None without folds)."""
+def held_out(member: Member, data: Data, checkpoints: int) -> HeldOut | None:
+    """What the member's recorder fills for its held-out fold at each of its `checkpoints` (None without folds)."""
     if member.holdout is None:
         return None
-    return HeldOut.empty(member.holdout.fold, member.holdout.positions(train_labels(data)), data.num_classes)
+    return HeldOut.empty(member.holdout.fold, member.holdout.positions(train_labels(data)), data.num_classes,
+                         checkpoints)
 
 
 def check_clean_recording(rec: RecordingConfig, dataset: str) -> None:
@@ -341,7 +342,9 @@ def resume_arrays(dyn: MemberDynamics) -> dict[str, np.ndarray]:
     """The recorded arrays a member's resume state holds, by name: restoring fills these very arrays."""
     recorded = {f"{name}_{statistic}": split.stats[statistic]
                 for name, split in (("train", dyn.train), ("test", dyn.test)) for statistic in STATISTICS}
-    return recorded | {f"ood_{name}": predicted for name, predicted in dyn.ood.items()}
+    held = {"held_out_probs": dyn.held_out.probs} if dyn.held_out is not None else {}
+    held = {"held_out_probs": dyn.held_out.probs} if dyn.held_out is not None else {}
+    return recorded | {f"ood_{name}": predicted for name, predicted in dyn.ood.items()} | held
 
 
 def check_resume_identity(path: Path, identity: dict) -> None:
