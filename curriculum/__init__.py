@@ -2,7 +2,8 @@
 then train easy-to-hard against compute-matched controls.
 
 From your own training code (README, "From your own training code"): load_scores -> ordering -> make_pacing ->
-PacedSampler, the batch sampler a DataLoader takes; `train` uses the same objects. find_label_issues: a score run's
+PacedSampler, the batch sampler a DataLoader takes; `train` uses the same objects. ScoreRecorder: scores from your
+own training loop (README, "Scores from your own training loop"). find_label_issues: a score run's
 likely label errors and the estimated share of wrong labels (cleanlab's find_label_issues, from the run)."""
 
 import importlib
@@ -12,7 +13,8 @@ __version__ = "0.1.0"
 # public name -> module that defines it; imported on first use, so `python -m curriculum` (whose first lines check
 # the overrides and answer --help) does not wait for torch and pandas
 _PUBLIC = {"load_scores": "api", "ordering": "api", "find_label_issues": "api", "make_pacing": "schedule.pacing",
-           "PACINGS": "schedule.pacing", "PacedSampler": "schedule.pacing", "UserError": "errors"}
+           "PACINGS": "schedule.pacing", "PacedSampler": "schedule.pacing", "ScoreRecorder": "recorder",
+           "UserError": "errors"}
 __all__ = list(_PUBLIC)
 
 

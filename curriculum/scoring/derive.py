@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -87,13 +87,20 @@ def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits
     """Scores of `splits`, the last-checkpoint summary and, with ensemble.folds, the out-of-fold probabilities and
     each example's fold (the train frame's `fold` column), from one pass over the member files. A split the members
     did not record (recording.test=false: no test examples) has no frame, and the members no test accuracy."""
+    return derive_members(zip([path.name for path in paths], member_files(paths, data)), data, quorum, splits)
+
+
+def derive_members(members: Iterable[tuple[str, MemberDynamics]], data: Data | None, quorum: float,
+                   splits=SPLITS) -> ScoreRun:
+    """derive_score_run of (file name, dynamics) pairs, consumed one at a time: members read from files, or
+    recorded in memory (curriculum.ScoreRecorder)."""
     accumulators = {split: ScoreAccumulator() for split in splits}
-    ensemble, test_acc, votes, first, oof = [], [], 0, None, None
-    for path, dyn in zip(paths, member_files(paths, data)):
-        first = first or dyn
+    ensemble, test_acc, votes, first, oof, count = [], [], 0, None, None, 0
+    for name, dyn in members:
+        first, count = first or dyn, count + 1
         oof = oof or OutOfFold(len(dyn.train.labels))
         oof.add(dyn)
-        ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": path.name, "source": dyn.source})
+        ensemble.append({"arch": dyn.arch, "seed": dyn.seed, "file": name, "source": dyn.source})
         accumulators = {split: acc for split, acc in accumulators.items() if getattr(dyn, split).labels.size}
         for split, acc in accumulators.items():
             acc.add(getattr(dyn, split).stats)
@@ -107,7 +114,7 @@ def derive_score_run(paths: list[Path], data: Data | None, quorum: float, splits
     if probs is not None and "train" in frames:
         test = float(np.mean(test_acc)) if test_acc else None
         frames["train"], metas["train"] = with_out_of_fold(frames["train"], metas["train"], oof, probs[-1], test)
-    return ScoreRun(frames, metas, test_acc, float((votes == len(paths)).mean()), float((votes == 0).mean()), probs)
+    return ScoreRun(frames, metas, test_acc, float((votes == count).mean()), float((votes == 0).mean()), probs)
 
 
 def with_out_of_fold(frame: pd.DataFrame, meta: dict, oof: OutOfFold, probs: np.ndarray,

@@ -1,0 +1,112 @@
+"""curriculum.ScoreRecorder: scores from the user's own training loop, worked out by hand; its file read back by the
+API and by `train`; its one-line errors; and two ranks of torch.distributed combining into the one-process result."""
+
+import numpy as np
+import pytest
+import torch
+
+import curriculum
+from curriculum import ScoreRecorder
+from curriculum.errors import UserError
+from curriculum.io.scorefile import read_scores
+
+LABELS = torch.tensor([0, 0, 1])
+# logits of examples 0, 1, 2 (labels 0, 0, 1) at checkpoints 1 and 2 of member 0:
+#   example 0: [2, 0] right (margin 2), [2, 0] right (2)        -> consensus 1,   margin 2,   learned at 1, forgot 0
+#   example 1: [0, 1] wrong (margin -1), [3, 0] right (3)       -> consensus 0.5, margin 1,   learned at 2, forgot 0
+#   example 2: [0, 3] right (margin 3), [2, 0] wrong (-2)       -> consensus 0.5, margin 0.5, never,        forgot 1
+HAND = [torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 3.0]]), torch.tensor([[2.0, 0.0], [3.0, 0.0], [2.0, 0.0]])]
+
+
+def hand_recorder(members: int = 1) -> ScoreRecorder:
+    rec = ScoreRecorder(3, members=members)
+    for epoch, logits in enumerate(HAND, start=1):
+        rec.observe([1], torch.tensor([[9.0, 0.0]]), [0])   # drawn earlier in the epoch: the later batch wins
+        rec.observe([2, 0], logits[[2, 0]], LABELS[[2, 0]])
+        rec.observe(torch.tensor([1]), logits[[1]], LABELS[[1]])
+        rec.checkpoint(epoch)
+    return rec
+
+
+def test_the_scores_of_a_hand_made_loop_are_those_worked_out_by_hand():
+    frame = hand_recorder().scores()
+    assert frame["index"].tolist() == [0, 1, 2] and frame["label"].tolist() == [0, 0, 1]
+    np.testing.assert_allclose(frame["consensus"], [1.0, 0.5, 0.5])
+    np.testing.assert_allclose(frame["margin"], [2.0, 1.0, 0.5])
+    np.testing.assert_allclose(frame["learned_epoch"], [1.0, 2.0, np.nan])
+    np.testing.assert_allclose(frame["forgetting"], [0, 0, 1])
+    assert frame["rank"].tolist() == [0, 1, 2]   # consensus first, then the larger margin
+    assert frame.attrs["meta"]["checkpoints"] == [1.0, 2.0] and len(frame.attrs["meta"]["ensemble"]) == 1
+
+
+def test_members_are_pooled_as_score_pools_them():
+    rec = ScoreRecorder(3, members=["a", "b"])
+    for epoch, logits in enumerate(HAND, start=1):
+        rec.observe([0, 1, 2], logits, LABELS, member=0)
+        rec.observe([0, 1, 2], torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), LABELS, member=1)   # all right
+    rec.checkpoint(1.0)   # both members at once... once: a second call at the same epoch is refused below
+    frame = rec.scores()
+    # one checkpoint, at which member a has the logits of HAND[1] (the later observe): right, right, wrong
+    np.testing.assert_allclose(frame["consensus"], [1.0, 1.0, 0.5])
+    assert [m["arch"] for m in frame.attrs["meta"]["ensemble"]] == ["a", "b"]
+    with pytest.raises(UserError, match="epoch 1 of a does not follow its last checkpoint, 1"):
+        rec.checkpoint(1.0)
+
+
+def test_the_saved_file_is_a_score_file_the_api_reads_and_orders(tmp_path):
+    path = hand_recorder().save(tmp_path / "mine" / "scores.parquet")
+    frame, meta = read_scores(path)
+    assert meta["recorder"] == {"source": "train"} and meta["size"] == 3 and len(meta["fingerprint"]) == 16
+    loaded = curriculum.load_scores(path, labels=[0, 0, 1])
+    np.testing.assert_allclose(loaded["consensus"], [1.0, 0.5, 0.5])
+    assert list(curriculum.ordering(loaded, "consensus", balanced=False)) == [0, 1, 2]   # ties: larger margin
+    with pytest.raises(UserError, match="other labels"):
+        curriculum.load_scores(path, labels=[0, 1, 1])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda r: r.observe([3], torch.zeros(1, 2), [0]), r"index 3 is outside 0\.\.2"),
+    (lambda r: r.observe([0, 1], torch.zeros(3, 2), [0, 0]), r"logits of shape \(3, 2\) for 2 indices"),
+    (lambda r: r.observe([0], torch.zeros(1, 2), [0], member=2), r"member=2 is outside 0\.\.1"),
+    (lambda r: (r.observe([0, 1], torch.zeros(2, 2), [0, 0]), r.checkpoint(member=0)),
+     r"1 of 3 examples were never observed by member-0 \(first index 2\)"),
+    (lambda r: (r.observe([0, 1, 2], torch.zeros(3, 2), [0, 0, 1]), r.observe([2], torch.zeros(1, 2), [0]),
+                r.checkpoint(member=0)), "observed an example with two different labels"),
+    (lambda r: r.checkpoint(), "member-0 has observed no batch yet"),
+    (lambda r: (r.observe([0, 1, 2], torch.zeros(3, 2), [0, 0, 1]), r.checkpoint(member=0), r.scores()),
+     "member-1 has no checkpoint yet"),
+])
+def test_bad_input_is_one_line(call, message):
+    with pytest.raises(UserError, match=message):
+        call(ScoreRecorder(3, members=2))
+
+
+def test_members_with_other_checkpoints_are_refused():
+    rec = ScoreRecorder(3, members=2)
+    for member, epoch in ((0, 1.0), (1, 2.0)):
+        rec.observe([0, 1, 2], torch.zeros(3, 2), [0, 0, 1], member=member)
+        rec.checkpoint(epoch, member=member)
+    with pytest.raises(UserError, match=r"member-1 has checkpoints \[2\.0\], member-0 \[1\.0\]"):
+        rec.scores()
+
+
+def _record_on_rank(rank: int, world: int, init: str, out: str) -> None:
+    """One rank of a two-process gloo group: every rank observes its DistributedSampler share of each epoch's
+    batches of HAND (rank r: positions r, r + 2, ...; the padding repeats example 0 on rank 1) and rank 0 saves."""
+    torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    rec = ScoreRecorder(3)
+    for epoch, logits in enumerate(HAND, start=1):
+        mine = [0, 2] if rank == 0 else [1, 0]   # 3 examples over 2 ranks: 4 slots, example 0 twice
+        rec.observe(mine, logits[mine], LABELS[mine])
+        rec.checkpoint(epoch)
+    saved = rec.save(out)
+    assert (saved is None) == (rank != 0)
+    torch.distributed.destroy_process_group()
+
+
+def test_two_ranks_combine_into_the_scores_of_one_process(tmp_path):
+    init = f"file://{tmp_path / 'rendezvous'}"
+    torch.multiprocessing.spawn(_record_on_rank, args=(2, init, str(tmp_path / "scores.parquet")), nprocs=2)
+    frame, _ = read_scores(tmp_path / "scores.parquet")
+    np.testing.assert_allclose(frame["consensus"], [1.0, 0.5, 0.5])
+    np.testing.assert_allclose(frame["margin"], [2.0, 1.0, 0.5])
