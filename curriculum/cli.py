@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .overrides import check_overrides
+from .overrides import check_overrides, with_model_group
 
 
 def find_conf_dir(package: Path = Path(__file__).resolve().parent) -> Path:
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         print(USAGE if not argv or argv[0] in ("-h", "--help") else
               f"error: unknown command {argv[0]!r}; choose one of {', '.join(COMMANDS)}\n{USAGE}", file=sys.stderr)
         sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
-    name, overrides = argv[0], argv[1:]
+    name, overrides = argv[0], with_model_group(argv[1:])
     if not (CONF_DIR / f"{name}.yaml").is_file():
         print(f"error: no config {CONF_DIR / (name + '.yaml')}: this install has no configs (neither a checkout's "
               f"conf/ nor the package's); reinstall with pip install . from the checkout", file=sys.stderr)

@@ -18,7 +18,7 @@ from omegaconf import MISSING, OmegaConf
 from .data.augment import AugmentConfig
 from .data.datasets import DataConfig
 from .engine import OptimConfig
-from .models import MODELS, ModelConfig, default_kwargs
+from .models import MODELS, ModelConfig, default_kwargs, model_arch
 from .schedule.pacing import ExpStairsPacingConfig, PacingConfig, StaticPacingConfig
 from .schedule.sampler import SamplerConfig
 from .schedule.target import EvalConfig, TargetConfig
@@ -30,11 +30,13 @@ LATEST = "latest"                          # scores: the newest complete score r
 STUDY = "default"
 RESUME_DIR = "outputs/train/resume"        # relative to the working folder, as Hydra's outputs/ are
 
+ARCH = "${model_arch:${model.source},${model.name},${model._target_}}"   # the `model` group's arch string
+
 # Keys typed at the top of a command's line (lr, seed, epochs, batch_size, precision, the model and augment groups)
 # that the dataclass of a group holds too: there the key follows the top-level one, so that each group's node is its
 # dataclass whole (commands build it with OmegaConf.to_object) while the command line stays `lr=0.1`.
 LINKS = {
-    "score": {"optim.lr": "${lr}", "ensemble.seed": "${seed}", "ensemble.models": ["${model.name}"],
+    "score": {"optim.lr": "${lr}", "ensemble.seed": "${seed}", "ensemble.models": [ARCH],
               "recording.epochs": "${epochs}", "recording.batch_size": "${batch_size}",
               "recording.precision": "${precision}", "recording.augment": "${augment}"},
     "train": {"optim.lr": "${lr}"},
@@ -145,6 +147,8 @@ def schemas() -> dict:
         "data": DataConfig,
         "augment": AugmentConfig,
         **{f"model/{name}": ModelConfig(name, default_kwargs(name)) for name in MODELS},
+        **{f"model/{source}": ModelConfig("resnet18", source=source) for source in ("torchvision", "timm")},
+        "model/custom": ModelConfig("custom", source="custom", _target_=MISSING),
         "optim": OptimConfig,
         "sampler": SamplerConfig,
         "pacing/wu": PacingConfig,
@@ -165,6 +169,7 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
+    OmegaConf.register_new_resolver("model_arch", model_arch, replace=True)
     for path, schema in schemas().items():
         group, _, name = f"schema/{path}".rpartition("/")
         node = writable(OmegaConf.structured(schema))

@@ -16,6 +16,15 @@ ALSO_ALLOWED = {"pacing.end": ("auto",), "keep": ("auto",), "data.train_size": (
 _ABSENT = object()
 
 
+def with_model_group(args: list[str]) -> list[str]:
+    """`model._target_=pkg.Net` without a `model=` choice means model=custom (the group for your own nn.Module):
+    the default model's schema would otherwise keep its own name and keyword arguments beside the target."""
+    chosen = any(a.split("=", 1)[0].lstrip("+~") == "model" for a in args)
+    if chosen or not any(a.split("=", 1)[0].lstrip("+") == "model._target_" for a in args):
+        return args
+    return ["model=custom", *args]
+
+
 def check_overrides(config_dir: Path, command: str, args: list[str]) -> None:
     """Raise UserError for the first override Hydra would reject or `command` could not read."""
     flags = [a for a in args if a.startswith("-")]
@@ -168,6 +177,9 @@ def unknown_key_message(command: str, key: str, tree: dict, choices: dict) -> st
     `choices`: the config group choices ({"pacing": "exp_stairs"}); a group's config decides its keys."""
     head = key.split(".")[0]
     where = f"`{command}`" + (f" with {head}={choices[head]}" if head in choices and "." in key else "")
+    if key.startswith("model.kwargs.") and choices.get("model") in ("torchvision", "timm", "custom"):
+        return (f"{key} is not set by model={choices['model']}, whose keyword arguments are your own: add it as "
+                f"+{key}=...")
     parent, node = "", tree
     for part in key.split(".")[:-1]:
         if not isinstance(node.get(part), dict):

@@ -50,7 +50,7 @@ def test_unknown_command_is_named():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["score", "data=synthetic", "ensemble.models=[cnn,vit]"], "unknown model 'vit' in ensemble.models; choose from mlp"),
+    (["score", "data=synthetic", "ensemble.models=[cnn,vit]"], "unknown model 'vit'; choose one of mlp"),
     (["score", "data=synthetic", "data.label_noise=1.2"], "data.label_noise=1.2 is out of range"),
     (["score", "data=synthetic", "data.noise=flip"], "data.noise='flip' is not a kind of label noise; choose one of"),
     (["score", "data=synthetic", "data.noise=pairwise", "data.noise_map={0:7}"], "names class 7, but the dataset has"),

@@ -122,3 +122,21 @@ def test_compose_config_works_inside_a_running_hydra_app_and_leaves_it_as_it_was
         assert compose_config("train", ["sampler=standard", "seed=3"]).seed == 3
         assert GlobalHydra.instance().is_initialized()
         assert compose("train", overrides=["sampler=standard", "seed=4"]).seed == 4   # the app's own Hydra still works
+
+
+def test_a_model_target_alone_chooses_the_custom_group_and_tags_name_the_source_only_off_its_default():
+    from curriculum.commands.common import arch_of, model_tag
+    from curriculum.config import compose_config
+    from curriculum.overrides import with_model_group
+
+    assert with_model_group(["model._target_=pkg.Net", "epochs=1"]) == ["model=custom", "model._target_=pkg.Net",
+                                                                         "epochs=1"]
+    assert with_model_group(["model=custom", "model._target_=pkg.Net"]) == ["model=custom", "model._target_=pkg.Net"]
+    assert with_model_group(["model=mlp"]) == ["model=mlp"]
+    plain = compose_config("train", ["model=cnn"])
+    assert model_tag(plain) == {"name": "cnn", "kwargs": {"width": 16, "hidden": 128}}   # as before sources existed
+    torchvision = compose_config("train", ["model=torchvision", "model.name=mobilenet_v3_small"])
+    assert arch_of(torchvision) == "torchvision/mobilenet_v3_small"
+    assert model_tag(torchvision) == {"name": "mobilenet_v3_small", "kwargs": {}, "source": "torchvision"}
+    score = compose_config("score", with_model_group(["model._target_=pkg.Net"]))
+    assert list(score.ensemble.models) == ["custom/pkg.Net"]   # the ensemble's default models follow the model

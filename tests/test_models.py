@@ -79,3 +79,77 @@ def test_allocator_tuning_is_idempotent_and_training_still_runs():
     model = create_model("cnn", (1, 28, 28), 10, init_seed=0)
     model(torch.randn(4, 1, 28, 28)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+# ------------------------------------------------------------------------------------------------ other sources
+
+class TinyNet(torch.nn.Module):
+    """A user's own module, as model=custom calls it: num_classes=, in_channels= and its own keyword arguments."""
+
+    def __init__(self, num_classes, in_channels, width=4):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(in_channels, width, 3)
+        self.head = torch.nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.head(self.conv(x).mean((2, 3)))
+
+
+def test_the_arch_string_names_the_source_and_the_model():
+    from curriculum.models import ModelConfig, model_arch
+
+    assert model_arch("curriculum", "cnn") == "cnn"
+    assert model_arch("torchvision", "resnet18") == "torchvision/resnet18"
+    assert model_arch("custom", "custom", "pkg.Net") == "custom/pkg.Net"
+    assert ModelConfig("resnet18", source="timm").arch == "timm/resnet18"
+    with pytest.raises(UserError, match="model=custom needs model._target_="):
+        ModelConfig("custom", source="custom")
+    with pytest.raises(UserError, match="model.source='keras' must be one of"):
+        ModelConfig("x", source="keras")
+
+
+@pytest.mark.parametrize("shape", [(1, 12, 12), (3, 32, 32)])
+def test_a_torchvision_network_takes_the_datas_channels_and_classes(shape):
+    from curriculum.models import ChannelAdapter
+
+    model = create_model("torchvision/resnet18", shape, 7, init_seed=0)
+    assert isinstance(model, ChannelAdapter) == (shape[0] != 3)   # 1x1 conv to 3 channels only when needed
+    assert model(torch.zeros(2, *shape)).shape == (2, 7)
+    again = create_model("torchvision/resnet18", shape, 7, init_seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters()))
+
+
+@pytest.mark.parametrize("arch, message", [
+    ("torchvision/vit_b_16", r"model torchvision/vit_b_16 does not take images of 1x28x28 \(AssertionError"),
+    ("torchvision/resnet_nope", r"'resnet_nope' is not a torchvision classification model"),
+    ("custom/no_such_module.Net", r"model._target_='no_such_module.Net' cannot be imported"),
+    ("custom/torch.nn.Linear", r"model._target_=torch.nn.Linear does not take num_classes="),
+    ("custom/torch.nn.Identity", r"returns Tensor \(2, 1, 28, 28\) for 2 images; it must return logits"),
+    ("keras/resnet", r"unknown model 'keras/resnet'"),
+])
+def test_a_model_that_does_not_fit_is_one_line(arch, message):
+    with pytest.raises(UserError, match=message):
+        create_model(arch, (1, 28, 28), 10, init_seed=0)
+
+
+def test_a_users_own_module_is_built_with_its_keyword_arguments():
+    model = create_model("custom/test_models.TinyNet", (2, 9, 9), 3, init_seed=0, width=6)
+    assert isinstance(model, TinyNet) and model.conv.in_channels == 2 and model.conv.out_channels == 6
+    assert model(torch.zeros(4, 2, 9, 9)).shape == (4, 3)
+
+
+def test_timm_networks_are_built_and_without_timm_it_is_one_line(monkeypatch):
+    timm = pytest.importorskip("timm", reason="the optional timm extra is not installed")
+    model = create_model("timm/resnet18", (1, 12, 12), 5, init_seed=0)
+    assert model.conv1.in_channels == 1 and model(torch.zeros(2, 1, 12, 12)).shape == (2, 5)
+    assert timm.is_model("resnet18")
+    monkeypatch.setitem(__import__("sys").modules, "timm", None)   # as if not installed
+    with pytest.raises(UserError, match=r"model=timm needs timm: pip install 'curriculum\[timm\]'"):
+        create_model("timm/resnet18", (1, 12, 12), 5, init_seed=0)
+
+
+def test_an_ensemble_may_mix_sources_and_names_an_unknown_one():
+    ens = EnsembleConfig(size=2, models=("cnn", "torchvision/resnet18"))
+    assert [m.arch for m in ens.members()] == ["cnn", "torchvision/resnet18"]
+    with pytest.raises(UserError, match=r"unknown model 'vit'; .*\(in ensemble.models\)"):
+        EnsembleConfig(size=2, models=("cnn", "vit"))

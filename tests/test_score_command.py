@@ -2,11 +2,13 @@
 
 import hashlib
 import warnings
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import FASHION_MNIST, run_cli
 
 import curriculum
@@ -120,3 +122,20 @@ def test_real_fashion_mnist_flipped_labels_get_the_lowest_consensus(tmp_path, st
     assert run["tags.dataset"] == "fashion_mnist" and run["metrics.member_test_acc_mean"] > 0.7
     test_scores = pd.read_parquet(out / "test_scores.parquet")
     assert len(test_scores) == 10000 and np.isfinite(test_scores["consensus"]).all()
+
+
+@pytest.mark.slow
+def test_any_torchvision_model_and_a_users_own_module_score_from_the_command_line(tmp_path, store):
+    """The README's `score model=torchvision model.name=resnet18`, and `model._target_=` alone choosing model=custom
+    (a module of tests/ on PYTHONPATH, as a user's package would be), each member named by its arch."""
+    common = ["data=synthetic", "data.train_size=200", "epochs=1", "ensemble.size=1", "device=cpu",
+              f"mlflow.tracking_uri={store}"]
+    for name, model in (("tv", ["model=torchvision", "model.name=resnet18"]),
+                        ("own", ["model._target_=test_models.TinyNet", "+model.kwargs.width=3"])):
+        proc = run_cli("score", *common, *model, f"out_dir={tmp_path / name}",
+                       env={"PYTHONPATH": str(Path(__file__).parent)})
+        assert "scores:" in proc.stderr + proc.stdout
+    archs = [read_scores(tmp_path / name / "scores.parquet")[1]["ensemble"][0]["arch"] for name in ("tv", "own")]
+    assert archs == ["torchvision/resnet18", "custom/test_models.TinyNet"]
+    weights = torch.load(tmp_path / "own" / "dynamics" / "member-0.weights.pt", weights_only=True)
+    assert weights["kwargs"] == {"width": 3} and weights["state_dict"]["conv.weight"].shape[0] == 3

@@ -30,6 +30,19 @@ def optim_config(cfg: DictConfig) -> OptimConfig:
     return OmegaConf.to_object(cfg.optim)   # its lr is the top-level key `lr` (config.LINKS)
 
 
+def arch_of(cfg: DictConfig) -> str:
+    """The `model` group's arch string (curriculum.models): cnn, torchvision/resnet18, custom/pkg.Net, ..."""
+    return OmegaConf.to_object(cfg.model).arch
+
+
+def model_tag(cfg: DictConfig) -> dict:
+    """The model settings a train run is tagged with; the source keys only off their defaults, so that the tags of
+    this package's models read as before they existed."""
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    defaults = {"source": "curriculum", "_target_": None}
+    return {key: value for key, value in model.items() if key not in defaults or defaults[key] != value}
+
+
 def tracker(cfg: DictConfig) -> Tracker:
     return Tracker(str(cfg.mlflow.tracking_uri), str(cfg.mlflow.experiment))
 

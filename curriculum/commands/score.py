@@ -32,7 +32,7 @@ from ..scoring.ensemble import (
     reusable_member,
     train_member,
 )
-from .common import data_config, log_inputs, optim_config, say, tracker, writable_dir
+from .common import arch_of, data_config, log_inputs, optim_config, say, tracker, writable_dir
 
 
 def score(cfg: DictConfig) -> None:
@@ -70,8 +70,8 @@ def score(cfg: DictConfig) -> None:
 
 def score_settings(cfg: DictConfig) -> tuple[EnsembleConfig, RecordingConfig, OptimConfig, torch.device]:
     """The ensemble, recording and optimizer settings and the device, unpacked from the config."""
-    ens = OmegaConf.to_object(cfg.ensemble)   # seed, models: the top-level seed and model.name (config.LINKS)
-    ens = replace(ens, model_kwargs=ens.model_kwargs | {cfg.model.name: dict(cfg.model.get("kwargs") or {})})
+    ens = OmegaConf.to_object(cfg.ensemble)   # seed, models: the top-level seed and model's arch (config.LINKS)
+    ens = replace(ens, model_kwargs=ens.model_kwargs | {arch_of(cfg): dict(cfg.model.get("kwargs") or {})})
     device = resolve_device(str(cfg.device))
     rec = OmegaConf.to_object(cfg.recording)  # epochs, batch_size, precision, augment: the top-level keys
     rec = replace(rec, precision=resolve_precision(rec.precision, device))

@@ -29,7 +29,8 @@ from ..runtime import set_threads
 from ..schedule.plan import PlanSettings, RunPlan, make_plan, plan_needs_scores
 from ..schedule.resume import STATE_FORMAT, Resume, load_state, other_states
 from ..schedule.target import TargetConfig, TrainedTarget, train_target
-from .common import augment_config, data_config, log_inputs, optim_config, plan_settings, say, tracker, writable_dir
+from .common import (arch_of, augment_config, data_config, log_inputs, model_tag, optim_config, plan_settings, say,
+                     tracker, writable_dir)
 
 
 def train(cfg: DictConfig) -> None:
@@ -205,7 +206,7 @@ def log_weights(track, run_id: str, model, spec: dict) -> None:
 
 
 def target_config(cfg: DictConfig, device) -> TargetConfig:
-    return TargetConfig(arch=str(cfg.model.name), model_kwargs=dict(cfg.model.get("kwargs") or {}),
+    return TargetConfig(arch=arch_of(cfg), model_kwargs=dict(cfg.model.get("kwargs") or {}),
                         epochs=int(cfg.epochs), epochs_of=str(cfg.epochs_of), batch_size=int(cfg.batch_size),
                         eval=OmegaConf.to_object(cfg.eval), seed=int(cfg.seed),
                         precision=resolve_precision(str(cfg.precision), device),
@@ -215,7 +216,7 @@ def target_config(cfg: DictConfig, device) -> TargetConfig:
 def training_tag(cfg: DictConfig, target: TargetConfig) -> dict:
     """The settings every arm of a study shares: compare splits arms whose settings differ."""
     data = training_settings(OmegaConf.to_container(cfg.data, resolve=True))
-    return {"epochs_of": target.epochs_of, "model": OmegaConf.to_container(cfg.model, resolve=True),
+    return {"epochs_of": target.epochs_of, "model": model_tag(cfg),
             "epochs": int(cfg.epochs), "batch_size": int(cfg.batch_size), "lr": float(cfg.lr), "precision": target.precision,
             "augment": asdict(target.augment.resolved(str(cfg.data.name))),
             "optim": OmegaConf.to_container(cfg.optim, resolve=True), "eval": {"per_epoch": float(cfg.eval.per_epoch)},

@@ -19,7 +19,7 @@ from ..data.splits import stratified_folds
 from ..dicts import identity_differences
 from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, train
 from ..errors import UserError
-from ..models import MODELS, create_model
+from ..models import MODELS, check_model, create_model
 from ..progress import Progress
 from ..seeding import numpy_rng, stream_seed, torch_generator
 from ..statistics import STATISTICS
@@ -84,9 +84,11 @@ class EnsembleConfig:
             raise UserError(f"ensemble.size={self.size} must be at least 1")
         if not self.models:
             raise UserError("ensemble.models is empty; give at least one of " + ", ".join(MODELS))
-        unknown = [m for m in self.models if m not in MODELS]
-        if unknown:
-            raise UserError(f"unknown model {unknown[0]!r} in ensemble.models; choose from {', '.join(MODELS)}")
+        for arch in self.models:
+            try:
+                check_model(arch)
+            except UserError as err:
+                raise UserError(f"{err} (in ensemble.models)") from None
         if self.seed < 0:
             raise UserError(f"seed={self.seed} must be a non-negative integer")
         if not 0 <= self.shard < self.num_shards:

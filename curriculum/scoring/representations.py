@@ -48,7 +48,11 @@ def member_outputs(paths: list[Path], identities: list[dict], data: Data, device
             notes.append(why or f"{weights_path(path).name} does not fit its architecture's network any more")
             continue
         model = model.to(device)
-        features.append(penultimate(model, test, inputs, batch))
+        has_linear = any(isinstance(m, nn.Linear) for m in model.modules())
+        features.append(penultimate(model, test, inputs, batch) if has_linear else None)
+        if not has_linear:
+            notes.append(f"{path.name}: {spec['arch']} has no nn.Linear layer, whose input is the representation "
+                         f"(CKA, subspaces): left out of those, kept in the predictions")
         predicted.append(predict_classes(model, x_predict, inputs, batch).cpu().numpy())
     return features, predicted, notes
 
