@@ -153,3 +153,11 @@ def test_an_ensemble_may_mix_sources_and_names_an_unknown_one():
     assert [m.arch for m in ens.members()] == ["cnn", "torchvision/resnet18"]
     with pytest.raises(UserError, match=r"unknown model 'vit'; .*\(in ensemble.models\)"):
         EnsembleConfig(size=2, models=("cnn", "vit"))
+
+
+def test_the_examples_network_is_a_custom_model(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "examples"))
+    model = create_model("custom/my_net.MyNet", (1, 28, 28), 10, init_seed=0, width=8)
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10) and model.head.in_features == 16
