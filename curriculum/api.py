@@ -24,9 +24,9 @@ from .schedule.pruning import HISTOGRAM_CAVEAT, estimate_clean_fraction
 from .schedule.sampler import DROP_HARDEST, STRATA, TIES, SamplerConfig, check_strata
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-ORDERS = {"easy": "consensus", "hard": "anti", "consensus": "consensus", "anti": "anti", "random": "random",
-          "stratified": "stratified"}   # order= -> the sampler name make_ordering takes (train's names work too)
-API_NAMES = {"score": "by", "ties": "ties", "keep": "keep", "end": "end"}   # how the messages name the settings
+ORDERS = ("consensus", "anti", "random", "stratified")   # order=: train's sampler= names, export's order= names
+OLD_ORDERS = {"easy": "consensus", "hard": "anti"}         # the API's names before it spoke train's: still read
+API_NAMES = {"score": "score", "ties": "ties", "keep": "keep", "end": "end"}   # how the messages name the settings
 
 
 def load_scores(path_or_run: str | Path, labels=None, tracking_uri: str | None = None) -> pd.DataFrame:
@@ -75,38 +75,78 @@ def _checked(frame: pd.DataFrame, labels: np.ndarray, source: str) -> pd.DataFra
     return frame
 
 
-def ordering(scores: pd.DataFrame, by: str = "consensus", order: str = "easy", seed: int = 0,
-             balanced: bool = True, ties: str = "margin", strata: int = STRATA,
-             drop_hardest: float = DROP_HARDEST) -> np.ndarray:
-    """Dataset indices (values of the frame's `index` column), easiest first for order="easy" (or "consensus"),
-    exactly reversed for "hard" ("anti"), seeded for "random", even across score strata for "stratified" (the
-    hardest `drop_hardest` last): `train`'s ordering (sampler=..., sampler.score=by, sampler.balanced,
-    sampler.ties, sampler.strata, sampler.drop_hardest) of the same frame. A prefix of it is a pruned subset."""
-    positions = ordering_positions(scores, by, order, seed, balanced, ties, strata, drop_hardest)
-    return scores["index"].to_numpy()[positions]
+def ordering(scores, score: str = "consensus", order: str = "consensus", seed: int = 0, balanced: bool = True,
+             ties: str = "margin", strata: int = STRATA, drop_hardest: float = DROP_HARDEST, *, labels=None,
+             by: str | None = None) -> np.ndarray:
+    """Dataset indices, in `train`'s order of them: order="consensus" easy first by the `score` column (any score
+    with a direction), "anti" its exact reverse, "random" seeded, "stratified" even across score strata with the
+    hardest `drop_hardest` last; class-balanced, ties broken by the larger margin. The names are train's (sampler=,
+    sampler.score=, sampler.balanced, sampler.ties, sampler.strata, sampler.drop_hardest) and export's. A prefix of
+    it is a pruned subset.
+
+    `scores`: a frame from load_scores or ScoreRecorder.scores() (indices: its `index` column), or a 1-D array of
+    one score per example (indices: positions; `score` names its kind, for its direction; `labels=` the labels,
+    needed when balanced). `by=` is the old name of `score=`."""
+    score = _renamed_score(score, by)
+    frame = scores_frame(scores, score, labels)
+    return frame["index"].to_numpy()[ordering_positions(frame, score, order, seed, balanced, ties, strata,
+                                                        drop_hardest)]
 
 
-def ordering_positions(scores: pd.DataFrame, by: str = "consensus", order: str = "easy", seed: int = 0,
+def ordering_positions(scores, score: str = "consensus", order: str = "consensus", seed: int = 0,
                        balanced: bool = True, ties: str = "margin", strata: int = STRATA,
-                       drop_hardest: float = DROP_HARDEST) -> np.ndarray:
+                       drop_hardest: float = DROP_HARDEST, *, labels=None, by: str | None = None) -> np.ndarray:
     """ordering() as row positions of `scores`, for callers that want the rows' other columns too."""
-    sampler = sampler_config(order, by, balanced, ties, strata, drop_hardest)
-    if balanced and "label" not in scores:
-        raise UserError("balanced=True needs a label column; pass labels= to load_scores or set balanced=False")
-    labels = scores["label"].to_numpy() if "label" in scores else np.zeros(len(scores), dtype=np.int64)
-    plan = make_plan(PlanSettings(sampler, names=API_NAMES), Scores(scores), labels, np.zeros(len(scores), bool), seed)
+    score = _renamed_score(score, by)
+    frame = scores_frame(scores, score, labels)
+    sampler = sampler_config(order, score, balanced, ties, strata, drop_hardest)
+    if balanced and "label" not in frame:
+        raise UserError("balanced=True needs labels: pass labels= (to ordering, or to load_scores) or set "
+                        "balanced=False")
+    given = frame["label"].to_numpy() if "label" in frame else np.zeros(len(frame), dtype=np.int64)
+    plan = make_plan(PlanSettings(sampler, names=API_NAMES), Scores(frame), given, np.zeros(len(frame), bool), seed)
     return plan.ordering
 
 
-def sampler_config(order: str, by: str, balanced: bool, ties: str, strata: int, drop_hardest: float) -> SamplerConfig:
-    """The sampler of an ordering named as the API and `export` name it (order=easy, by=...), checked with their
-    names in the messages."""
+def scores_frame(scores, score: str, labels=None) -> pd.DataFrame:
+    """A frame as load_scores gives it: `scores` itself (with `labels` checked against it), or one made from a 1-D
+    array of `score` values per example: index = position, label = `labels` when given."""
+    if isinstance(scores, pd.DataFrame):
+        return scores if labels is None else _checked(scores, np.asarray(labels), "scores")
+    values = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores, dtype=np.float64)
+    if values.ndim != 1:
+        raise UserError(f"scores of shape {values.shape}: give a frame (load_scores) or one score per example")
+    frame = pd.DataFrame({"index": np.arange(len(values)), score: values})
+    if labels is not None:
+        labels = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
+        if labels.shape != values.shape:
+            raise UserError(f"labels of shape {labels.shape} for {len(values)} scores; give one label per example")
+        frame["label"] = labels.astype(np.int64)
+    return frame
+
+
+def _renamed_score(score: str, by: str | None) -> str:
+    if by is None:
+        return score
+    warnings.warn("ordering(by=...) is ordering(score=...), as train's sampler.score and export's score=",
+                  DeprecationWarning, stacklevel=3)
+    return by
+
+
+def sampler_config(order: str, score: str, balanced: bool, ties: str, strata: int,
+                   drop_hardest: float) -> SamplerConfig:
+    """The sampler of an ordering named as the API and `export` name it (order=consensus, score=...), checked with
+    their names in the messages."""
+    if order in OLD_ORDERS:
+        warnings.warn(f"order={order!r} is order={OLD_ORDERS[order]!r}, as train's sampler= names it",
+                      DeprecationWarning, stacklevel=4)
+        order = OLD_ORDERS[order]
     if order not in ORDERS:
         raise UserError(f"order={order!r} must be one of {', '.join(ORDERS)}")
     if ties not in TIES:
         raise UserError(f"ties={ties!r} must be margin or random")
     check_strata(strata, drop_hardest, prefix="")
-    return SamplerConfig(ORDERS[order], by, balanced, ties, strata=strata, drop_hardest=drop_hardest)
+    return SamplerConfig(order, score, balanced, ties, strata=strata, drop_hardest=drop_hardest)
 
 
 class FoundIssues(NamedTuple):
@@ -127,7 +167,8 @@ def find_label_issues(scores, labels=None, *, return_indices_ranked_by: str | No
     out-of-fold probabilities you computed; this takes the score run that computed them.
 
     `scores`: a score run's directory, its scores.parquet, an MLflow score run id, or a frame from load_scores (which
-    remembers its file); `labels` as load_scores checks them. With a run of `score ensemble.folds=K`, it is confident
+    remembers its file); `labels` as load_scores checks them. Or, as cleanlab takes them, out-of-fold probabilities
+    (N, classes) of your own with `labels` (N,): confident learning on those. With a run of `score ensemble.folds=K`, it is confident
     learning on `<score dir>/oof_probs.npy` (cleanlab's default filter, prune_by_noise_rate; scoring/confident.py),
     or, when that file is gone, what the run found with it (the label_issue and oof_confidence columns, the meta's
     estimate). Without folds, it is the consensus histogram's estimate (pacing.end=auto's) with that many
@@ -135,17 +176,40 @@ def find_label_issues(scores, labels=None, *, return_indices_ranked_by: str | No
     Returns FoundIssues(issues, estimated_share, method): `issues` is a boolean mask over the frame's rows, or with
     return_indices_ranked_by ("self_confidence" or "normalized_margin", as cleanlab's, or "margin") the flagged
     examples' dataset indices (the frame's `index`), least likely correct first."""
-    frame = scores if isinstance(scores, pd.DataFrame) else load_scores(scores, labels, tracking_uri)
-    if labels is not None and isinstance(scores, pd.DataFrame):
-        frame = _checked(frame, np.asarray(labels), "scores")
     if return_indices_ranked_by is not None and return_indices_ranked_by not in RANKINGS:
         raise UserError(f"return_indices_ranked_by={return_indices_ranked_by!r} must be None or one of "
                         f"{', '.join(RANKINGS)}")
-    flags, share, quality, method = _found_issues(frame, return_indices_ranked_by)
+    if _is_array(scores):
+        if return_indices_ranked_by == "margin":
+            raise UserError("return_indices_ranked_by='margin' ranks by a score run's margin column; rank "
+                            "probabilities by 'self_confidence' or 'normalized_margin'")
+        frame, probs = _probabilities_frame(scores, labels)
+        flags, share, quality, method = _confident_issues(frame, probs, return_indices_ranked_by)
+    else:
+        frame = scores if isinstance(scores, pd.DataFrame) else load_scores(scores, labels, tracking_uri)
+        if labels is not None and isinstance(scores, pd.DataFrame):
+            frame = _checked(frame, np.asarray(labels), "scores")
+        flags, share, quality, method = _found_issues(frame, return_indices_ranked_by)
     if return_indices_ranked_by is None:
         return FoundIssues(flags, share, method)
     rows = np.flatnonzero(flags)
     return FoundIssues(frame["index"].to_numpy()[rows[np.argsort(quality[rows], kind="stable")]], share, method)
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, (np.ndarray, list)) or hasattr(value, "detach")
+
+
+def _probabilities_frame(probs, labels) -> tuple[pd.DataFrame, np.ndarray]:
+    """Probabilities (N, classes) and labels (N,) given as arrays: a frame of positions and labels, and the probs."""
+    probs = np.asarray(probs.detach().cpu() if hasattr(probs, "detach") else probs, dtype=np.float64)
+    if labels is None or probs.ndim != 2:
+        raise UserError(f"find_label_issues of arrays takes out-of-fold probabilities (N, classes) and labels= "
+                        f"(N,), as cleanlab's does; got {'no labels' if labels is None else f'shape {probs.shape}'}")
+    labels = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
+    if labels.shape != (len(probs),):
+        raise UserError(f"labels of shape {labels.shape} for {len(probs)} rows of probabilities")
+    return pd.DataFrame({"index": np.arange(len(probs)), "label": labels}), probs
 
 
 def _found_issues(frame: pd.DataFrame, ranked_by: str | None):

@@ -30,7 +30,7 @@ BALANCED = [101, 104, 100, 106, 102, 107, 103, 105]
 def test_ordering_is_easy_first_class_balanced_and_hard_is_its_exact_reverse():
     assert curriculum.ordering(FRAME).tolist() == BALANCED
     assert curriculum.ordering(FRAME, balanced=False).tolist() == [101, 100, 102, 104, 106, 107, 103, 105]
-    assert curriculum.ordering(FRAME, order="hard").tolist() == BALANCED[::-1]
+    assert curriculum.ordering(FRAME, order="anti").tolist() == BALANCED[::-1]
     assert sorted(curriculum.ordering(FRAME, order="random", seed=4).tolist()) == list(range(100, 108))
 
 
@@ -39,7 +39,6 @@ def test_stratified_ordering_deals_evenly_from_score_strata_and_leaves_the_harde
     # {101, 100, 102, 104} (0.7-1.0) and {106, 107} (0.6, 0.3). Two rounds take both of the small stratum.
     order = curriculum.ordering(FRAME, order="stratified", balanced=False, strata=2, drop_hardest=0.25).tolist()
     assert {106, 107} <= set(order[:4]) and set(order[4:6]) <= {101, 100, 102, 104} and order[6:] == [103, 105]
-    assert curriculum.ordering(FRAME, order="anti").tolist() == BALANCED[::-1]     # train's sampler names work too
     with pytest.raises(curriculum.UserError, match=r"^strata=2.5 must be a whole number"):
         curriculum.ordering(FRAME, order="stratified", strata=2.5)
 
@@ -96,14 +95,35 @@ def test_bad_sharding_is_one_line():
 
 
 def test_bad_orderings_are_one_line():
-    with pytest.raises(curriculum.UserError, match=r"^order='easiest' must be one of easy, hard, consensus, anti, "
-                                                   r"random, stratified$"):
+    with pytest.raises(curriculum.UserError, match=r"^order='easiest' must be one of consensus, anti, random, "
+                                                   r"stratified$"):
         curriculum.ordering(FRAME, order="easiest")
-    with pytest.raises(curriculum.UserError, match=r"^by='margin' is not a column of the scores; choose one of "
+    with pytest.raises(curriculum.UserError, match=r"^score='margin' is not a column of the scores; choose one of "
                                                    r"consensus$"):
-        curriculum.ordering(FRAME, by="margin")
+        curriculum.ordering(FRAME, score="margin")
     with pytest.raises(curriculum.UserError, match="no easy-to-hard direction"):
-        curriculum.ordering(FRAME.assign(variability=0.1), by="variability")
+        curriculum.ordering(FRAME.assign(variability=0.1), score="variability")
+    with pytest.raises(curriculum.UserError, match=r"^balanced=True needs labels: pass labels="):
+        curriculum.ordering(np.array([0.5, 0.2]))
+
+
+def test_the_apis_earlier_names_still_order_and_say_the_new_ones():
+    with pytest.warns(DeprecationWarning, match=r"order='hard' is order='anti'"):
+        assert curriculum.ordering(FRAME, order="hard").tolist() == BALANCED[::-1]
+    with pytest.warns(DeprecationWarning, match=r"ordering\(by=...\) is ordering\(score=...\)"):
+        assert curriculum.ordering(FRAME, by="consensus", order="easy").tolist() == BALANCED
+
+
+def test_an_array_of_scores_orders_its_positions():
+    # margins of 6 examples (higher = easier), labels 0 0 0 1 1 1: unbalanced 1 (3.0), 4 (2.0), 0 (1.0), 5 (0.5),
+    # 2 (-1.0), 3 (-2.0); balanced, class 0 (1, 0, 2) and class 1 (4, 5, 3) alternate, class 0's head first
+    margin, labels = np.array([1.0, 3.0, -1.0, -2.0, 2.0, 0.5]), np.array([0, 0, 0, 1, 1, 1])
+    assert curriculum.ordering(margin, "margin", balanced=False).tolist() == [1, 4, 0, 5, 2, 3]
+    assert curriculum.ordering(margin, "margin", labels=labels).tolist() == [1, 4, 0, 5, 2, 3]
+    assert curriculum.ordering(-margin, "loss", labels=labels, order="anti").tolist() == [3, 2, 5, 0, 4, 1]
+    assert curriculum.ordering_positions(margin, "margin", balanced=False).tolist() == [1, 4, 0, 5, 2, 3]
+    with pytest.raises(curriculum.UserError, match=r"labels of shape \(2,\) for 6 scores"):
+        curriculum.ordering(margin, "margin", labels=[0, 1])
 
 
 def test_load_scores_reads_a_parquet_a_run_dir_and_a_csv_and_checks_labels(tmp_path):
@@ -220,6 +240,20 @@ def test_find_label_issues_is_confident_learning_on_a_folds_runs_out_of_fold_pro
     frame = curriculum.load_scores(tmp_path)
     for by in ("self_confidence", "normalized_margin", "margin"):   # margins: f -2.0, c -1.0
         assert curriculum.find_label_issues(frame, return_indices_ranked_by=by).issues.tolist() == ranked
+
+
+def test_find_label_issues_takes_probabilities_and_labels_as_cleanlab_does():
+    """The same hand-worked case as arrays: the same flags and share; ranked, the positions (its dataset indices)."""
+    labels = FOLDS_FRAME["label"].to_numpy()
+    issues, share, method = curriculum.find_label_issues(OOF, labels)
+    assert issues.tolist() == np.tile([False, False, True, False, False, True], 5).tolist()
+    assert share == pytest.approx(1 / 3) and method == "confident learning"
+    ranked = curriculum.find_label_issues(OOF, labels, return_indices_ranked_by="self_confidence").issues
+    assert ranked.tolist() == [5, 11, 17, 23, 29, 2, 8, 14, 20, 26]
+    with pytest.raises(curriculum.UserError, match=r"probabilities \(N, classes\) and labels= \(N,\).*no labels"):
+        curriculum.find_label_issues(OOF)
+    with pytest.raises(curriculum.UserError, match="ranks by a score run's margin column; rank probabilities by"):
+        curriculum.find_label_issues(OOF, labels, return_indices_ranked_by="margin")
 
 
 def test_find_label_issues_refuses_probabilities_it_cannot_match_to_the_rows(tmp_path):
