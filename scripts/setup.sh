@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating $VENV" >&2
   "$PY" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import curriculum, pytest, xdist, aum, cleanlab, timm" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import curriculum, pytest, xdist, aum, cleanlab, timm, lightning" 2>/dev/null; then
   echo "[setup] installing the project (torch is large: this takes a few minutes the first time)" >&2
   log=$(mktemp)
   if ! "$VENV/bin/python" -m pip install -e ".[dev]" >"$log" 2>&1; then

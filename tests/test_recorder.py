@@ -126,3 +126,23 @@ def test_the_readme_example_runs_as_written_and_puts_the_wrong_labels_last(tmp_p
     right, wrong = map(float, re.search(r"right labels ([\d.]+), wrong ones ([\d.]+)", out).groups())
     assert right > 0.8 and wrong < 0.2
     assert "consensus" in out.splitlines()[0] and (tmp_path / "my_scores.parquet").is_file()
+
+
+def test_the_lightning_callback_reads_indices_from_the_batch_or_the_step_and_says_what_it_needs(tmp_path):
+    pytest.importorskip("lightning", reason="the optional lightning extra is not installed")
+    from types import SimpleNamespace
+
+    from curriculum.integrations.lightning import RecordScores
+
+    callback = RecordScores(3, tmp_path / "scores.parquet")
+    for epoch, logits in enumerate(HAND):
+        callback.on_train_batch_end(None, None, {"loss": 0, "logits": logits[:2]}, ([0, 1], None, LABELS[:2]), 0)
+        callback.on_train_batch_end(None, None, {"loss": 0, "logits": logits[2:], "indices": [2], "labels": [1]},
+                                    "a batch of another shape", 1)
+        callback.on_train_epoch_end(SimpleNamespace(current_epoch=epoch), None)
+    callback.on_fit_end(None, None)
+    np.testing.assert_allclose(read_scores(tmp_path / "scores.parquet")[0]["consensus"], [1.0, 0.5, 0.5])
+    with pytest.raises(UserError, match="return a dict with 'loss' and the batch's 'logits'"):
+        callback.on_train_batch_end(None, None, {"loss": 0}, ([0], None, [0]), 0)
+    with pytest.raises(UserError, match="cannot find the batch's dataset indices"):
+        callback.on_train_batch_end(None, None, {"loss": 0, "logits": HAND[0]}, (None, [0]), 0)
