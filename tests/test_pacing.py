@@ -122,7 +122,7 @@ def test_exponential_with_a_huge_growth_factor_does_not_overflow():
 
 
 def _sampler(name: str, n: int, total: int, batch: int, **params) -> PacedSampler:
-    return PacedSampler(np.arange(n), make_pacing(name, **params), total, batch, 1.0, torch.Generator().manual_seed(0))
+    return PacedSampler(np.arange(n), make_pacing(name, **params), total, batch, 1.0, seed=0)
 
 
 def test_step_with_a_1_releases_all_data_at_the_last_step_of_the_sampler():
@@ -154,7 +154,7 @@ def test_exponential_reaching_all_data_only_at_t_equals_T_is_accepted_and_its_la
 def test_static_pacing_offers_the_kept_prefix_at_every_step():
     g = make_pacing("static")
     assert [g(t, T) for t in (0, 1, 50, T)] == [1.0] * 4
-    sampler = PacedSampler(np.arange(100)[::-1], g, 40, 10, 0.3, torch.Generator().manual_seed(0))
+    sampler = PacedSampler(np.arange(100)[::-1], g, 40, 10, 0.3, seed=0)
     assert [sampler.prefix_size(s) for s in (0, 20, 39)] == [30, 30, 30]
     batches = list(sampler)
     assert all(set(b.tolist()) <= set(range(70, 100)) for b in batches)          # the first 30 of the ordering

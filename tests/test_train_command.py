@@ -151,7 +151,7 @@ def test_pruned_sampler_never_yields_the_hardest_and_never_the_validation_split(
     data = load_data(DataConfig(name="synthetic", train_size=1000, val_size=200))
     scores = np.random.default_rng(0).random(len(data.train))
     ordering = make_ordering("consensus", scores, data.train.y.numpy(), seed=0)
-    sampler = PacedSampler(ordering, make_pacing("linear"), 300, 50, 0.7, torch.Generator().manual_seed(0))
+    sampler = PacedSampler(ordering, make_pacing("linear"), 300, 50, 0.7, seed=0)
     drawn = torch.cat(list(sampler)).unique().numpy()
     assert set(drawn) <= set(ordering[:700].tolist())
     official = data.train.index.numpy()[drawn]

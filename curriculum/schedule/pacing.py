@@ -256,24 +256,22 @@ class PacedSampler(torch.utils.data.Sampler):
     (same seed everywhere) and keeps its own contiguous slice of batch_size / num_replicas, so the ranks' shares of
     a step are disjoint and together are the single-process batch.
 
-    `start` (or `set_step`) continues a run at that step (0-based), from nothing but the step: given a generator
-    seeded as the run's was, the sampler draws and drops the batches of the steps before it (one randperm each,
-    cheap next to training), then yields exactly what an uninterrupted sampler yields from step `start` on. Without
-    a `generator`, each iteration starts a fresh one from `seed` (the `target_batches` stream `train` uses), so
-    iterating twice gives the same batches."""
+    `seed` is its one source of randomness: each iteration starts a fresh generator from it (the `target_batches`
+    stream `train` uses, on `device`, where the ordering is kept and the draws made), so iterating twice gives the
+    same batches. `start` (or `set_step`) continues a run at that step (0-based), from nothing but the step: the
+    sampler draws and drops the batches of the steps before it (one randperm each, cheap next to training), then
+    yields exactly what an uninterrupted sampler yields from step `start` on."""
 
-    def __init__(self, ordering, pacing, total_steps: int, batch_size: int, end: float = 1.0,
-                 generator: torch.Generator | None = None, start: int = 0, *, seed: int = 0,
-                 num_replicas: int = 1, rank: int = 0):
+    def __init__(self, ordering, pacing, total_steps: int, batch_size: int, end: float = 1.0, start: int = 0, *,
+                 seed: int = 0, num_replicas: int = 1, rank: int = 0, device: str | torch.device = "cpu"):
         n = len(ordering)
         if not 0 < end <= 1:
             raise UserError(f"pacing.end={end} must be a fraction in (0, 1]")
         if end * n < batch_size:
             raise UserError(f"pacing.end={end} keeps {int(end * n)} examples, fewer than batch_size={batch_size}")
         _check_shards(batch_size, num_replicas, rank)
-        device = generator.device if generator is not None else "cpu"
         self.ordering = torch.as_tensor(np.ascontiguousarray(ordering), dtype=torch.int64, device=device)  # a[::-1] too
-        self.pacing, self.total, self.batch, self.end, self.gen = pacing, total_steps, batch_size, end, generator
+        self.pacing, self.total, self.batch, self.end, self.device = pacing, total_steps, batch_size, end, device
         self.seed, self.num_replicas, self.rank = seed, num_replicas, rank
         self.set_step(start)
 
@@ -297,7 +295,7 @@ class PacedSampler(torch.utils.data.Sampler):
         return self.total - self.start
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        gen = self.gen if self.gen is not None else torch_generator(self.seed, "target_batches")
+        gen = torch_generator(self.seed, "target_batches", self.device)
         share = self.batch // self.num_replicas
         mine = slice(self.rank * share, (self.rank + 1) * share)
         for step in range(self.start):  # the earlier steps' draws, dropped: the generator is where it was at `start`

@@ -101,7 +101,8 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
     if ordering is None:
         sampler, batches = None, iid_batches(n, kept, cfg.batch_size, gen, start)
     else:
-        sampler = PacedSampler(ordering, pacing, total, cfg.batch_size, end, gen, start)  # the public API's sampler
+        sampler = PacedSampler(ordering, pacing, total, cfg.batch_size, end, start, seed=cfg.seed,
+                               device=device)   # the public API's sampler: draws as torch_generator(seed, ...) would
         batches = iter(sampler)
     inputs = Inputs(data.mean, data.std, device, cfg.precision)
     every = max(1, round(per_epoch / cfg.eval.per_epoch))
