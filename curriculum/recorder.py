@@ -21,7 +21,7 @@ import torch
 from .errors import UserError
 from .io.scorefile import write_scores
 from .scoring.derive import derive_members
-from .scoring.dynamics import MemberDynamics, SplitDynamics
+from .scoring.dynamics import MemberDynamics, SplitDynamics, save_member
 from .statistics import STATISTICS, as_rows, example_stats, from_rows
 
 SOURCES = ("train", "eval")   # logits of the training forward pass, or of a clean pass you made
@@ -117,14 +117,19 @@ class ScoreRecorder:
         return frame
 
     def save(self, path: str | Path, quorum: float = 1.0) -> Path | None:
-        """Write the scores to `path` (a scores.parquet that `train scores=`, `export` and load_scores read); under
+        """Write the scores: to `path` itself when it ends in .parquet (what `train scores=`, `export` and
+        load_scores read), else into the folder `path` as a score run: scores.parquet and each member's dynamics
+        (dynamics/member-k.npz), which `analyze scores=` also reads. Returns the scores file; under
         torch.distributed only rank 0 writes (the others return None)."""
         frame = self.scores(quorum)
         if _rank() != 0:
             return None
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return write_scores(path, frame, frame.attrs["meta"])
+        if path.suffix != ".parquet":
+            for k, (_, dyn) in enumerate(self._recorded()):
+                save_member(_made_dir(path / "dynamics") / f"member-{k}.npz", dyn)
+            path = path / "scores.parquet"
+        return write_scores(_made_dir(path.parent) / path.name, frame, frame.attrs["meta"])
 
     # ------------------------------------------------------------------------------------------------ internals
 
@@ -179,6 +184,11 @@ class ScoreRecorder:
                                                     state.seen_labels, np.arange(self.n)),
             SplitDynamics.empty(len(state.epochs), none, none), name, k, self.dataset, fingerprint, self.source))
             for k, (name, state) in enumerate(zip(self.names, self._members))]
+
+
+def _made_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _rank() -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 
 import curriculum
 from curriculum import ScoreRecorder
@@ -146,3 +147,18 @@ def test_the_lightning_callback_reads_indices_from_the_batch_or_the_step_and_say
         callback.on_train_batch_end(None, None, {"loss": 0}, ([0], None, [0]), 0)
     with pytest.raises(UserError, match="cannot find the batch's dataset indices"):
         callback.on_train_batch_end(None, None, {"loss": 0, "logits": HAND[0]}, (None, [0]), 0)
+
+
+def test_a_folder_is_saved_as_a_score_run_that_analyze_reads(tmp_path, store):
+    rec = ScoreRecorder(3, members=2)
+    for epoch, logits in enumerate(HAND, start=1):
+        for member in range(2):
+            rec.observe([0, 1, 2], logits, LABELS, member=member)
+        rec.checkpoint(epoch)
+    path = rec.save(tmp_path / "run")
+    assert path == tmp_path / "run" / "scores.parquet"
+    assert sorted(p.name for p in (tmp_path / "run" / "dynamics").iterdir()) == ["member-0.npz", "member-1.npz"]
+    proc = run_cli("analyze", f"scores={tmp_path / 'run'}", f"out_dir={tmp_path / 'analysis'}",
+                   f"mlflow.tracking_uri={store}")
+    assert "recorded by curriculum.ScoreRecorder" in proc.stdout + proc.stderr
+    assert (tmp_path / "analysis" / "agreement.csv").is_file()

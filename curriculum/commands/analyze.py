@@ -122,6 +122,9 @@ def reload_data(meta: dict):
     """The data the scores were made with, from the settings they keep (None with a line saying why not): for the
     members' representations and the galleries' images."""
     settings = meta.get("data")
+    if "recorder" in meta:
+        return None, ["no representations or galleries: these scores were recorded by curriculum.ScoreRecorder, "
+                      "which keeps neither the images nor the networks"]
     if settings is None:
         return None, ["no representations or galleries: these scores were made before `score` kept the data settings "
                       "and the members' final weights; score again into a new out_dir to get them"]
