@@ -25,7 +25,7 @@ from .schedule.sampler import DROP_HARDEST, STRATA, TIES, SamplerConfig, check_s
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 ORDERS = ("consensus", "anti", "random", "stratified")   # order=: train's sampler= names, export's order= names
-OLD_ORDERS = {"easy": "consensus", "hard": "anti"}         # the API's names before it spoke train's: still read
+OLD_ORDERS = {"easy": "consensus", "hard": "anti"}         # the API's names before it spoke train's: refused
 API_NAMES = {"score": "score", "ties": "ties", "keep": "keep", "end": "end"}   # how the messages name the settings
 
 
@@ -76,8 +76,8 @@ def _checked(frame: pd.DataFrame, labels: np.ndarray, source: str) -> pd.DataFra
 
 
 def ordering(scores, score: str = "consensus", order: str = "consensus", seed: int = 0, balanced: bool = True,
-             ties: str = "margin", strata: int = STRATA, drop_hardest: float = DROP_HARDEST, *, labels=None,
-             by: str | None = None) -> np.ndarray:
+             ties: str = "margin", strata: int = STRATA, drop_hardest: float = DROP_HARDEST, *,
+             labels=None) -> np.ndarray:
     """Dataset indices, in `train`'s order of them: order="consensus" easy first by the `score` column (any score
     with a direction), "anti" its exact reverse, "random" seeded, "stratified" even across score strata with the
     hardest `drop_hardest` last; class-balanced, ties broken by the larger margin. The names are train's (sampler=,
@@ -86,8 +86,7 @@ def ordering(scores, score: str = "consensus", order: str = "consensus", seed: i
 
     `scores`: a frame from load_scores or ScoreRecorder.scores() (indices: its `index` column), or a 1-D array of
     one score per example (indices: positions; `score` names its kind, for its direction; `labels=` the labels,
-    needed when balanced). `by=` is the old name of `score=`."""
-    score = _renamed_score(score, by)
+    needed when balanced)."""
     frame = scores_frame(scores, score, labels)
     return frame["index"].to_numpy()[ordering_positions(frame, score, order, seed, balanced, ties, strata,
                                                         drop_hardest)]
@@ -95,9 +94,8 @@ def ordering(scores, score: str = "consensus", order: str = "consensus", seed: i
 
 def ordering_positions(scores, score: str = "consensus", order: str = "consensus", seed: int = 0,
                        balanced: bool = True, ties: str = "margin", strata: int = STRATA,
-                       drop_hardest: float = DROP_HARDEST, *, labels=None, by: str | None = None) -> np.ndarray:
+                       drop_hardest: float = DROP_HARDEST, *, labels=None) -> np.ndarray:
     """ordering() as row positions of `scores`, for callers that want the rows' other columns too."""
-    score = _renamed_score(score, by)
     frame = scores_frame(scores, score, labels)
     sampler = sampler_config(order, score, balanced, ties, strata, drop_hardest)
     if balanced and "label" not in frame:
@@ -125,22 +123,12 @@ def scores_frame(scores, score: str, labels=None) -> pd.DataFrame:
     return frame
 
 
-def _renamed_score(score: str, by: str | None) -> str:
-    if by is None:
-        return score
-    warnings.warn("ordering(by=...) is ordering(score=...), as train's sampler.score and export's score=",
-                  DeprecationWarning, stacklevel=3)
-    return by
-
-
 def sampler_config(order: str, score: str, balanced: bool, ties: str, strata: int,
                    drop_hardest: float) -> SamplerConfig:
     """The sampler of an ordering named as the API and `export` name it (order=consensus, score=...), checked with
     their names in the messages."""
     if order in OLD_ORDERS:
-        warnings.warn(f"order={order!r} is order={OLD_ORDERS[order]!r}, as train's sampler= names it",
-                      DeprecationWarning, stacklevel=4)
-        order = OLD_ORDERS[order]
+        raise UserError(f"order={order!r} is order={OLD_ORDERS[order]!r} now, as train's sampler= names it")
     if order not in ORDERS:
         raise UserError(f"order={order!r} must be one of {', '.join(ORDERS)}")
     if ties not in TIES:

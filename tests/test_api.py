@@ -107,11 +107,9 @@ def test_bad_orderings_are_one_line():
         curriculum.ordering(np.array([0.5, 0.2]))
 
 
-def test_the_apis_earlier_names_still_order_and_say_the_new_ones():
-    with pytest.warns(DeprecationWarning, match=r"order='hard' is order='anti'"):
-        assert curriculum.ordering(FRAME, order="hard").tolist() == BALANCED[::-1]
-    with pytest.warns(DeprecationWarning, match=r"ordering\(by=...\) is ordering\(score=...\)"):
-        assert curriculum.ordering(FRAME, by="consensus", order="easy").tolist() == BALANCED
+def test_the_apis_earlier_order_names_say_the_new_ones():
+    with pytest.raises(curriculum.UserError, match=r"^order='hard' is order='anti' now, as train's sampler= names it"):
+        curriculum.ordering(FRAME, order="hard")
 
 
 def test_an_array_of_scores_orders_its_positions():
