@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,19 @@ ROOT = Path(__file__).resolve().parent.parent
 # editable install points at (a git worktree beside the installed checkout).
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+
+def run_readme_example(heading: str, folder: Path) -> None:
+    """Run the first python block of the README's section `heading` as written, in `folder`."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text[text.index(heading):]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    finally:
+        os.chdir(cwd)
 
 
 def run_cli(*args, cwd=None, check=True, timeout=900, env=None):

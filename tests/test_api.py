@@ -5,18 +5,16 @@ draws, and the README's example run as written."""
 import hashlib
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import run_readme_example
 from torch.utils.data import DataLoader, TensorDataset
 
 import curriculum
 from curriculum.io.scorefile import write_scores
-
-README = Path(__file__).resolve().parent.parent / "README.md"
 
 # 8 examples with dataset indices 100-107, two classes. Easy first by consensus, unbalanced: 101 (1.0), 100 (0.9),
 # 102 (0.8), 104 (0.7), 106 (0.6), 107 (0.3), 103 (0.2), 105 (0.1). Balanced, each class keeps its own sequence
@@ -196,12 +194,8 @@ def test_a_users_dataloader_draws_what_train_draws_for_the_same_seed(monkeypatch
     assert [a + b for a, b in zip(*halves)] == drawn_by_train
 
 
-def test_the_readme_example_runs_as_written(tmp_path, monkeypatch, capsys):
-    text = README.read_text()
-    section = text[text.index("## From your own training code"):]
-    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
-    monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+def test_the_readme_example_runs_as_written(tmp_path, capsys):
+    run_readme_example("## From your own training code", tmp_path)
     assert re.search(r"^48 steps, last loss \d", capsys.readouterr().out, re.MULTILINE)
 
 

@@ -2,19 +2,17 @@
 API and by `train`; its one-line errors; and two ranks of torch.distributed combining into the one-process result."""
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from conftest import run_cli, run_readme_example
 
 import curriculum
 from curriculum import ScoreRecorder
 from curriculum.errors import UserError
 from curriculum.io.scorefile import read_scores
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 LABELS = torch.tensor([0, 0, 1])
 # logits of examples 0, 1, 2 (labels 0, 0, 1) at checkpoints 1 and 2 of member 0:
 #   example 0: [2, 0] right (margin 2), [2, 0] right (2)        -> consensus 1,   margin 2,   learned at 1, forgot 0
@@ -117,12 +115,8 @@ def test_two_ranks_combine_into_the_scores_of_one_process(tmp_path):
     np.testing.assert_allclose(frame["margin"], [2.0, 1.0, 0.5])
 
 
-def test_the_readme_example_runs_as_written_and_puts_the_wrong_labels_last(tmp_path, monkeypatch, capsys):
-    text = README.read_text()
-    section = text[text.index("## Scores from your own training loop"):]
-    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
-    monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+def test_the_readme_example_runs_as_written_and_puts_the_wrong_labels_last(tmp_path, capsys):
+    run_readme_example("## Scores from your own training loop", tmp_path)
     out = capsys.readouterr().out
     right, wrong = map(float, re.search(r"right labels ([\d.]+), wrong ones ([\d.]+)", out).groups())
     assert right > 0.8 and wrong < 0.2
