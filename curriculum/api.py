@@ -75,7 +75,7 @@ def _checked(frame: pd.DataFrame, labels: np.ndarray, source: str) -> pd.DataFra
     return frame
 
 
-def ordering(scores, score: str = "consensus", order: str = "consensus", seed: int = 0, balanced: bool = True,
+def ordering(scores, score: str | None = None, order: str = "consensus", seed: int = 0, balanced: bool = True,
              ties: str = "margin", strata: int = STRATA, drop_hardest: float = DROP_HARDEST, *,
              labels=None) -> np.ndarray:
     """Dataset indices, in `train`'s order of them: order="consensus" easy first by the `score` column (any score
@@ -84,19 +84,19 @@ def ordering(scores, score: str = "consensus", order: str = "consensus", seed: i
     sampler.score=, sampler.balanced, sampler.ties, sampler.strata, sampler.drop_hardest) and export's. A prefix of
     it is a pruned subset.
 
-    `scores`: a frame from load_scores or ScoreRecorder.scores() (indices: its `index` column), or a 1-D array of
-    one score per example (indices: positions; `score` names its kind, for its direction; `labels=` the labels,
-    needed when balanced)."""
-    frame = scores_frame(scores, score, labels)
+    `scores`: a frame from load_scores or ScoreRecorder.scores() (indices: its `index` column; `score` defaults to
+    consensus), or a 1-D array of one score per example (indices: positions; `score=` required: the name of its
+    kind, which gives its direction; `labels=` the labels, needed when balanced)."""
+    frame, score = frame_of_scores(scores, score, labels)
     return frame["index"].to_numpy()[ordering_positions(frame, score, order, seed, balanced, ties, strata,
                                                         drop_hardest)]
 
 
-def ordering_positions(scores, score: str = "consensus", order: str = "consensus", seed: int = 0,
+def ordering_positions(scores, score: str | None = None, order: str = "consensus", seed: int = 0,
                        balanced: bool = True, ties: str = "margin", strata: int = STRATA,
                        drop_hardest: float = DROP_HARDEST, *, labels=None) -> np.ndarray:
     """ordering() as row positions of `scores`, for callers that want the rows' other columns too."""
-    frame = scores_frame(scores, score, labels)
+    frame, score = frame_of_scores(scores, score, labels)
     sampler = sampler_config(order, score, balanced, ties, strata, drop_hardest)
     if balanced and "label" not in frame:
         raise UserError("balanced=True needs labels: pass labels= (to ordering, or to load_scores) or set "
@@ -106,21 +106,30 @@ def ordering_positions(scores, score: str = "consensus", order: str = "consensus
     return plan.ordering
 
 
-def scores_frame(scores, score: str, labels=None) -> pd.DataFrame:
-    """A frame as load_scores gives it: `scores` itself (with `labels` checked against it), or one made from a 1-D
-    array of `score` values per example: index = position, label = `labels` when given."""
+def frame_of_scores(scores, score: str | None, labels=None) -> tuple[pd.DataFrame, str]:
+    """A frame as load_scores gives it and the column to order by: `scores` itself (with `labels` checked against
+    it; `score` consensus unless named), or one made from a 1-D array of `score` values per example: index =
+    position, label = `labels` when given."""
     if isinstance(scores, pd.DataFrame):
-        return scores if labels is None else _checked(scores, np.asarray(labels), "scores")
-    values = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores, dtype=np.float64)
+        return (scores if labels is None else _checked(scores, _as_numpy(labels), "scores")), score or "consensus"
+    if score is None:
+        raise UserError("an array of scores needs score= naming its kind (e.g. score='margin', 'loss', "
+                        "'consensus'), which says whether higher is easier")
+    values = _as_numpy(scores).astype(np.float64)
     if values.ndim != 1:
         raise UserError(f"scores of shape {values.shape}: give a frame (load_scores) or one score per example")
     frame = pd.DataFrame({"index": np.arange(len(values)), score: values})
     if labels is not None:
-        labels = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
+        labels = _as_numpy(labels)
         if labels.shape != values.shape:
             raise UserError(f"labels of shape {labels.shape} for {len(values)} scores; give one label per example")
         frame["label"] = labels.astype(np.int64)
-    return frame
+    return frame, score
+
+
+def _as_numpy(values) -> np.ndarray:
+    """An array, list or tensor (on any device) as a numpy array."""
+    return np.asarray(values.detach().cpu() if hasattr(values, "detach") else values)
 
 
 def sampler_config(order: str, score: str, balanced: bool, ties: str, strata: int,
@@ -190,11 +199,11 @@ def _is_array(value) -> bool:
 
 def _probabilities_frame(probs, labels) -> tuple[pd.DataFrame, np.ndarray]:
     """Probabilities (N, classes) and labels (N,) given as arrays: a frame of positions and labels, and the probs."""
-    probs = np.asarray(probs.detach().cpu() if hasattr(probs, "detach") else probs, dtype=np.float64)
+    probs = _as_numpy(probs).astype(np.float64)
     if labels is None or probs.ndim != 2:
         raise UserError(f"find_label_issues of arrays takes out-of-fold probabilities (N, classes) and labels= "
                         f"(N,), as cleanlab's does; got {'no labels' if labels is None else f'shape {probs.shape}'}")
-    labels = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
+    labels = _as_numpy(labels)
     if labels.shape != (len(probs),):
         raise UserError(f"labels of shape {labels.shape} for {len(probs)} rows of probabilities")
     return pd.DataFrame({"index": np.arange(len(probs)), "label": labels}), probs

@@ -19,6 +19,7 @@ from .data.augment import AugmentConfig
 from .data.datasets import DataConfig
 from .engine import OptimConfig
 from .models import MODELS, ModelConfig, default_kwargs, model_arch
+from .overrides import with_model_group
 from .schedule.pacing import ExpStairsPacingConfig, PacingConfig, StaticPacingConfig
 from .schedule.sampler import SamplerConfig
 from .schedule.target import EvalConfig, TargetConfig
@@ -203,6 +204,6 @@ def compose_config(command: str, overrides: list[str] | tuple[str, ...] = ()):
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return compose(command, overrides=list(overrides))
+            return compose(command, overrides=with_model_group(list(overrides)))
     finally:
         restore_gh_from_backup(running)

@@ -171,6 +171,9 @@ class ModelConfig:
     _target_: str | None = None                 # model=custom: package.module.ClassName of your nn.Module
 
     def __post_init__(self):
+        if self._target_ and self.source != "custom":
+            raise UserError(f"model._target_={self._target_} is your own module: give it alone or with model=custom, "
+                            f"not with model={self.name if self.source == 'curriculum' else self.source}")
         if self.source != "curriculum":
             model_arch(self.source, self.name, self._target_)
             return

@@ -53,8 +53,8 @@ class ScoreRecorder:
         frame = rec.scores()                        # index, label, consensus, margin, ... (README's table)
         rec.save("scores.parquet")                  # what `train scores=` and load_scores read
 
-    `members`: how many networks you train and record (seeds or architectures), or their names; observe and
-    checkpoint take `member=`. `source`: "train" when the logits are the training forward pass's (each example's
+    `members`: how many networks you train and record (seeds of one architecture), or their architectures' names
+    (analyze compares members by them); observe and checkpoint take `member=`. `source`: "train" when the logits are the training forward pass's (each example's
     values are then those of the last batch that drew it, so call checkpoint at epoch ends), "eval" when you pass
     every example through the network in eval mode at each checkpoint. Every example must be observed before a
     member's first checkpoint."""
@@ -66,6 +66,7 @@ class ScoreRecorder:
         if source not in SOURCES:
             raise UserError(f"ScoreRecorder source={source!r} must be one of {', '.join(SOURCES)}")
         names = [f"member-{k}" for k in range(members)] if isinstance(members, int) else [str(m) for m in members]
+        self.archs = ["recorded"] * len(names) if isinstance(members, int) else names   # what analyze groups by
         if not names:
             raise UserError("ScoreRecorder needs at least one member")
         self.n, self.names, self.dataset, self.source = int(num_examples), names, dataset, source
@@ -84,14 +85,26 @@ class ScoreRecorder:
         if logits.ndim != 2 or logits.shape[0] != len(idx):
             raise UserError(f"ScoreRecorder.observe: logits of shape {tuple(logits.shape)} for {len(idx)} indices; "
                             f"pass (batch, classes) logits, one row per index")
-        idx = idx.to(logits.device)
-        y = torch.as_tensor(labels).long().to(logits.device)
+        y = torch.as_tensor(labels)
+        self._check_labels(y, len(idx), logits.shape[1])
+        idx, y = idx.to(logits.device), y.long().to(logits.device)
         known = state.labels[idx]
         state.conflict |= ((known >= 0) & (known != y)).any()
         state.calls += 1
         state.labels[idx] = y
         state.values[:, idx] = as_rows(example_stats(logits.detach(), y))
         state.stamp[idx] = state.calls
+
+    @staticmethod
+    def _check_labels(y: torch.Tensor, n: int, classes: int) -> None:
+        """One class number per index, in 0..classes-1 (checked at no cost when the labels are on the CPU)."""
+        if y.shape != (n,) or y.is_floating_point():
+            raise UserError(f"ScoreRecorder.observe: labels of shape {tuple(y.shape)} and dtype {y.dtype} for {n} "
+                            f"indices; pass one class number per example (not one-hot or soft labels)")
+        outside = y[(y < 0) | (y >= classes)] if y.device.type == "cpu" else y[:0]
+        if len(outside):
+            raise UserError(f"ScoreRecorder.observe: label {int(outside[0])} is outside the logits' {classes} "
+                            f"classes")
 
     def checkpoint(self, epoch: float | None = None, member: int | None = None) -> None:
         """Close a checkpoint of `member` (None: every member) at `epoch` (None: the checkpoint's number, 1, 2, ...):
@@ -182,7 +195,8 @@ class ScoreRecorder:
         return [(name, MemberDynamics(
             np.asarray(state.epochs), SplitDynamics({s: np.stack([row[s] for row in state.rows]) for s in STATISTICS},
                                                     state.seen_labels, np.arange(self.n)),
-            SplitDynamics.empty(len(state.epochs), none, none), name, k, self.dataset, fingerprint, self.source))
+            SplitDynamics.empty(len(state.epochs), none, none), self.archs[k], k, self.dataset, fingerprint,
+            self.source))
             for k, (name, state) in enumerate(zip(self.names, self._members))]
 
 

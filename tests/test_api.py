@@ -102,7 +102,9 @@ def test_bad_orderings_are_one_line():
     with pytest.raises(curriculum.UserError, match="no easy-to-hard direction"):
         curriculum.ordering(FRAME.assign(variability=0.1), score="variability")
     with pytest.raises(curriculum.UserError, match=r"^balanced=True needs labels: pass labels="):
-        curriculum.ordering(np.array([0.5, 0.2]))
+        curriculum.ordering(np.array([0.5, 0.2]), "margin")
+    with pytest.raises(curriculum.UserError, match=r"^an array of scores needs score= naming its kind"):
+        curriculum.ordering(np.array([0.5, 0.2]), balanced=False)
 
 
 def test_the_apis_earlier_order_names_say_the_new_ones():

@@ -104,6 +104,8 @@ def test_the_arch_string_names_the_source_and_the_model():
     assert ModelConfig("resnet18", source="timm").arch == "timm/resnet18"
     with pytest.raises(UserError, match="model=custom needs model._target_="):
         ModelConfig("custom", source="custom")
+    with pytest.raises(UserError, match="model._target_=pkg.Net is your own module: .* not with model=cnn"):
+        ModelConfig("cnn", {"width": 16, "hidden": 128}, _target_="pkg.Net")
     with pytest.raises(UserError, match="model.source='keras' must be one of"):
         ModelConfig("x", source="keras")
 

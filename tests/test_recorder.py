@@ -4,6 +4,7 @@ API and by `train`; its one-line errors; and two ranks of torch.distributed comb
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import run_cli, run_readme_example
@@ -76,6 +77,9 @@ def test_the_saved_file_is_a_score_file_the_api_reads_and_orders(tmp_path):
     (lambda r: (r.observe([0, 1, 2], torch.zeros(3, 2), [0, 0, 1]), r.observe([2], torch.zeros(1, 2), [0]),
                 r.checkpoint(member=0)), "observed an example with two different labels"),
     (lambda r: r.checkpoint(), "member-0 has observed no batch yet"),
+    (lambda r: r.observe([0, 1], torch.zeros(2, 2), [0]), r"labels of shape \(1,\) and dtype torch.int64 for 2"),
+    (lambda r: r.observe([0], torch.zeros(1, 2), torch.tensor([[1.0, 0.0]])), "not one-hot or soft labels"),
+    (lambda r: r.observe([0], torch.zeros(1, 2), [2]), "label 2 is outside the logits' 2 classes"),
     (lambda r: (r.observe([0, 1, 2], torch.zeros(3, 2), [0, 0, 1]), r.checkpoint(member=0), r.scores()),
      "member-1 has no checkpoint yet"),
 ])
@@ -94,12 +98,18 @@ def test_members_with_other_checkpoints_are_refused():
 
 
 def _record_on_rank(rank: int, world: int, init: str, out: str) -> None:
-    """One rank of a two-process gloo group: every rank observes its DistributedSampler share of each epoch's
-    batches of HAND (rank r: positions r, r + 2, ...; the padding repeats example 0 on rank 1) and rank 0 saves."""
+    """One rank of a two-process gloo group: every rank observes its share of each epoch's batches of HAND, reshuffled
+    between epochs (epoch 1: rank 0 has 0, 2, rank 1 has 1 and 0 again, as DistributedSampler pads; epoch 2: rank 0
+    has 1, rank 1 has 2 and 0), each rank first seeing epoch 2's logits a step early, as its first batch; the later
+    batch holds the epoch's values. Rank 0 saves."""
     torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     rec = ScoreRecorder(3)
+    shares = {(1, 0): [0, 2], (1, 1): [1, 0], (2, 0): [1], (2, 1): [2, 0]}
     for epoch, logits in enumerate(HAND, start=1):
-        mine = [0, 2] if rank == 0 else [1, 0]   # 3 examples over 2 ranks: 4 slots, example 0 twice
+        if epoch == 2:   # a stale value on the other rank, overwritten below on its owner's later call
+            other = [0, 2] if rank == 0 else [1]
+            rec.observe(other, torch.full((len(other), 2), 5.0), LABELS[other])
+        mine = shares[epoch, rank]
         rec.observe(mine, logits[mine], LABELS[mine])
         rec.checkpoint(epoch)
     saved = rec.save(out)
@@ -156,3 +166,24 @@ def test_a_folder_is_saved_as_a_score_run_that_analyze_reads(tmp_path, store):
                    f"mlflow.tracking_uri={store}")
     assert "recorded by curriculum.ScoreRecorder" in proc.stdout + proc.stderr
     assert (tmp_path / "analysis" / "agreement.csv").is_file()
+
+
+@pytest.mark.slow
+def test_train_and_export_read_a_recorded_file_on_the_users_arrays(tmp_path, store):
+    """Recorded over all of x_train; `data=arrays` trains on 9 of its 10 examples (one is the validation split), so
+    the file's rows are matched to them by index, as an imported file's are."""
+    x = np.zeros((10, 1, 4, 4), dtype=np.uint8)
+    labels = np.array([0, 1] * 5)
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=labels, x_test=x[:2], y_test=labels[:2])
+    rec = ScoreRecorder(10)
+    rec.observe(np.arange(10), torch.tensor(np.eye(2)[labels] * np.arange(10)[:, None], dtype=torch.float32), labels)
+    rec.checkpoint()
+    path = rec.save(tmp_path / "recorded.parquet")
+    data = ["data=arrays", f"data.path={tmp_path / 'd.npz'}", "data.val_size=1", f"scores={path}",
+            f"mlflow.tracking_uri={store}"]
+    trained = run_cli("train", *data, "sampler=consensus", "sampler.score=margin", "epochs=1", "batch_size=3",
+                      "device=cpu", cwd=tmp_path)
+    assert "distinct examples seen" in trained.stdout + trained.stderr
+    run_cli("export", *data, "score=margin", "balanced=false", "format=csv", f"out_dir={tmp_path / 'export'}")
+    exported = pd.read_csv(tmp_path / "export" / "ordering.csv")["index"].tolist()
+    assert len(exported) == 9 and exported == sorted(exported, reverse=True)   # margin = index: higher is easier

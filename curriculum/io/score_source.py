@@ -46,6 +46,9 @@ def resolve_scores(spec: str, track: Tracker, data: Data) -> ScoreSource:
             path = path / "scores.parquet"
     frame, meta = read_scores(path)
     index = data.train.index.cpu().numpy()
+    if "recorder" in meta:   # positions of your own dataset (ScoreRecorder): its rows matched by index, any subset
+        frame = align(frame, index, data.true_labels, f"scores {path}", data.train.y.cpu().numpy())
+        return ScoreSource(frame, meta, path, run_id, _sha256(path))
     paths = data.paths["train"][index] if "train" in data.paths else None
     check_scores(frame, meta, f"scores file {path}", index, data.train.y.cpu().numpy(), paths)
     return ScoreSource(frame.reset_index(drop=True), meta, path, run_id, _sha256(path))

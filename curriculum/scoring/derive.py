@@ -69,7 +69,7 @@ class OutOfFold:
             return
         if self.sums is None:
             checkpoints, _, classes = held.probs.shape
-            self.sums = np.zeros((checkpoints, self.n, classes))   # (C, N, classes) float64
+            self.sums = np.zeros((checkpoints, self.n, classes), np.float32)   # (C, N, classes): a mean of a few
         self.sums[:, held.positions] += held.probs
         self.counts[held.positions] += 1
         self.fold[held.positions] = held.fold

@@ -345,7 +345,6 @@ def resume_arrays(dyn: MemberDynamics) -> dict[str, np.ndarray]:
     recorded = {f"{name}_{statistic}": split.stats[statistic]
                 for name, split in (("train", dyn.train), ("test", dyn.test)) for statistic in STATISTICS}
     held = {"held_out_probs": dyn.held_out.probs} if dyn.held_out is not None else {}
-    held = {"held_out_probs": dyn.held_out.probs} if dyn.held_out is not None else {}
     return recorded | {f"ood_{name}": predicted for name, predicted in dyn.ood.items()} | held
 
 

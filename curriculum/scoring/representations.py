@@ -11,6 +11,7 @@ from torch import nn
 
 from ..data.datasets import Data
 from ..engine import Inputs, predict_classes
+from ..errors import UserError
 from ..models import create_model
 from .dynamics import load_weights, weights_path
 
@@ -41,7 +42,10 @@ def member_outputs(paths: list[Path], identities: list[dict], data: Data, device
     features, predicted, notes = [], [], []
     for path, identity in zip(paths, identities):
         spec, why = load_weights(path, identity)
-        model = None if spec is None else network(spec, data)
+        try:
+            model = None if spec is None else network(spec, data)
+        except UserError as err:   # e.g. a custom model not importable here
+            model, why = None, f"{path.name}: {err}"
         if model is None:
             features.append(None)
             predicted.append(None)
