@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it; imported on first use, so `python -m curriculum` (whose first lines check
 # the overrides and answer --help) does not wait for torch and pandas
-_PUBLIC = {"load_scores": "api", "ordering": "api", "ordering_positions": "api", "find_label_issues": "api", "make_pacing": "schedule.pacing",
+_PUBLIC = {"load_scores": "api", "ordering": "api", "ordering_positions": "api", "find_label_issues": "api",
+           "make_pacing": "schedule.pacing",
            "PACINGS": "schedule.pacing", "PacedSampler": "schedule.pacing", "ScoreRecorder": "recorder",
            "UserError": "errors"}
 __all__ = list(_PUBLIC)

@@ -165,8 +165,8 @@ def find_label_issues(scores, labels=None, *, return_indices_ranked_by: str | No
 
     `scores`: a score run's directory, its scores.parquet, an MLflow score run id, or a frame from load_scores (which
     remembers its file); `labels` as load_scores checks them. Or, as cleanlab takes them, out-of-fold probabilities
-    (N, classes) of your own with `labels` (N,): confident learning on those. With a run of `score ensemble.folds=K`, it is confident
-    learning on `<score dir>/oof_probs.npy` (cleanlab's default filter, prune_by_noise_rate; scoring/confident.py),
+    (N, classes) of your own with `labels` (N,): confident learning on those. With a run of
+    `score ensemble.folds=K`, it is confident learning on `<score dir>/oof_probs.npy` (cleanlab's default filter, prune_by_noise_rate; scoring/confident.py),
     or, when that file is gone, what the run found with it (the label_issue and oof_confidence columns, the meta's
     estimate). Without folds, it is the consensus histogram's estimate (pacing.end=auto's) with that many
     lowest-margin examples flagged, and a warning that this misses class-conditional and instance-dependent noise.

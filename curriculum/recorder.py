@@ -54,9 +54,10 @@ class ScoreRecorder:
         rec.save("scores.parquet")                  # what `train scores=` and load_scores read
 
     `members`: how many networks you train and record (seeds of one architecture), or their architectures' names
-    (analyze compares members by them); observe and checkpoint take `member=`. `source`: "train" when the logits are the training forward pass's (each example's
-    values are then those of the last batch that drew it, so call checkpoint at epoch ends), "eval" when you pass
-    every example through the network in eval mode at each checkpoint. Every example must be observed before a
+    (analyze compares members by them); observe and checkpoint take `member=`. `source`: "train" when the logits
+    are the training forward pass's (each example's values are then those of the last batch that drew it, so call
+    checkpoint at epoch ends), "eval" when you pass every example through the network in eval mode at each
+    checkpoint. Every example must be observed before a
     member's first checkpoint."""
 
     def __init__(self, num_examples: int, *, members: int | Sequence[str] = 1, dataset: str = "recorded",
