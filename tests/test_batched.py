@@ -102,3 +102,19 @@ def test_mean_loss_gives_each_stacked_member_the_cross_entropy_of_its_own_batch(
     assert mean_loss(logits, y).tolist() == pytest.approx([math.log(2), math.log(4 / 3)])
     # one model: the batch mean, as F.cross_entropy gives it: (ln 2 + ln(4/3)) / 2
     assert mean_loss(logits[:, 0], y[:, 0]).item() == pytest.approx((math.log(2) + math.log(4 / 3)) / 2)
+
+
+def test_stacked_members_with_dropout_train_with_their_own_masks():
+    """A custom model with Dropout: vmap's training pass draws each member's own mask (not one error)."""
+    import torch
+    from torch import nn
+
+    from curriculum.scoring.batched import StackedMembers
+
+    torch.manual_seed(0)
+    models = [nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(8, 2)) for _ in range(2)]
+    for model in models:   # the same weights, so the outputs differ only by their masks
+        model.load_state_dict(models[0].state_dict())
+    stacked = StackedMembers(models).train()
+    out = stacked(torch.ones(16, 8), shared=True)   # (K, B, classes)
+    assert out.shape == (2, 16, 2) and not torch.equal(out[0], out[1])

@@ -40,8 +40,9 @@ class StackedMembers:
         def one(params, buffers, x):
             return functional_call(self.base, (params, buffers), (x,))
 
-        self.each_own_batch = vmap(one)                            # x: (K, B, ...)
-        self.all_same_batch = vmap(one, in_dims=(0, 0, None))      # x: (B, ...) shared by all members
+        # randomness="different": each member draws its own dropout masks, as members trained one by one do
+        self.each_own_batch = vmap(one, randomness="different")                            # x: (K, B, ...)
+        self.all_same_batch = vmap(one, in_dims=(0, 0, None), randomness="different")      # x: (B, ...) shared
 
     def __call__(self, x: torch.Tensor, shared: bool = False) -> torch.Tensor:
         return (self.all_same_batch if shared else self.each_own_batch)(self.params, self.buffers, x)
