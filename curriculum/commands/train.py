@@ -8,6 +8,7 @@ import json
 import math
 import tempfile
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -19,6 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from ..batches import steps_per_epoch
 from ..checkpoint import discard_state, make_identity, state_path
 from ..data.datasets import load_data, training_settings
+from ..distributed import (Ranks, barrier, check_batch, from_environment, from_lead, process_device,
+                           process_group)
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
 from ..faults import reach
@@ -34,8 +37,17 @@ from .common import (arch_of, augment_config, data_config, log_inputs, model_tag
 
 
 def train(cfg: DictConfig) -> None:
+    ranks = from_environment()   # several under torchrun (distributed.py)
+    device = process_device(resolve_device(str(cfg.device)), ranks)
+    check_batch(int(cfg.batch_size), ranks)
+    with process_group(ranks, device):
+        train_ranked(cfg, ranks, device)
+
+
+def train_ranked(cfg: DictConfig, ranks: Ranks, device: torch.device) -> None:
+    """train() in one of `ranks`: every rank loads the data and plans the run alike; the lead alone logs to MLflow,
+    holds the lock and writes the resume state, which the others continue from when it does."""
     settings = plan_settings(cfg)
-    device = resolve_device(str(cfg.device))
     target, optim = target_config(cfg, device), optim_config(cfg)
     set_threads(cfg.threads)
     resume_dir = writable_dir(cfg.resume_dir, "resume_dir")
@@ -45,21 +57,27 @@ def train(cfg: DictConfig) -> None:
     plan, source = planned(cfg, settings, track, data)
     data = relabelled(data, plan)
     _check_batches(len(data.train), plan, target.batch_size, settings.sampler.keep)
-    say(opening_line(cfg, plan, data, source))
-    run = target_run(cfg, plan, data, source, target)
-    identity = run_identity(cfg, device, target, data, source, plan.arm, plan.end)
+    say(opening_line(cfg, plan, data, source, ranks))
+    run = target_run(cfg, plan, data, source, target, ranks)
+    identity = run_identity(cfg, device, target, data, source, plan.arm, plan.end, ranks)
     state_file = state_path(resume_dir, run.name, identity)
     for line in other_states(state_file, identity):
         say(line)
     lock = state_file.with_suffix(".lock")
-    with exclusive_lock(lock, f"another train process is running exactly these settings (it holds {lock}); "
-                              f"wait for it to finish, or change seed or study"):
-        state = continuable_state(track, state_file, identity, device)
+    with (exclusive_lock(lock, f"another train process is running exactly these settings (it holds {lock}); "
+                               f"wait for it to finish, or change seed or study") if ranks.lead else nullcontext()):
+        state = continuable_state(track, state_file, identity, device) if ranks.lead else None
+        if from_lead(state is not None, ranks) and not ranks.lead:
+            state = load_state(state_file, identity, device)
         resume = Resume(state_file, identity, "", state, time.monotonic() - (state["seconds"] if state else 0.0))
         fit = partial(train_target, data, target, optim, plan.ordering, plan.pacing, plan.end, run.label,
-                      kept=plan.kept)
+                      kept=plan.kept, ranks=ranks)
+        if not ranks.lead:
+            fit(resume)
+            return barrier(ranks)
         run_id, summary = run_target(track, cfg, run, resume, fit, data)
         discard_state(state_file)  # finished: the same settings start a new run
+        barrier(ranks)
     say(closing_line(run, summary, len(data.train), run_id))
 
 
@@ -88,12 +106,15 @@ def relabelled(data, plan: RunPlan):
     return replace(data, train=replace(data.train, y=y))
 
 
-def opening_line(cfg: DictConfig, plan: RunPlan, data, source) -> str:
-    """The arm, seed and data of the run, what it draws from (those sampler.keep keeps, the end) and its scores."""
+def opening_line(cfg: DictConfig, plan: RunPlan, data, source, ranks: Ranks = Ranks()) -> str:
+    """The arm, seed and data of the run, what it draws from (those sampler.keep keeps, the end), its scores, and
+    the processes sharing each batch."""
     kept = f", {len(plan.kept)} kept by sampler.keep={cfg.sampler.keep}" if plan.kept is not None else ""
     return (f"train {plan.sampler}/{plan.pacing_name} seed={cfg.seed} on {data.name} ({len(data.train)} examples"
             + kept + (f", end={plan.end:.3f}" if plan.paced else "")
-            + f") with scores {source.path if source else 'none'}")
+            + f") with scores {source.path if source else 'none'}"
+            + (f"; {ranks.world} processes, {int(cfg.batch_size) // ranks.world} examples of each batch apiece"
+               if ranks.several else ""))
 
 
 def closing_line(run: TargetRun, summary: dict, n: int, run_id: str) -> str:
@@ -102,12 +123,13 @@ def closing_line(run: TargetRun, summary: dict, n: int, run_id: str) -> str:
             + f"; distinct examples seen {summary['curriculum/distinct_seen']}/{n}; MLflow run {run_id}")
 
 
-def target_run(cfg: DictConfig, plan: RunPlan, data, source, target: TargetConfig) -> TargetRun:
+def target_run(cfg: DictConfig, plan: RunPlan, data, source, target: TargetConfig,
+               ranks: Ranks = Ranks()) -> TargetRun:
     """The run's MLflow name and tags, and its label in the progress lines."""
     pacing = plan.pacing_name
     name = (f"{plan.sampler}-{pacing}" + (f"-keep-{cfg.sampler.keep}" if plan.kept is not None else "")
             + (f"-labels-{cfg.sampler.labels}" if plan.labels is not None else ""))
-    return TargetRun(f"{name}-s{cfg.seed}", run_tags(cfg, plan, data, source, target),
+    return TargetRun(f"{name}-s{cfg.seed}", run_tags(cfg, plan, data, source, target) | {"processes": ranks.world},
                      f"[{plan.sampler}/{pacing} seed={cfg.seed}]", plan.end if plan.paced else None,
                      model_spec(target, data))
 
@@ -156,16 +178,18 @@ def run_tags(cfg: DictConfig, plan: RunPlan, data, source, target: TargetConfig)
     return tags
 
 
-def run_identity(cfg: DictConfig, device, target: TargetConfig, data, source, arm: dict, end: float) -> dict:
+def run_identity(cfg: DictConfig, device, target: TargetConfig, data, source, arm: dict, end: float,
+                 ranks: Ranks = Ranks()) -> dict:
     """Everything that determines a train run's results and where they are logged, as plain JSON values: a saved
     state is continued only when its identity equals this exactly, and with the same code (its git commit). Left out
     are where files lie (data.root, data.path, data.cache_dir, resume_dir: the data's fingerprint is in),
-    data.download, and how the scores were named (`scores`: their checksum and run id are in)."""
+    data.download, how the scores were named (`scores`: their checksum and run id are in) and which GPU of the
+    machine (the device's type is in, with the number of processes)."""
     settings = OmegaConf.to_container(cfg, resolve=True)
     for key in ("scores", "resume_dir"):
         settings.pop(key, None)
     settings["data"] = training_settings(settings["data"])
-    return make_identity(STATE_FORMAT, settings=settings, code=git_commit(), device=str(device),
+    return make_identity(STATE_FORMAT, settings=settings, code=git_commit(), device=device.type, processes=ranks.world,
                          precision=target.precision, data=data.fingerprint,
                          scores_sha256=source.sha256 if source else "none",
                          scores_run_id=source.run_id if source else "none", arm=arm, pacing_end=end)

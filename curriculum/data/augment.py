@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from ..distributed import Ranks
 from ..errors import UserError
 from ..seeding import step_seed
 
@@ -64,22 +65,24 @@ class Augment:
     (seed, s) on the batch's device, so they depend on nothing but the run's seed and the step: a resumed run
     draws what an uninterrupted one would, and no other random stream shifts."""
 
-    def __init__(self, cfg: AugmentConfig, seed: int):
+    def __init__(self, cfg: AugmentConfig, seed: int, ranks: Ranks = Ranks()):
         assert cfg.name != "auto", "resolve augment=auto with AugmentConfig.resolved first"
-        self.cfg, self.seed = cfg, seed
+        self.cfg, self.seed, self.ranks = cfg, seed, ranks
 
     def __call__(self, x: torch.Tensor, step: int) -> torch.Tensor:
-        n, device = len(x), x.device
+        """x: this rank's share of the step's batch; the draws are made for the whole batch and the share's taken,
+        so several processes augment each example as one process would."""
+        n, device = len(x) * self.ranks.world, x.device
         generator = torch.Generator(device=device).manual_seed(step_seed(self.seed, step))
         if self.cfg.name == "flip_crop":
-            x = flip(x, torch.rand(n, generator=generator, device=device) < 0.5)
+            x = flip(x, self.ranks.share(torch.rand(n, generator=generator, device=device) < 0.5))
         if self.cfg.name in ("crop", "flip_crop") and self.cfg.pad > 0:
             dy, dx = torch.randint(0, 2 * self.cfg.pad + 1, (2, n), generator=generator, device=device)
-            x = crop(x, self.cfg.pad, dy, dx)
+            x = crop(x, self.cfg.pad, self.ranks.share(dy), self.ranks.share(dx))
         return x
 
 
-def batch_transform(cfg: AugmentConfig, seed: int):
+def batch_transform(cfg: AugmentConfig, seed: int, ranks: Ranks = Ranks()):
     """The training loop's `augment` hook for `cfg` (None when nothing is augmented); `seed`: the run's stream
-    seed for augmentation (seeding.stream_seed)."""
-    return None if cfg.name == "none" else Augment(cfg, seed)
+    seed for augmentation (seeding.stream_seed); `ranks`: whose share of each step's batch it transforms."""
+    return None if cfg.name == "none" else Augment(cfg, seed, ranks)

@@ -12,6 +12,7 @@ import torch
 from ..batches import shuffled_batches, steps_per_epoch
 from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
+from ..distributed import Ranks, mean_over_ranks, parallel, shares
 from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, predict_classes, train
 from ..errors import UserError
 from ..models import create_model
@@ -82,21 +83,22 @@ class TrainedTarget(NamedTuple):
 
 def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np.ndarray | None = None,
                  pacing=None, end: float = 1.0, label: str = "[train]", resume: Resume | None = None,
-                 kept: np.ndarray | None = None) -> TrainedTarget:
+                 kept: np.ndarray | None = None, ranks: Ranks = Ranks()) -> TrainedTarget:
     """Train one target network for cfg.epochs over all its training examples (or over those it can ever draw,
     epochs_of=kept: training_size()). ordering=None is plain iid training
     (`standard`) over all of them, or over the positions `kept` (sampler.keep; a paced ordering comes restricted
     already). With `resume`, the state is saved at the start and at every evaluation, and a run given a saved state
-    continues from it to the same result."""
+    continues from it to the same result. With several `ranks` (distributed.py), each trains on its share of every
+    batch; the lead alone evaluates and saves, and the other ranks return an empty history and summary."""
     device = data.train.x.device
     n = len(data.train)
     per_epoch = steps_per_epoch(training_size(cfg, n, ordering, end, kept), cfg.batch_size)
     total = cfg.epochs * per_epoch
-    model = target_model(cfg, data).to(device)
-    opt = make_optimizer(model.parameters(), optim)
-    seen = torch.zeros(n, dtype=torch.bool, device=device)
+    net = target_model(cfg, data).to(device)
+    opt = make_optimizer(net.parameters(), optim)
+    seen = torch.zeros(n, dtype=torch.bool, device=device)   # marked on every rank for the whole batch
     history = []
-    start = restore(resume, model, opt, seen, history) if resume and resume.state else 0
+    start = restore(resume, net, opt, seen, history) if resume and resume.state else 0
     gen = torch_generator(cfg.seed, "target_batches", device)
     if ordering is None:
         sampler, batches = None, iid_batches(n, kept, cfg.batch_size, gen, start)
@@ -109,26 +111,31 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
     eval_steps = sorted(set(range(every, total + 1, every)) | {total})
 
     def evaluate(stats: StepStats):
-        accs = {f"{name}/acc": (predict_classes(model, s.x, inputs, cfg.eval.batch) == s.y).float().mean().item()
+        loss, acc = mean_over_ranks([stats.loss, stats.acc], ranks)   # every rank, at the same steps
+        if not ranks.lead:
+            return
+        accs = {f"{name}/acc": (predict_classes(net, s.x, inputs, cfg.eval.batch) == s.y).float().mean().item()
                 for name, s in (("val", data.val), ("test", data.test)) if len(s)}
-        history.append({"step": stats.step, "epoch": stats.step / per_epoch, "train/loss": stats.loss,
-                        "train/acc": stats.acc, **accs,
+        history.append({"step": stats.step, "epoch": stats.step / per_epoch, "train/loss": loss,
+                        "train/acc": acc, **accs,
                         "curriculum/data_fraction": (sampler.prefix_size(stats.step - 1) if sampler else
                                                      n if kept is None else len(kept)) / n,
                         "curriculum/seen_fraction": seen.float().mean().item()})
         if resume:
-            save_state(resume, stats.step, model, opt, seen, history)
+            save_state(resume, stats.step, net, opt, seen, history)
 
-    if resume and start == 0:  # the MLflow run exists: from here on, a killed run continues it
-        save_state(resume, 0, model, opt, seen, history)
+    if resume and start == 0 and ranks.lead:  # the MLflow run exists: from here on, a killed run continues it
+        save_state(resume, 0, net, opt, seen, history)
     progress = Progress(label, total, per_epoch)
-    augment = batch_transform(cfg.augment.resolved(data.name), stream_seed(cfg.seed, "target_augment"))
-    batches = Batches(data.train.x, data.train.y, inputs, _marking(batches, seen), augment)
+    augment = batch_transform(cfg.augment.resolved(data.name), stream_seed(cfg.seed, "target_augment"), ranks)
+    batches = Batches(data.train.x, data.train.y, inputs, shares(_marking(batches, seen), ranks), augment)
     hooks = Hooks([s for s in eval_steps if s > start], evaluate, progress=progress)
-    train(model, batches, Schedule(optim, total, start), hooks, opt)
+    train(parallel(net, ranks), batches, Schedule(optim, total, start), hooks, opt)
+    if not ranks.lead:
+        return TrainedTarget([], {}, net)
     progress.close(f"done: test acc {history[-1].get('test/acc', float('nan')):.4f}"
                    + (f" (resumed at step {start})" if start else ""))
-    return TrainedTarget(history, summarize(history, int(seen.sum()), total), model)
+    return TrainedTarget(history, summarize(history, int(seen.sum()), total), net)
 
 
 def training_size(cfg: TargetConfig, n: int, ordering: np.ndarray | None, end: float,
