@@ -246,13 +246,17 @@ def test_saving_a_cache_removes_what_killed_writes_left_but_not_a_live_writer(tm
     assert not dead.exists() and live.exists() and other.exists()
 
 
-def test_a_cache_too_large_for_the_memory_left_is_one_line_before_it_is_read(tmp_path, monkeypatch):
+def test_a_cache_too_large_for_the_memory_left_is_one_line_before_it_is_read_or_streamed(tmp_path, monkeypatch):
     from curriculum.data import memory
 
     for rel in ("train/a/1.png", "train/b/2.png", "test/a/3.png", "test/b/4.png"):
         write_image(tmp_path / rel, 1)
     folder_data(tmp_path)                     # decodes and writes the cache: 4 images of 2x2 = 16 pixels
     monkeypatch.setattr(memory, "available_bytes", lambda: 3 * 16 - 1)   # one byte short of COPIES x 16
+    decode = folder_module.decode_folder
     monkeypatch.setattr(folder_module, "decode_folder", lambda *a: pytest.fail("the cache was there to read"))
-    with pytest.raises(UserError, match="the cached 16 pixels"):
-        folder_data(tmp_path)
+    with pytest.raises(UserError, match="the cached 16 pixels.*data.stream=true"):
+        folder_data(tmp_path, stream=False)
+    monkeypatch.setattr(folder_module, "decode_folder", decode)
+    streamed = folder_data(tmp_path)          # data.stream=auto: decoded again, into a file read from disk
+    assert streamed.train.x.__class__.__name__ == "MappedImages"

@@ -70,8 +70,10 @@ def save_cache(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     them left."""
     atomic_write(path, lambda f: np.savez(f, **arrays))
     tag = path.name.split('-')[0]
-    for old in path.parent.glob(f"{tag}-*.npz"):
-        if old != path:
-            old.unlink(missing_ok=True)
-    remove_stale_temporaries(path.parent, f"{tag}-*.npz")
+    version = path.name.split(".")[0]
+    for pattern in (f"{tag}-*.npz", f"{tag}-*.images.npy"):   # data/stream.py's images beside the labels
+        for old in path.parent.glob(pattern):
+            if not old.name.startswith(version):   # other versions; the same version's other files stay
+                old.unlink(missing_ok=True)
+        remove_stale_temporaries(path.parent, pattern)
     return path

@@ -21,6 +21,7 @@ from .noise import NOISES, check_noise_map, inject_noise, noise_map
 from .noise_model import FIT_CAP, RECIPE, noise_model_probabilities
 from .ood import ARTIFICIAL, artificial_images
 from .splits import AUTO_VAL_MAX, split_sizes, stratified_order
+from .stream import MappedImages, check_stream, take
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -51,6 +52,9 @@ class DataConfig:
     channels: int | None = None    # folder: 1 (grayscale) or 3 (RGB); None = 1 when every image is grayscale, else 3
     test_size: float = 0.2         # folder without test/: fraction of train/ held out as the test split (stratified)
     cache_dir: str | None = None   # folder: where decoded images are cached; None = <root>/.curriculum-cache
+    stream: Any = "auto"           # folder: true reads the images from disk per batch (decoded once into a memory-
+                                   # mapped file in the cache folder; stream.py) | false holds them in memory |
+                                   # auto: streams them when they do not fit in memory
     classes: Any = None            # train on these classes only (relabelled 0..k-1 in sorted order); the test images of
                                    # the others become the `other_classes` out-of-distribution split (data/ood.py)
     artificial: int = 0            # images of each artificial kind (noise, stripes) recorded as out-of-distribution splits
@@ -108,6 +112,9 @@ class DataConfig:
         if self.channels not in (None, 1, 3):
             raise UserError(f"data.channels={self.channels} must be 1 (grayscale), 3 (RGB) or null (1 when every "
                             f"image is grayscale, else 3)")
+        check_stream(self.stream)
+        if self.stream is True and self.name != "folder":
+            raise UserError(f"data.stream=true streams data=folder only; data={self.name} is held in memory, drop it")
         if not 0.0 < self.test_size < 1.0:
             raise UserError(f"data.test_size={self.test_size} must be a fraction in (0, 1): the share of train/ held "
                             f"out as the test split when data.root has no test/")
@@ -282,8 +289,9 @@ def fingerprint(name: str, index: np.ndarray, labels: np.ndarray, *images: np.nd
     h.update(json.dumps(labelling or {}, sort_keys=True).encode())
     h.update(np.ascontiguousarray(index, dtype=np.int64).tobytes())
     h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
-    for x in images:
-        h.update(np.ascontiguousarray(x).tobytes())
+    for x in images:   # in chunks: images on disk (stream.py) are never read whole; the same bytes, the same hash
+        for chunk in (x.chunks() if isinstance(x, MappedImages) else (x,)):
+            h.update(np.ascontiguousarray(chunk).tobytes())
     for names in paths:
         h.update("\n".join(names.tolist()).encode())
     return h.hexdigest()[:16]
@@ -307,12 +315,12 @@ def channel_mean_std(x: np.ndarray, chunk_bytes: int = 1 << 22) -> tuple[tuple[f
     """Per-channel mean and std (population) of uint8 images (N, C, H, W) scaled to [0, 1]. Exact integer sums over
     chunks of examples: no float copy of the whole set (CIFAR-10's was 1.1 GB), only one chunk at a time in int64."""
     n, c = x.shape[0], x.shape[1]
-    count = n * x[0, 0].size if n else 0   # values per channel
+    count = n * int(np.prod(x.shape[2:]))   # values per channel
     assert count > 0, "no images to normalise"
     total, squares = [0] * c, [0] * c      # Python ints: exact whatever the size
-    step = max(1, chunk_bytes // max(1, x[0].nbytes))
+    step = max(1, chunk_bytes // max(1, int(np.prod(x.shape[1:]))))   # uint8: one byte a value
     for start in range(0, n, step):
-        part = x[start:start + step].astype(np.int64)   # (step, C, H, W)
+        part = np.asarray(x[start:start + step]).astype(np.int64)   # (step, C, H, W)
         total = [t + int(v) for t, v in zip(total, part.sum(axis=(0, 2, 3)))]
         squares = [q + int(v) for q, v in zip(squares, (part * part).sum(axis=(0, 2, 3)))]
     mean = tuple(t / count / 255.0 for t in total)
@@ -324,7 +332,7 @@ def channel_mean_std(x: np.ndarray, chunk_bytes: int = 1 << 22) -> tuple[tuple[f
 def training_settings(data: dict) -> dict:
     """The data settings that say what a run trained on, for train runs' `training` tag and identity: not where the
     files are (root, path, cache_dir, download), and the folder's decode settings only for data=folder."""
-    where = ("root", "download", "path", "cache_dir")
+    where = ("root", "download", "path", "cache_dir", "stream")   # streamed images are the same images
     folder_only = ("image_size", "channels", "test_size")
     return {k: v for k, v in data.items()
             if k not in where and (data.get("name") == "folder" or k not in folder_only)}
@@ -334,7 +342,7 @@ def _tensors(x: np.ndarray, y: np.ndarray, index: np.ndarray) -> Split:
     """A Split sharing memory with writable arrays (a read-only one, e.g. an mmapped file, is copied once)."""
     def own(a):
         return torch.from_numpy(np.require(a, requirements=["C", "W"]))
-    return Split(own(x), own(y), own(index))
+    return Split(x if isinstance(x, MappedImages) else own(x), own(y), own(index))
 
 
 def load_data(cfg: DataConfig) -> Data:
@@ -349,25 +357,26 @@ def load_data(cfg: DataConfig) -> Data:
     num_classes = len(classes)
     val_idx, train_idx, rest = split_positions(cfg, ytr, classes)
     true_labels = relabel[ytr[train_idx]]
-    x_train = xtr[train_idx]   # (N, C, H, W) uint8, a copy: the subset trained on
+    x_train = take(xtr, train_idx)   # (N, C, H, W) uint8, a copy (or rows of the file, streamed): the subset
     mapping = noise_map(cfg.name, num_classes, cfg.noise_map) if cfg.noise == "pairwise" else None
     probs, model_note = None, ""
     if cfg.noise == "instance" and cfg.label_noise > 0:
         outside = rest[:FIT_CAP]   # neither trained on nor validated on, in seeded order
-        probs, model_note = noise_model_probabilities(x_train, true_labels, xtr[outside], relabel[ytr[outside]],
+        probs, model_note = noise_model_probabilities(x_train, true_labels, np.asarray(xtr[outside]),
+                                                      relabel[ytr[outside]],
                                                       num_classes, numpy_rng(cfg.seed, "noise_model"))
     labels, noisy = given_labels(cfg, true_labels, num_classes, mapping, probs)
     in_test = np.isin(yte, classes)
     mean, std = channel_mean_std(x_train)
     paths = {} if paths_train is None else {"train": paths_train, "test": paths_test}
-    ood = ood_splits(cfg, xte[~in_test], yte[~in_test], test_index[~in_test], x_train.shape[1:])
+    ood = ood_splits(cfg, take(xte, ~in_test), yte[~in_test], test_index[~in_test], x_train.shape[1:])
     return Data(
         name=cfg.name, num_classes=num_classes, mean=mean, std=std,
         train=_tensors(x_train, labels, official[train_idx]),
-        val=_tensors(xtr[val_idx], relabel[ytr[val_idx]], official[val_idx]),
-        test=_tensors(xte[in_test], relabel[yte[in_test]], test_index[in_test]),
+        val=_tensors(take(xtr, val_idx), relabel[ytr[val_idx]], official[val_idx]),
+        test=_tensors(take(xte, in_test), relabel[yte[in_test]], test_index[in_test]),
         true_labels=true_labels, noisy=noisy,
-        fingerprint=fingerprint(cfg.name, official[train_idx], labels, x_train, xte[in_test],
+        fingerprint=fingerprint(cfg.name, official[train_idx], labels, x_train, take(xte, in_test),
                                 paths=() if paths_train is None else (paths_train[official[train_idx]],
                                                                       paths_test[test_index[in_test]]),
                                 labelling=labelling(cfg.noise, mapping, cfg.label_noise, classes, all_classes)),

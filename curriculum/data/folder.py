@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,8 +25,9 @@ from ..errors import UserError
 from ..seeding import numpy_rng
 from .cache import cache_key, cache_path, check_writable, load_cache, save_cache
 from .arrays import npz_headers
-from .memory import check_fits
+from .memory import check_fits, fits
 from .splits import split_sizes, stratified_order
+from .stream import decode_workers, open_images, take, write_images
 
 SPLITS = ("train", "test")
 GRAYSCALE = {"1", "L", "LA"}
@@ -53,27 +55,31 @@ def load_folder(cfg) -> tuple:
     split_sizes(cfg, n_train)   # here, before decoding: a bad val_size or test_size leaves no cache behind
     settings = {"image_size": cfg.image_size, "channels": cfg.channels}
     cache = cache_path(root, cfg.cache_dir, cache_key(files["train"] + files["test"], settings))
-    check_cached_fits(cache, root)
-    arrays = load_cache(cache, ARRAYS)
+    arrays = load_streamed(cache) if cfg.stream is not False else None
+    if arrays is None and cfg.stream is not True and cached_fits(cache, root, cfg.stream):
+        arrays = load_cache(cache, ARRAYS)
     if arrays is None:
-        arrays = decode_folder(root, files, cfg.image_size, cfg.channels, cache)
-        save_cache(cache, arrays)
+        arrays = decode_folder(root, files, cfg.image_size, cfg.channels, cache, cfg.stream)
     if not files["test"]:
         return hold_out_test(arrays, cfg.test_size, cfg.seed)
     return tuple(arrays[k] for k in ARRAYS)
 
 
-def check_cached_fits(cache: Path, root: Path) -> None:
+def cached_fits(cache: Path, root: Path, stream=False) -> bool:
     """The memory check decoding makes, for a cache about to be read (from its headers; a cache that cannot be read
-    is left to load_cache, which decodes again)."""
+    is left to load_cache, which decodes again): one line when it does not fit, or False with stream=auto
+    (decode_folder streams the images instead)."""
     try:
         headers = npz_headers(cache) if cache.is_file() else {}
     except UserError:
-        return
+        return True
     if "x_train" in headers and "x_test" in headers:
         pixels = sum(int(np.prod(headers[k][0])) for k in ("x_train", "x_test"))
+        if stream == "auto" and not fits(pixels):
+            return False
         check_fits(pixels, f"data.root={root}: the cached {pixels:,} pixels of its images",
-                   "set a smaller data.image_size, or use fewer images")
+                   "set a smaller data.image_size, data.stream=true to read them from disk, or use fewer images")
+    return True
 
 
 # ---------------------------------------------------------------------------------------------- the layout
@@ -171,7 +177,7 @@ def hold_out_test(arrays: dict, test_size: float, seed: int) -> tuple:
     order = stratified_order(y, numpy_rng(seed, "holdout"))
     test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
     x, paths = arrays["x_train"], arrays["paths_train"]
-    return x[train], y[train], x[test], y[test], paths, paths, train, test   # paths by index: the whole list
+    return take(x, train), y[train], take(x, test), y[test], paths, paths, train, test   # paths: the whole list
 
 
 # ---------------------------------------------------------------------------------------------- decoding
@@ -187,23 +193,54 @@ def unreadable(rel: str, err: Exception) -> UserError:
     return UserError(f"cannot read {rel} as an image ({why}); fix or remove the file")
 
 
-def decode_folder(root: Path, files: dict, image_size: int | None, channels: int | None, cache: Path) -> dict:
+def decode_folder(root: Path, files: dict, image_size: int | None, channels: int | None, cache: Path,
+                  stream=False) -> dict:
     """Every image of both splits decoded into one (N, C, H, W) uint8 array, after checking that the images agree
-    and that they fit in memory; returns the arrays the cache holds."""
+    and that they fit in memory, and cached; or, with stream=true (auto: when they do not fit), into a file read
+    through a memory map (stream.py). Returns the arrays the cache holds."""
     every = files["train"] + files["test"]
     sizes, modes = probe(root, every)
     shape = decoded_shape(every, sizes, modes, image_size, channels)
-    fix = (f"set a smaller data.image_size (now {image_size})" if image_size else
-           "set data.image_size to decode them smaller") + ", or use fewer images"
-    check_fits(len(every) * int(np.prod(shape)),
-               f"data.root={root}: {len(every)} images decoded to {'x'.join(map(str, shape))}", fix)
+    pixels = len(every) * int(np.prod(shape))
+    streamed = stream is True or (stream == "auto" and not fits(pixels))
+    if not streamed:
+        fix = (f"set a smaller data.image_size (now {image_size})" if image_size else
+               "set data.image_size to decode them smaller") + ", data.stream=true to read them from disk, or fewer images"
+        check_fits(pixels, f"data.root={root}: {len(every)} images decoded to {'x'.join(map(str, shape))}", fix)
     check_writable(cache)
-    x = decode_all(root, every, shape, image_size)
     n = len(files["train"])
     labels = np.array([f.label for f in every], dtype=np.int64)
     paths = np.array([f.path for f in every], dtype=str)
-    return {"x_train": x[:n], "y_train": labels[:n], "paths_train": paths[:n],
-            "x_test": x[n:], "y_test": labels[n:], "paths_test": paths[n:]}
+    meta = {"y_train": labels[:n], "paths_train": paths[:n], "y_test": labels[n:], "paths_test": paths[n:]}
+    if streamed:
+        decode = partial(decode_file, root, every, shape[0], image_size)
+        x = write_images(streamed_images(cache), shape, decode, len(every), decode_workers())
+        save_cache(streamed_labels(cache), meta)
+        return {"x_train": x.take(np.arange(n)), "x_test": x.take(np.arange(n, len(every))), **meta}
+    x = decode_all(root, every, shape, image_size)
+    arrays = {"x_train": x[:n], "x_test": x[n:], **meta}
+    save_cache(cache, arrays)
+    return arrays
+
+
+def streamed_images(cache: Path) -> Path:
+    return cache.with_suffix(".images.npy")
+
+
+def streamed_labels(cache: Path) -> Path:
+    return cache.with_suffix(".labels.npz")
+
+
+def load_streamed(cache: Path) -> dict | None:
+    """The arrays of a streamed cache (the images on disk, rows 0..n-1 the training images), or None when it is
+    not complete: the labels are written last."""
+    meta = load_cache(streamed_labels(cache), ("y_train", "paths_train", "y_test", "paths_test"))
+    if meta is None or not streamed_images(cache).is_file():
+        return None
+    x, n = open_images(streamed_images(cache)), len(meta["y_train"])
+    if len(x) != n + len(meta["y_test"]):
+        return None
+    return {"x_train": x.take(np.arange(n)), "x_test": x.take(np.arange(n, len(x))), **meta}
 
 
 def probe(root: Path, files: list[ImageFile]) -> tuple[np.ndarray, list[str]]:
@@ -240,6 +277,14 @@ def decoded_shape(files: list[ImageFile], sizes: np.ndarray, modes: list[str], i
                         f"to resize every image to NxN pixels")
     w, h = sizes[0]
     return c, int(h), int(w)
+
+
+def decode_file(root: Path, files: list[ImageFile], channels: int, image_size: int | None, i: int) -> np.ndarray:
+    """Image i of `files` as (C, H, W) uint8; one line when it does not decode."""
+    try:
+        return decode_image(root / files[i].path, channels, image_size)
+    except read_errors() as err:
+        raise unreadable(files[i].path, err) from None
 
 
 def decode_all(root: Path, files: list[ImageFile], shape: tuple[int, int, int], image_size: int | None) -> np.ndarray:

@@ -47,6 +47,12 @@ def gigabytes(n: int) -> str:
     return f"{n / 1e9:.2f} GB"
 
 
+def fits(pixel_bytes: int, available: int | None = None) -> bool:
+    """Whether COPIES x `pixel_bytes` fit in the available memory (True when it is unknown)."""
+    available = available_bytes() if available is None else available
+    return available is None or COPIES * pixel_bytes <= available
+
+
 def check_fits(pixel_bytes: int, what: str, fix: str, available: int | None = None) -> None:
     """Raise UserError when COPIES x `pixel_bytes` (uint8 pixels of every image) exceed the available memory.
     `what` describes the images, `fix` says how to need less."""

@@ -49,13 +49,17 @@ def pool_factor(shape: tuple[int, ...]) -> int:
     return p
 
 
-def features(x: np.ndarray) -> np.ndarray:
+def features(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """(N, C, H, W) uint8 -> (N, F) float64 in [0, 1]: p x p block means (edge rows/columns that fill no block are
-    left out), flattened."""
+    left out), flattened; `chunk` images at a time (images on disk, data/stream.py, are never read whole)."""
     n, c, h, w = x.shape
     p = pool_factor((c, h, w))
-    blocks = x[:, :, :h // p * p, :w // p * p].reshape(n, c, h // p, p, w // p, p)
-    return (blocks.mean(axis=(3, 5), dtype=np.float64) / 255.0).reshape(n, -1)
+    parts = []
+    for start in range(0, n, chunk):
+        part = np.asarray(x[start:start + chunk])[:, :, :h // p * p, :w // p * p]
+        blocks = part.reshape(len(part), c, h // p, p, w // p, p)
+        parts.append((blocks.mean(axis=(3, 5), dtype=np.float64) / 255.0).reshape(len(part), -1))
+    return np.concatenate(parts) if parts else np.zeros((0, c * (h // p) * (w // p)))
 
 
 def standardiser(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
