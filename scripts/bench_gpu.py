@@ -333,12 +333,17 @@ def print_report(report: dict) -> None:
         if "skipped" in row:
             print(f"{name:<24} skipped: {row['skipped']}")
         else:
-            print(f"{name:<24} {row['ours']:>26.0f} {row['recipe']:>10.0f} {row['ratio']:>11.2f}x")
+            print(f"{name:<24} {rate(row['ours']):>26} {rate(row['recipe']):>10} {row['ratio']:>11.2f}x")
     print(f"preset {PRESET}: one epoch of {epoch['images']} images ({epoch['steps']} steps x {epoch['batch']}, "
           f"{epoch['precision']}, augment {epoch['augment']}): ours {epoch['ours_s']:.1f} s, recipe "
           f"{epoch['recipe_s']:.1f} s; extrapolated from {epoch['timed_steps']} steps on synthetic CIFAR-shaped "
           f"data (no CIFAR files here)")
     print(f"# {report['wall_s']:.0f} s in all (data, models and every repeat; imports excluded)")
+
+
+def rate(value: float) -> str:
+    """Examples per second as printed: whole numbers, three significant digits below 100 (quick runs)."""
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def main(argv=None) -> dict:
