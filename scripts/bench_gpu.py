@@ -90,7 +90,7 @@ class Case:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--steps", type=int, help=f"optimizer steps per timed run ({FULL.steps}; quick {QUICK.steps})")
     parser.add_argument("--repeats", type=int, help=f"interleaved repeats, medians ({FULL.repeats}; quick 1)")
