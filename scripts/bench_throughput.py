@@ -59,40 +59,70 @@ def torchvision_root(tmp: Path) -> Path:
 
 
 def recipe(arch: str, root: Path, data, epochs: int, batch: int, optim: OptimConfig, record: bool) -> float:
-    """The standard recipe; returns wall seconds."""
-    from torch.utils.data import DataLoader, Subset
+    """The standard recipe on torchvision's FashionMNIST; returns wall seconds."""
+    from torch.utils.data import Subset
     from torchvision import datasets, transforms
 
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(data.mean, data.std)])
     train_set = Subset(datasets.FashionMNIST(root, train=True, transform=tf), data.train.index.tolist())
     test_set = datasets.FashionMNIST(root, train=False, transform=tf)
-    per_epoch = steps_per_epoch(len(train_set), batch)
-    steps, _ = checkpoint_steps(epochs, per_epoch)
-    model = create_model(arch, data.input_shape, data.num_classes, init_seed=0).to(memory_format=torch.contiguous_format)
+    model = create_model(arch, data.input_shape, data.num_classes, init_seed=0)
+    return recipe_loop(model, train_set, (train_set, test_set), epochs=epochs, batch=batch, optim=optim,
+                       record=record)
+
+
+def recipe_loop(model, train_set, eval_sets, *, epochs: int, batch: int, optim: OptimConfig, record: bool,
+                device: str | torch.device = "cpu", precision: str = "fp32", workers: int = 0) -> float:
+    """What a researcher would write around torchvision datasets: `model` in PyTorch's default NCHW layout, SGD
+    over a shuffled DataLoader and, with `record`, a pass over each of `eval_sets` at each of our checkpoints.
+    On a GPU, `workers` loader processes fill pinned memory and batches are copied asynchronously; bf16 is
+    autocast around forward and loss. Returns wall seconds (the device synchronised)."""
+    from torch.utils.data import DataLoader
+
+    device = torch.device(device)
+    model = model.to(device, memory_format=torch.contiguous_format)
     opt = torch.optim.SGD(model.parameters(), lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov,
                           weight_decay=optim.weight_decay)
+    extra = {"num_workers": workers, "persistent_workers": workers > 0, "pin_memory": device.type == "cuda"}
     loader = DataLoader(train_set, batch_size=batch, shuffle=True, drop_last=True,
-                        generator=torch.Generator().manual_seed(0))
+                        generator=torch.Generator().manual_seed(0), **extra)
+    eval_loaders = [DataLoader(dataset, batch_size=1000, **extra) for dataset in eval_sets]
+    steps, _ = checkpoint_steps(epochs, len(loader))
     start, step = time.perf_counter(), 0
     for _ in range(epochs):
         for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with recipe_autocast(device, precision):
+                loss = F.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
             step += 1
             if record and step in steps:
-                model.eval()
-                with torch.no_grad():
-                    for dataset in (train_set, test_set):
-                        for xb, yb in DataLoader(dataset, batch_size=1000):
-                            logits = model(xb)
-                            correct = logits.argmax(1) == yb
-                            prob = torch.softmax(logits, 1).gather(1, yb[:, None])
-                            margin = logits.gather(1, yb[:, None])[:, 0] - logits.scatter(1, yb[:, None], -1e9).amax(1)
-                            _ = (correct.numpy(), prob.numpy(), margin.numpy())
-                model.train()
+                recipe_record(model, eval_loaders, device, precision)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     return time.perf_counter() - start
+
+
+def recipe_autocast(device: torch.device, precision: str):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+@torch.no_grad()
+def recipe_record(model, loaders, device: torch.device, precision: str) -> None:
+    """The recipe's recording: correct, probability and margin of every example, copied to the host."""
+    model.eval()
+    for loader in loaders:
+        for xb, yb in loader:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            with recipe_autocast(device, precision):
+                logits = model(xb).float()
+            correct = logits.argmax(1) == yb
+            prob = torch.softmax(logits, 1).gather(1, yb[:, None])
+            margin = logits.gather(1, yb[:, None])[:, 0] - logits.scatter(1, yb[:, None], -1e9).amax(1)
+            _ = (correct.cpu().numpy(), prob.cpu().numpy(), margin.cpu().numpy())
+    model.train()
 
 
 def ours(arch: str, data, epochs: int, batch: int, optim: OptimConfig, source: str | None) -> float:
