@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import mlflow
+import pandas as pd
 import pytest
 import torch
 from conftest import fresh_store, run_cli
@@ -50,10 +51,10 @@ def test_the_shares_are_augmented_as_one_process_augments_the_whole_batch():
     assert not torch.equal(whole, images)   # something was augmented
 
 
-def torchrun(*args, cwd, env=None):
+def torchrun(*args, cwd, env=None, command="train"):
     """`torchrun --standalone --nproc_per_node=2 -m curriculum train ...` as a user runs it."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "curriculum", "train", *args]
+               "-m", "curriculum", command, *args]
     full_env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", OMP_NUM_THREADS="1", **(env or {}))
     return subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600)
 
@@ -106,3 +107,20 @@ def test_two_processes_train_the_one_process_target_and_continue_after_a_kill(tm
     assert history(runs.run_id[0]) == two_h
     continued = weights(runs.run_id[0])
     assert all(torch.equal(continued[k], two_w[k]) for k in two_w)
+
+
+@pytest.mark.slow
+def test_two_processes_score_the_members_of_their_ranks_and_the_lead_derives_the_one_process_scores(tmp_path):
+    store = fresh_store(tmp_path)
+    small = ["data=synthetic", "device=cpu", "epochs=1", "threads=1", "ensemble.size=3", f"mlflow.tracking_uri={store}"]
+    run_cli("score", *small, f"out_dir={tmp_path / 'one'}", cwd=tmp_path)
+    two = torchrun(*small, f"out_dir={tmp_path / 'two'}", cwd=tmp_path, command="score")
+    assert two.returncode == 0, two.stderr[-3000:]
+    for name in ("scores.parquet", "test_scores.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one" / name), pd.read_parquet(tmp_path / "two" / name))
+    mlflow.set_tracking_uri(store)
+    runs = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.stage = 'score'")
+    shards = runs[runs["tags.out_dir"].str.endswith("two")]
+    assert sorted(shards["tags.shard"]) == ["0/2", "1/2"] and shards["tags.scores"].fillna("").tolist().count("complete") == 1
+    refused = torchrun(*small, "ensemble.num_shards=2", f"out_dir={tmp_path / 'no'}", cwd=tmp_path, command="score")
+    assert refused.returncode != 0 and "drop ensemble.shard and ensemble.num_shards" in refused.stderr

@@ -13,7 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.plots import consensus_histogram
 from ..data.datasets import Data, load_data, reload_settings
+from ..distributed import Ranks, barrier, from_environment, process_device, process_group
 from ..engine import OptimConfig, resolve_device, resolve_precision
+from ..errors import UserError
 from ..io.files import atomic_write
 from ..io.scorefile import write_scores
 from ..io.tracking import Tracker
@@ -36,7 +38,16 @@ from .common import arch_of, data_config, log_inputs, optim_config, say, tracker
 
 
 def score(cfg: DictConfig) -> None:
-    ens, rec, optim, device = score_settings(cfg)
+    ranks = from_environment()   # several under torchrun: each process trains the members of its rank
+    ens, rec, optim, device = score_settings(cfg, ranks)
+    with process_group(ranks, device):
+        score_members(cfg, ens, rec, optim, device, ranks)
+
+
+def score_members(cfg: DictConfig, ens: EnsembleConfig, rec: RecordingConfig, optim: OptimConfig,
+                  device: torch.device, ranks: Ranks) -> None:
+    """Train this shard's members and, once the ensemble is complete, derive and log the scores (under torchrun
+    the lead does, after every rank has trained its members)."""
     out_dir = writable_dir(cfg.out_dir)
     set_threads(cfg.threads)
     data_cfg = data_config(cfg)
@@ -55,6 +66,9 @@ def score(cfg: DictConfig) -> None:
     with track.run("score", tags) as run_id:
         log_inputs(track, run_id, cfg, data)
         train_missing_members(track, run_id, data, ens, rec, optim, out_dir / "dynamics", missing)
+        barrier(ranks)   # every rank's members are written
+        if not ranks.lead:
+            return
         paths = [out_dir / "dynamics" / m.filename for m in ens.members()]
         missing = [p.name for p in paths if not p.is_file()]
         if missing:
@@ -68,11 +82,18 @@ def score(cfg: DictConfig) -> None:
     say_scores(out_dir, run_id, summary)
 
 
-def score_settings(cfg: DictConfig) -> tuple[EnsembleConfig, RecordingConfig, OptimConfig, torch.device]:
-    """The ensemble, recording and optimizer settings and the device, unpacked from the config."""
+def score_settings(cfg: DictConfig, ranks: Ranks = Ranks()) -> tuple[EnsembleConfig, RecordingConfig, OptimConfig,
+                                                                    torch.device]:
+    """The ensemble, recording and optimizer settings and the device, unpacked from the config; under torchrun,
+    the shard is the process's rank and the device its GPU."""
     ens = OmegaConf.to_object(cfg.ensemble)   # seed, models: the top-level seed and model's arch (config.LINKS)
     ens = replace(ens, model_kwargs=ens.model_kwargs | {arch_of(cfg): dict(cfg.model.get("kwargs") or {})})
-    device = resolve_device(str(cfg.device))
+    if ranks.several:
+        if ens.num_shards != 1:
+            raise UserError(f"ensemble.num_shards={ens.num_shards} with torchrun: each of the {ranks.world} processes "
+                            f"trains the members of its rank; drop ensemble.shard and ensemble.num_shards")
+        ens = replace(ens, shard=ranks.rank, num_shards=ranks.world)
+    device = process_device(resolve_device(str(cfg.device)), ranks)
     rec = OmegaConf.to_object(cfg.recording)  # epochs, batch_size, precision, augment: the top-level keys
     rec = replace(rec, precision=resolve_precision(rec.precision, device))
     return ens, rec, optim_config(cfg), device
