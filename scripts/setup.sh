@@ -10,7 +10,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating $VENV" >&2
   "$PY" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import curriculum, pytest, xdist, aum, cleanlab, timm, lightning" 2>/dev/null; then
+NEEDS="curriculum, pytest, xdist, aum, cleanlab, timm, lightning, hydra_plugins.hydra_ray_launcher"   # from .[dev]
+if ! "$VENV/bin/python" -c "import $NEEDS" 2>/dev/null; then
   echo "[setup] installing the project (torch is large: this takes a few minutes the first time)" >&2
   log=$(mktemp)
   if ! "$VENV/bin/python" -m pip install -e ".[dev]" >"$log" 2>&1; then
