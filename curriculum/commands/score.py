@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.plots import consensus_histogram
 from ..data.datasets import Data, load_data, reload_settings
-from ..distributed import Ranks, barrier, from_environment, process_device, process_group
+from ..distributed import Ranks, barrier, from_environment, from_lead, process_device, process_group
 from ..engine import OptimConfig, resolve_device, resolve_precision
 from ..errors import UserError
 from ..io.files import atomic_write
@@ -48,7 +48,7 @@ def score_members(cfg: DictConfig, ens: EnsembleConfig, rec: RecordingConfig, op
                   device: torch.device, ranks: Ranks) -> None:
     """Train this shard's members and, once the ensemble is complete, derive and log the scores (under torchrun
     the lead does, after every rank has trained its members)."""
-    out_dir = writable_dir(cfg.out_dir)
+    out_dir = writable_dir(from_lead(str(cfg.out_dir), ranks))   # the default holds the second each rank started
     set_threads(cfg.threads)
     data_cfg = data_config(cfg)
     check_clean_recording(rec, data_cfg.name)
