@@ -14,17 +14,19 @@ DEFAULTS = {"score": ("consensus", "score"), "balanced": (True,), "ties": ("marg
 SHOWN = {"function": "pacing.name", "end": "pacing.end", "score": "sampler.score", "balanced": "sampler.balanced",
          "strata": "sampler.strata", "drop_hardest": "sampler.drop_hardest",
          "ties": "sampler.ties", "keep": "sampler.keep", "labels": "sampler.labels", "scores": "scores"}
+SKIPPING = {"prune": 0.5, "anneal": 0.875, "well_learned": "loss"}   # infobatch's settings and SamplerConfig's defaults
 KEEP_KEYWORDS = ("all", "clean")   # sampler.keep values that read no scores (the others name a scores column or auto)
 
 
 def arm_tag(sampler: str, pacing: dict, score: str, balanced: bool, ties: str, scores: str | None,
             keep: str = "all", strata: int | None = None, drop_hardest: float | None = None,
-            labels: str = "given") -> dict:
+            labels: str = "given", skipping: dict | None = None) -> dict:
     """What defines an arm, as `train` tags it and compare keys it: standard has no pacing, so no pacing.end
     either, and uses the scores only when sampler.keep names one of their columns. `pacing` is the resolved pacing
     config (name, preset, end and the family's parameters); `scores` the checksum of the scores file, None to leave
     it out (an arm known from its settings alone). strata and drop_hardest (SamplerConfig's) are there for
-    `stratified` only, which must give them. `labels` (sampler.labels) is in the tag only when not the given ones."""
+    `stratified` only, which must give them. `labels` (sampler.labels) is in the tag only when not the given ones.
+    `infobatch` has no pacing either, and is defined by `skipping` (prune, anneal and well_learned)."""
     kept = {"keep": keep} | ({} if labels == "given" else {"labels": labels})
     if sampler == "stratified":
         if strata is None or drop_hardest is None:
@@ -33,6 +35,11 @@ def arm_tag(sampler: str, pacing: dict, score: str, balanced: bool, ties: str, s
     checksum = {} if scores is None else {"scores": scores}
     if sampler == "standard":
         return {"sampler": "standard"} | kept | (checksum if reads_scores(keep, labels) else {})
+    if sampler == "infobatch":
+        if skipping is None:
+            raise ValueError("an infobatch arm is defined by its prune, anneal and well_learned")
+        scored = skipping["well_learned"] != "loss" or reads_scores(keep, labels)
+        return {"sampler": "infobatch"} | skipping | kept | (checksum if scored else {})
     return {"sampler": sampler, "pacing": str(pacing.get("preset") or pacing["name"]), "function": str(pacing["name"]),
             "params": {k: v for k, v in pacing.items() if k not in ("name", "end", "preset")},
             "end": str(pacing["end"]), "score": score, "balanced": balanced, "ties": ties} | checksum | kept
@@ -49,6 +56,8 @@ def arm_definition(raw: dict) -> dict:
     tie-break, and the scores themselves unless pacing.end=auto or sampler.keep reads them."""
     if raw["sampler"] == "standard":
         return {k: v for k, v in raw.items() if k in ("sampler", "keep", "labels", "scores")}
+    if raw["sampler"] == "infobatch":
+        return dict(raw)
     arm = dict(raw)
     arm["end"] = "auto" if str(arm["end"]) == "auto" else f"{float(arm['end']):.4g}"
     if arm["sampler"] == "random":
@@ -80,6 +89,11 @@ def arm_name(raw: dict) -> str:
     training on the truly clean examples only (sampler.keep=clean); `standard[sampler.labels=suggested_label]`
     trains on corrected labels (the relabel arm)."""
     arm = arm_definition(raw)
+    if arm["sampler"] == "infobatch":
+        return with_settings("infobatch", [f"sampler.{k}={show(arm[k])}" for k, default in SKIPPING.items()
+                                           if arm[k] != default] + [f"{SHOWN[k]}={show(arm[k])}" for k in
+                                                                    ("keep", "labels") if k in arm and
+                                                                    arm[k] not in DEFAULTS[k]])
     if arm["sampler"] == "standard":
         keep, labels = arm["keep"], arm.get("labels", "given")
         name = {"all": "standard", "clean": "oracle"}.get(keep, f"standard[sampler.keep={keep}]")

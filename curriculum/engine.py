@@ -170,11 +170,16 @@ class Batches:
     inputs: Inputs
     indices: Iterable[torch.Tensor]
     augment: Callable[[torch.Tensor, int], torch.Tensor] | None = None
+    weights: torch.Tensor | None = None   # (N,) float on x's device: each example's loss weight (dynamic pruning's
+                                          # rescaling, schedule/dynamic.py); None: every example weighs 1
 
     def images(self, idx: torch.Tensor, step: int) -> torch.Tensor:
         """The (augmented) uint8 images that step `step` trains on."""
         images = self.x[idx]
         return images if self.augment is None else self.augment(images, step)
+
+    def weight(self, idx: torch.Tensor) -> torch.Tensor | None:
+        return None if self.weights is None else self.weights[idx]
 
 
 @dataclass
@@ -187,10 +192,11 @@ class Hooks:
     progress: Progress | None = None
 
 
-def mean_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy averaged over each model's batch: logits (..., B, classes), y (..., B) -> shape (...)."""
-    per_example = F.cross_entropy(logits.float().flatten(0, -2), y.flatten(), reduction="none")
-    return per_example.view(y.shape).mean(-1)
+def mean_loss(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy averaged over each model's batch: logits (..., B, classes), y (..., B) -> shape (...); with
+    `weight` (..., B), each example's loss times its weight before the mean."""
+    per_example = F.cross_entropy(logits.float().flatten(0, -2), y.flatten(), reduction="none").view(y.shape)
+    return (per_example if weight is None else per_example * weight).mean(-1)
 
 
 def train(model, batches: Batches, schedule: Schedule, hooks: Hooks | None = None,
@@ -211,7 +217,7 @@ def train(model, batches: Batches, schedule: Schedule, hooks: Hooks | None = Non
         y = batches.y[idx]
         with batches.inputs.autocast():
             logits = model(batches.inputs(batches.images(idx, step)))
-            loss = mean_loss(logits, y)
+            loss = mean_loss(logits, y, batches.weight(idx))
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         opt.step()

@@ -14,7 +14,7 @@ import torch
 # cleanlab's cross-validation (study/cross_validation.py) and ensemble.folds: the same seed and K, the same folds.
 # data.noise=instance's cross-fit halves: "noise_model".
 STREAMS = ("init", "order", "subset", "noise", "holdout", "synthetic", "target_init", "target_batches", "ordering",
-           "augment", "target_augment", "folds", "stratified", "artificial", "noise_model")
+           "augment", "target_augment", "folds", "stratified", "artificial", "noise_model", "skipping")
 
 
 def stream_seed(seed: int, stream: str) -> int:

@@ -68,7 +68,8 @@ def main() -> None:
               f"{metrics['test/acc_at_best_val']:12.4f} {metrics['train/loss']:11.5f}")
     diff = max((w1[k].float() - wn[k].float()).abs().max().item() for k in w1)
     print(f"wall {args.nproc} / 1: {statistics.median(seconds[args.nproc]) / statistics.median(seconds[1]):.2f}x; "
-          f"largest |weight difference| {diff:.2e} (largest |weight| {max(w.abs().max().item() for w in w1.values()):.2f})")
+          f"largest |weight difference| {diff:.2e} "
+          f"(largest |weight| {max(w.abs().max().item() for w in w1.values()):.2f})")
 
 
 if __name__ == "__main__":

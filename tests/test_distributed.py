@@ -117,10 +117,12 @@ def test_two_processes_score_the_members_of_their_ranks_and_the_lead_derives_the
     two = torchrun(*small, f"out_dir={tmp_path / 'two'}", cwd=tmp_path, command="score")
     assert two.returncode == 0, two.stderr[-3000:]
     for name in ("scores.parquet", "test_scores.parquet"):
-        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one" / name), pd.read_parquet(tmp_path / "two" / name))
+        one, two = (pd.read_parquet(tmp_path / run / name) for run in ("one", "two"))
+        pd.testing.assert_frame_equal(one, two)
     mlflow.set_tracking_uri(store)
     runs = mlflow.search_runs(experiment_names=["curriculum"], filter_string="tags.stage = 'score'")
     shards = runs[runs["tags.out_dir"].str.endswith("two")]
-    assert sorted(shards["tags.shard"]) == ["0/2", "1/2"] and shards["tags.scores"].fillna("").tolist().count("complete") == 1
+    assert sorted(shards["tags.shard"]) == ["0/2", "1/2"]
+    assert shards["tags.scores"].fillna("").tolist().count("complete") == 1
     refused = torchrun(*small, "ensemble.num_shards=2", f"out_dir={tmp_path / 'no'}", cwd=tmp_path, command="score")
     assert refused.returncode != 0 and "drop ensemble.shard and ensemble.num_shards" in refused.stderr

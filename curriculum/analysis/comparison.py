@@ -28,6 +28,10 @@ MEANING = {
     "test/acc_best": "best test accuracy over training (optimistic: selected on the test set)",
     "test/acc_curve_mean": "mean test accuracy over training, from the first evaluation to the last",
 }
+COSTS = {  # cost columns of the runs frame (cost.py) -> short name; means only, no pairing
+    "cost/example_passes": "passes",
+    "cost/amortised_example_passes": "amortised",
+}
 MIN_SEEDS = 3
 STANDARD = {"sampler": "standard", "keep": "all"}   # the arm every other is compared with
 
@@ -102,7 +106,7 @@ def compare(runs: pd.DataFrame, rank_by: str = "test/acc_at_best_val") -> pd.Dat
     rows = []
     for ((key, training), g), name in zip(groups.items(), names):
         arm = json.loads(key)
-        random_key = arm_key(arm | {"sampler": "random"}) if arm["sampler"] != "standard" else None
+        random_key = arm_key(arm | {"sampler": "random"}) if arm["sampler"] not in ("standard", "infobatch") else None
         controls = {"standard": groups.get((arm_key(STANDARD), training)),
                     "random": groups.get((random_key, training))}
         row = {"arm": name, "sampler": arm["sampler"], "pacing": arm.get("pacing", "none"),
@@ -140,6 +144,9 @@ def summary(g: pd.DataFrame, controls: dict[str, pd.DataFrame], rank_by: str) ->
     for column, short in METRICS.items():
         if column in g:
             row[f"{short}_mean"], row[f"{short}_std"] = mean_std(g[column])
+    for column, short in COSTS.items():
+        if column in g and g[column].notna().any():
+            row[f"{short}_mean"] = float(g[column].mean())
     for name, control in controls.items():
         mean, low, high, pairs = paired_difference(g[rank_by], control[rank_by])
         row |= {f"vs_{name}": mean, f"vs_{name}_lo": low, f"vs_{name}_hi": high, f"vs_{name}_pairs": pairs}
@@ -180,10 +187,16 @@ def to_markdown(table: pd.DataFrame, rank_by: str = "test/acc_at_best_val") -> s
         ci = f" [{100 * lo:+.2f}, {100 * hi:+.2f}]" if not pd.isna(lo) else ""
         return f"{100 * m:+.2f}{ci}"
 
+    def passes(row):
+        own, shared = row.get("passes_mean"), row.get("amortised_mean")
+        if own is None or pd.isna(own):
+            return "–"
+        return f"{own / 1e6:.2f}M" + ("" if shared is None or pd.isna(shared) else f" ({shared / 1e6:.2f}M)")
+
     lines = [f"| arm | n | {METRICS[rank_by]} | final | best | mean acc over training | vs standard (95% CI) | "
-             f"vs random (95% CI) | note |", "|---|---|---|---|---|---|---|---|---|"]
+             f"vs random (95% CI) | example-passes (with scoring / 5) | note |", "|" + "---|" * 10]
     for _, row in table.iterrows():
         lines.append(f"| {row['arm']} | {row['n']} | {pm(row, METRICS[rank_by])} | {pm(row, 'test_final')} | "
                      f"{pm(row, 'test_best')} | {pm(row, 'curve_mean')} | {diff(row, 'standard')} | "
-                     f"{diff(row, 'random')} | {row['note']} |")
+                     f"{diff(row, 'random')} | {passes(row)} | {row['note']} |")
     return "\n".join(lines) + "\n"

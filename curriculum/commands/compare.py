@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from ..analysis.comparison import MEANING, METRICS, curve_mean, to_markdown
+from ..analysis.comparison import COSTS, MEANING, METRICS, curve_mean, to_markdown
 from ..analysis.comparison import compare as compare_table
 from ..analysis.plots import learning_curves
 from ..arms import old_runs_message, tags_are_current
@@ -72,7 +72,7 @@ def gather(track: Tracker, study: str) -> tuple[pd.DataFrame, dict]:
             history = sorted(track.client.get_metric_history(run_id, "test/acc"), key=lambda m: m.step)
             curves[run_id] = (np.array([m.step for m in history]), np.array([m.value for m in history]))
             row["test/acc_curve_mean"] = curve_mean(*curves[run_id]) if history else float("nan")
-            row |= {name: metrics[name] for name in METRICS if name in metrics}
+            row |= {name: metrics[name] for name in (*METRICS, *COSTS) if name in metrics}
         rows.append(row)
     return pd.DataFrame(rows), curves
 

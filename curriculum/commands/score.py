@@ -29,6 +29,7 @@ from ..scoring.ensemble import (
     RecordingConfig,
     check_clean_recording,
     check_resume_identity,
+    ensemble_cost,
     member_identity,
     member_steps_per_epoch,
     reusable_member,
@@ -75,7 +76,9 @@ def score_members(cfg: DictConfig, ens: EnsembleConfig, rec: RecordingConfig, op
             say(f"{len(missing)} of {ens.size} members still missing ({', '.join(missing[:4])}...): "
                 f"scores will be derived by the run that completes the ensemble")
             return
-        summary = write_score_files(track, run_id, data, paths, rec.quorum, out_dir, reload_settings(data_cfg))
+        cost = ensemble_cost(ens, rec, data)
+        summary = write_score_files(track, run_id, data, paths, rec.quorum, out_dir, reload_settings(data_cfg), cost)
+        summary["cost/example_passes"] = cost["example_passes"]
         summary["wall_seconds"] = time.monotonic() - started
         track.log_metrics(run_id, {k: [(0, v)] for k, v in summary.items()})
         track.set_tags(run_id, {"scores": "complete", "scores_path": (out_dir / "scores.parquet").resolve()})
@@ -204,15 +207,16 @@ def write_oof_probs(track: Tracker, run_id: str, out_dir: Path, probs: np.ndarra
 
 
 def write_score_files(track: Tracker, run_id: str, data: Data, paths: list[Path], quorum: float,
-                      out_dir: Path, data_settings: dict) -> dict:
+                      out_dir: Path, data_settings: dict, cost: dict | None = None) -> dict:
     """scores.parquet, test_scores.parquet (when the test split was recorded), oof_probs.npy (ensemble.folds) and
-    the consensus histogram, logged as artifacts; returns a summary. Reads each member file once."""
+    the consensus histogram, logged as artifacts; returns a summary. Reads each member file once. `cost`: the score
+    run's example-passes (ensemble_cost), in the train scores' meta, which train runs charge from."""
     run = derive_score_run(paths, data, quorum)
     probs_meta = write_oof_probs(track, run_id, out_dir, run.oof_probs)   # first: the train scores carry its hash
     for split, name in (("train", "scores.parquet"), ("test", "test_scores.parquet")):
         if split in run.frames:
             meta = run.metas[split] | {"data": data_settings}   # analyze reloads the images from it
-            meta |= probs_meta if split == "train" else {}
+            meta |= (probs_meta | ({"cost": cost} if cost else {})) if split == "train" else {}
             track.log_artifact(run_id, write_scores(out_dir / name, run.frames[split], meta))
     train_frame, meta = run.frames["train"], run.metas["train"]
     issues = label_issues_summary(meta)

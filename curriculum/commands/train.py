@@ -17,8 +17,10 @@ from typing import Callable
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ..arms import arm_definition
 from ..batches import steps_per_epoch
 from ..checkpoint import discard_state, make_identity, state_path
+from ..cost import run_costs
 from ..data.datasets import load_data, training_settings
 from ..distributed import (Ranks, barrier, check_batch, from_environment, from_lead, process_device,
                            process_group)
@@ -29,6 +31,7 @@ from ..io.files import exclusive_lock
 from ..io.score_source import ScoreSource, resolve_scores
 from ..io.tracking import git_commit
 from ..runtime import set_threads
+from ..schedule.dynamic import train_skipping
 from ..schedule.plan import PlanSettings, RunPlan, make_plan, plan_needs_scores
 from ..schedule.resume import STATE_FORMAT, Resume, load_state, other_states
 from ..schedule.target import TargetConfig, TrainedTarget, train_target
@@ -70,8 +73,7 @@ def train_ranked(cfg: DictConfig, ranks: Ranks, device: torch.device) -> None:
         if from_lead(state is not None, ranks) and not ranks.lead:
             state = load_state(state_file, identity, device)
         resume = Resume(state_file, identity, "", state, time.monotonic() - (state["seconds"] if state else 0.0))
-        fit = partial(train_target, data, target, optim, plan.ordering, plan.pacing, plan.end, run.label,
-                      kept=plan.kept, ranks=ranks)
+        fit = fitter(plan, settings, data, target, optim, run.label, ranks)
         if not ranks.lead:
             fit(resume)
             return barrier(ranks)
@@ -79,6 +81,21 @@ def train_ranked(cfg: DictConfig, ranks: Ranks, device: torch.device) -> None:
         discard_state(state_file)  # finished: the same settings start a new run
         barrier(ranks)
     say(closing_line(run, summary, len(data.train), run_id))
+
+
+def fitter(plan: RunPlan, settings: PlanSettings, data, target: TargetConfig, optim, label: str,
+           ranks: Ranks) -> Callable[[Resume], TrainedTarget]:
+    """What trains the run, given its resume state: the paced or iid target loop, or dynamic pruning (infobatch),
+    which keeps no state (a killed run starts anew) and trains in one process."""
+    if plan.sampler != "infobatch":
+        return partial(train_target, data, target, optim, plan.ordering, plan.pacing, plan.end, label,
+                       kept=plan.kept, ranks=ranks)
+    if ranks.several:
+        raise UserError("sampler=infobatch trains in one process; run it without torchrun")
+    if plan.kept is not None:
+        raise UserError(f"sampler=infobatch skips examples itself; drop sampler.keep={settings.sampler.keep}")
+    say("sampler=infobatch keeps no resume state: a killed run starts anew")
+    return lambda resume: train_skipping(data, target, optim, settings.sampler, plan.learned, label)
 
 
 def planned(cfg: DictConfig, settings: PlanSettings, track, data) -> tuple[RunPlan, ScoreSource | None]:
@@ -131,7 +148,14 @@ def target_run(cfg: DictConfig, plan: RunPlan, data, source, target: TargetConfi
             + (f"-labels-{cfg.sampler.labels}" if plan.labels is not None else ""))
     return TargetRun(f"{name}-s{cfg.seed}", run_tags(cfg, plan, data, source, target) | {"processes": ranks.world},
                      f"[{plan.sampler}/{pacing} seed={cfg.seed}]", plan.end if plan.paced else None,
-                     model_spec(target, data))
+                     model_spec(target, data), scoring_cost(plan, source))
+
+
+def scoring_cost(plan: RunPlan, source) -> float | None:
+    """The example-passes of the score run whose scores the run uses (None: it uses none, or they do not say)."""
+    reads = source is not None and "scores" in arm_definition(plan.arm)
+    cost = source.meta.get("cost", {}).get("example_passes") if reads else None
+    return None if cost is None else float(cost)
 
 
 @dataclass(frozen=True)
@@ -142,6 +166,8 @@ class TargetRun:
     label: str
     end: float | None     # pacing.end as used; None for `standard`
     model_spec: dict      # create_model's arguments and the input scaling, logged beside the weights
+    scoring_cost: float | None = None   # example-passes of the scores' score run (cost.py); None: no scores, or
+                                        # scores that do not say
 
 
 def run_target(track, cfg: DictConfig, run: TargetRun, resume: Resume, fit: Callable[[Resume], TrainedTarget],
@@ -158,10 +184,11 @@ def run_target(track, cfg: DictConfig, run: TargetRun, resume: Resume, fit: Call
         else:
             log_inputs(track, run_id, cfg, data)
         trained = fit(resume)
-        log_run(track, run_id, trained.history, trained.summary, run.end, time.monotonic() - resume.clock, continued)
+        summary = trained.summary | run_costs(trained.summary["cost/example_passes"], run.scoring_cost)
+        log_run(track, run_id, trained.history, summary, run.end, time.monotonic() - resume.clock, continued)
         reach("logged")
         log_weights(track, run_id, trained.model, run.model_spec)
-    return run_id, trained.summary
+    return run_id, summary
 
 
 def run_tags(cfg: DictConfig, plan: RunPlan, data, source, target: TargetConfig) -> dict:

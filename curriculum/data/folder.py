@@ -205,7 +205,8 @@ def decode_folder(root: Path, files: dict, image_size: int | None, channels: int
     streamed = stream is True or (stream == "auto" and not fits(pixels))
     if not streamed:
         fix = (f"set a smaller data.image_size (now {image_size})" if image_size else
-               "set data.image_size to decode them smaller") + ", data.stream=true to read them from disk, or fewer images"
+               "set data.image_size to decode them smaller") + (", data.stream=true to read them from disk, or "
+                                                                "fewer images")
         check_fits(pixels, f"data.root={root}: {len(every)} images decoded to {'x'.join(map(str, shape))}", fix)
     check_writable(cache)
     n = len(files["train"])

@@ -22,7 +22,7 @@ from .keep import ALL, AUTO, kept_positions, needs_scores, restrict
 from .labels import GIVEN, trained_labels
 from .pacing import kept_count, pacing_config
 from .pruning import HISTOGRAM_CAVEAT, class_quotas, confident_clean_fraction, estimate_clean_fraction, quotas_first
-from .sampler import SCORED, SamplerConfig, make_ordering, margin_tie_break, ordering_column
+from .sampler import SCORED, UNORDERED, SamplerConfig, make_ordering, margin_tie_break, ordering_column
 
 WHOLE = {"name": "static", "end": 1.0, "preset": None}   # the whole ordering at every step: no pacing, no pruning
 TRAIN_NAMES = {"score": "sampler.score", "ties": "sampler.ties", "keep": "sampler.keep", "end": "pacing.end"}
@@ -42,7 +42,7 @@ class PlanSettings:
 
     def paced(self):
         """The pacing group's schema (checked), or None for `standard`, which has no pacing and so no end."""
-        return pacing_config(self.pacing) if self.sampler.name != "standard" else None
+        return pacing_config(self.pacing) if self.sampler.name not in UNORDERED else None
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class RunPlan:
     pacing: Callable | None         # g(t, total); None for standard
     notes: tuple[str, ...] = ()     # lines the command should say
     labels: np.ndarray | None = None  # (N,) the labels trained on (sampler.labels); None: the given ones
+    learned: np.ndarray | None = None  # (N,) bool: infobatch's examples the score run found learned early and
+                                       # for good (sampler.well_learned=consensus|both); None: not read
 
     @property
     def paced(self) -> bool:
@@ -86,16 +88,22 @@ class RunPlan:
 def plan_needs_scores(settings: PlanSettings) -> bool:
     """Whether these settings read scores: a scored ordering, pacing.end=auto, or a sampler.keep that reads them."""
     paced = settings.paced()
-    return (settings.sampler.name in SCORED or needs_scores(settings.sampler.keep)
+    return (settings.sampler.name in SCORED or needs_scores(settings.sampler.keep) or skips_by_scores(settings.sampler)
             or settings.sampler.labels != GIVEN or (paced is not None and paced.end == "auto"))
+
+
+def skips_by_scores(sampler: SamplerConfig) -> bool:
+    """Whether an infobatch run reads the scores to know which examples it may skip."""
+    return sampler.name == "infobatch" and sampler.well_learned != "loss"
 
 
 def arm_of(settings: PlanSettings, scores: str | None = None, column: str | None = None) -> dict:
     """The arm tag of a run with these settings, known without its scores: `scores`, their checksum (None: left
     out), `column` the scores column that orders (default sampler.score)."""
     s = settings.sampler
+    skipping = {"prune": s.prune, "anneal": s.anneal, "well_learned": s.well_learned}
     return arm_tag(s.name, settings.pacing, column or s.score, s.balanced, s.ties, scores, s.keep, s.strata,
-                   s.drop_hardest, s.labels)
+                   s.drop_hardest, s.labels, skipping if s.name == "infobatch" else None)
 
 
 def make_plan(settings: PlanSettings, scores: Scores | None, labels: np.ndarray, noisy: np.ndarray,
@@ -119,7 +127,22 @@ def make_plan(settings: PlanSettings, scores: Scores | None, labels: np.ndarray,
                    kept, end, paced.function() if paced is not None else None,
                    tuple(notes + tie_notes(settings, scores, column)),
                    trained_labels(s.labels, scores.frame if scores is not None else None,
-                                  int(labels.max()) + 1 if num_classes is None else num_classes))
+                                  int(labels.max()) + 1 if num_classes is None else num_classes),
+                   learned_by_ensemble(scores, str(scores.path) if scores is not None else "") if skips_by_scores(s)
+                   else None)
+
+
+LEARNED_BY = 1.0   # epochs: infobatch's well_learned=consensus skips what the members had learned by then
+
+
+def learned_by_ensemble(scores: Scores | None, where: str) -> np.ndarray:
+    """(N,) bool: the examples the score run's members learned within their first epoch and kept right at every
+    later checkpoint (learned_epoch <= LEARNED_BY: learned early, never forgotten by the quorum)."""
+    if scores is None or "learned_epoch" not in scores.frame:
+        raise UserError(f"sampler.well_learned needs the learned_epoch column of a score run, which "
+                        f"{where or 'no scores'} lacks; run `python -m curriculum score`, or use "
+                        f"sampler.well_learned=loss")
+    return np.nan_to_num(scores.frame["learned_epoch"].to_numpy(dtype=np.float64), nan=np.inf) <= LEARNED_BY
 
 
 def tie_break(scores: Scores | None, column: str, sampler: SamplerConfig) -> np.ndarray | None:

@@ -11,7 +11,9 @@ from ..errors import UserError
 from ..seeding import numpy_rng
 from .pacing import kept_count
 
-SAMPLERS = ("consensus", "anti", "random", "stratified", "standard")
+SAMPLERS = ("consensus", "anti", "random", "stratified", "standard", "infobatch")
+UNORDERED = ("standard", "infobatch")          # iid batches: no ordering, no pacing
+WELL_LEARNED = ("loss", "consensus", "both")   # infobatch: which examples it may skip (schedule/dynamic.py)
 SCORED = ("consensus", "anti", "stratified")   # the samplers whose ordering reads a scores column
 TIES = ("margin", "random")
 STRATA, DROP_HARDEST = 50, 0.1   # Zheng et al.'s (2023) k; the hardest share left to the end (ours, not tuned)
@@ -37,6 +39,12 @@ class SamplerConfig:
                                # of a score run with ensemble.folds: the relabel arm; schedule/labels.py)
     strata: int = STRATA       # stratified: equal-width score strata, sampled evenly (empty ones are skipped)
     drop_hardest: float = DROP_HARDEST  # stratified: share of the hardest examples put last, after every stratum
+    prune: float = 0.5         # infobatch: share of the well-learned examples skipped each epoch (their kept
+                               # fellows' loss is scaled by 1 / (1 - prune)); Qin et al.'s r
+    anneal: float = 0.875      # infobatch: epochs from floor(anneal x epochs) on use every example; their delta
+    well_learned: str = "loss"  # infobatch: the examples it may skip: loss (below the mean of the target's own
+                               # last training losses: InfoBatch) | consensus (the score run's members learned them
+                               # within their first epoch, for good: learned_epoch <= 1) | both (the two at once)
 
     def __post_init__(self):
         check_sampler(self.name)
@@ -47,6 +55,12 @@ class SamplerConfig:
             raise UserError("sampler.labels is empty; give `given` or a column of the scores")
         if self.ties not in TIES:
             raise UserError(f"sampler.ties={self.ties!r} must be margin or random")
+        if not 0 < self.prune < 1:
+            raise UserError(f"sampler.prune={self.prune} must be a fraction in (0, 1) (0.5: InfoBatch's default)")
+        if not 0 <= self.anneal <= 1:
+            raise UserError(f"sampler.anneal={self.anneal} must be a fraction in [0, 1] (0.875: InfoBatch's default)")
+        if self.well_learned not in WELL_LEARNED:
+            raise UserError(f"sampler.well_learned={self.well_learned!r} must be one of {', '.join(WELL_LEARNED)}")
 
 
 def check_strata(strata: int, drop_hardest: float, prefix: str = "sampler.") -> None:
@@ -136,11 +150,11 @@ def strata_of(values: np.ndarray, strata: int) -> np.ndarray:
 def make_ordering(sampler: str, oriented: np.ndarray | None, labels: np.ndarray, seed: int,
                   balanced: bool = True, tie_break: np.ndarray | None = None, strata: int = STRATA,
                   drop_hardest: float = DROP_HARDEST) -> np.ndarray | None:
-    """Ordering of train positions for `sampler`; None for `standard` (plain iid training).
+    """Ordering of train positions for `sampler`; None for `standard` and `infobatch` (iid training).
     `anti` is exactly the reverse of `consensus`; `random` depends only on `seed` and the labels; `stratified` takes
     `strata` and `drop_hardest` (stratified())."""
     check_sampler(sampler)
-    if sampler == "standard":
+    if sampler in UNORDERED:
         return None
     if sampler == "random":
         order = numpy_rng(seed, "ordering").permutation(len(labels))

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..batches import shuffled_batches, steps_per_epoch
+from ..cost import training_passes
 from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
 from ..distributed import Ranks, mean_over_ranks, parallel, shares
@@ -114,10 +115,8 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
         loss, acc = mean_over_ranks([stats.loss, stats.acc], ranks)   # every rank, at the same steps
         if not ranks.lead:
             return
-        accs = {f"{name}/acc": (predict_classes(net, s.x, inputs, cfg.eval.batch) == s.y).float().mean().item()
-                for name, s in (("val", data.val), ("test", data.test)) if len(s)}
         history.append({"step": stats.step, "epoch": stats.step / per_epoch, "train/loss": loss,
-                        "train/acc": acc, **accs,
+                        "train/acc": acc, **accuracies(net, data, inputs, cfg.eval.batch),
                         "curriculum/data_fraction": (sampler.prefix_size(stats.step - 1) if sampler else
                                                      n if kept is None else len(kept)) / n,
                         "curriculum/seen_fraction": seen.float().mean().item()})
@@ -135,7 +134,13 @@ def train_target(data: Data, cfg: TargetConfig, optim: OptimConfig, ordering: np
         return TrainedTarget([], {}, net)
     progress.close(f"done: test acc {history[-1].get('test/acc', float('nan')):.4f}"
                    + (f" (resumed at step {start})" if start else ""))
-    return TrainedTarget(history, summarize(history, int(seen.sum()), total), net)
+    return TrainedTarget(history, summarize(history, int(seen.sum()), total, cfg.batch_size), net)
+
+
+def accuracies(net: torch.nn.Module, data: Data, inputs: Inputs, batch: int) -> dict:
+    """Validation (when there is a validation split) and test accuracy of `net`."""
+    return {f"{name}/acc": (predict_classes(net, s.x, inputs, batch) == s.y).float().mean().item()
+            for name, s in (("val", data.val), ("test", data.test)) if len(s)}
 
 
 def training_size(cfg: TargetConfig, n: int, ordering: np.ndarray | None, end: float,
@@ -158,11 +163,13 @@ def iid_batches(n: int, kept: np.ndarray | None, batch_size: int, generator: tor
     return (positions[batch] for batch in shuffled_batches(len(kept), batch_size, generator, start))
 
 
-def summarize(history: list[dict], distinct_seen: int, total_steps: int) -> dict:
-    """Final, best, and test-at-best-validation accuracy (model selection never looks at the test set)."""
+def summarize(history: list[dict], distinct_seen: int, total_steps: int, batch_size: int) -> dict:
+    """Final, best, and test-at-best-validation accuracy (model selection never looks at the test set), and the
+    run's example-passes (cost.py)."""
     test = np.array([h["test/acc"] for h in history])
     summary = {"test/acc_final": float(test[-1]), "test/acc_best": float(test.max()),
-               "curriculum/distinct_seen": distinct_seen, "steps": total_steps}
+               "curriculum/distinct_seen": distinct_seen, "steps": total_steps,
+               "cost/example_passes": training_passes(total_steps, batch_size)}
     if "val/acc" in history[0]:
         val = np.array([h["val/acc"] for h in history])
         best = int(np.argmax(val))  # first best: ties go to the earlier evaluation

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..batches import shuffled_batches, steps_per_epoch
+from ..cost import RECORDING_SHARE, recording_passes, training_passes
 from ..checkpoint import Policy, check_identity, check_state_identity, load_state, make_identity, restore, save_state
 from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
@@ -367,3 +368,20 @@ def reusable_member(path: Path, identity: dict) -> bool:
         return False
     check_identity(path, dyn.identity, identity, MEMBER_STATES.redo)
     return True
+
+
+def ensemble_cost(ens: EnsembleConfig, rec: RecordingConfig, data: Data) -> dict:
+    """The example-passes of the whole ensemble (cost.py): each member's training steps, and its recording passes
+    at every checkpoint over what it records with a clean pass (the training examples unless recording.source=train,
+    the test split, the out-of-distribution splits, and its held-out fold's softmax with folds)."""
+    training = recording = 0.0
+    for member in ens.members():
+        per_epoch = member_steps_per_epoch(member, data, rec.batch_size)
+        checkpoints = len(checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)[0])
+        recorded = (len(data.train) if rec.source != "train" else 0) + (len(data.test) if rec.test else 0)
+        recorded += sum(len(split) for split in data.ood.values())
+        recorded += len(member.holdout.positions(train_labels(data))) if member.holdout is not None else 0
+        training += training_passes(rec.epochs * per_epoch, rec.batch_size)
+        recording += recording_passes(checkpoints, recorded)
+    return {"example_passes": training + recording, "training": training, "recording": recording,
+            "recording_share": RECORDING_SHARE}

@@ -3,7 +3,7 @@ results.md assembled from the sections made now and those the file already has."
 
 from __future__ import annotations
 
-from . import agreement, curriculum, label_noise, pruning
+from . import agreement, cost, curriculum, label_noise, pruning
 from .common import Context
 
 SECTIONS = {  # name -> (heading, renderer), in the order of results.md; the first comes unheaded
@@ -11,6 +11,7 @@ SECTIONS = {  # name -> (heading, renderer), in the order of results.md; the fir
     "label-noise": (label_noise.HEADING, label_noise.label_noise_section),
     "pruning": (pruning.HEADING, pruning.pruning_section),
     "agreement": (agreement.HEADING, agreement.agreement_section),
+    "cost": (cost.HEADING, cost.cost_section),
 }
 
 
