@@ -7,6 +7,7 @@ lead, alone evaluates, logs to MLflow and writes the resume state."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import sys
 from dataclasses import dataclass
@@ -15,6 +16,10 @@ from typing import Iterable, Iterator
 import torch
 
 from .errors import UserError
+from .progress import say
+
+WAIT = datetime.timedelta(hours=24)   # how long a rank waits for the others at a collective: a score run's ranks
+                                      # wait for the slowest shard (torch's default, 10 min on NCCL, would kill them)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Ranks:
 
     def share(self, batch: torch.Tensor) -> torch.Tensor:
         """This rank's contiguous share of a global batch (its first dimension), batch_size / world examples."""
+        assert len(batch) % self.world == 0, f"a batch of {len(batch)} does not divide among {self.world} ranks"
         size = len(batch) // self.world
         return batch[self.rank * size:(self.rank + 1) * size]
 
@@ -53,6 +59,7 @@ def from_environment(environ=os.environ) -> Ranks:
 
 
 def check_batch(batch_size: int, ranks: Ranks) -> None:
+    """Every rank takes the same share of each batch: batch_size must divide by the number of processes."""
     if batch_size % ranks.world:
         raise UserError(f"batch_size={batch_size} does not divide among the {ranks.world} processes (each takes "
                         f"batch_size / {ranks.world} of every step); choose a multiple of {ranks.world}")
@@ -80,7 +87,8 @@ def process_group(ranks: Ranks, device: torch.device):
 
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=ranks.rank, world_size=ranks.world)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=ranks.rank, world_size=ranks.world,
+                            timeout=WAIT)
     try:
         with open(os.devnull, "w") as quiet, contextlib.redirect_stderr(quiet if not ranks.lead else sys.stderr):
             yield
@@ -100,6 +108,9 @@ def parallel(model: torch.nn.Module, ranks: Ranks) -> torch.nn.Module:
     if device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return DistributedDataParallel(model, device_ids=[device.index])
+    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        say(f"{ranks.world} processes on CPU: the model's batch norm layers normalise over each process's share of "
+            f"the batch (torch has no SyncBatchNorm on CPU), so the run is not the one-process run")
     return DistributedDataParallel(model)
 
 
@@ -133,7 +144,27 @@ def from_lead(value, ranks: Ranks):
     return box[0]
 
 
+@contextlib.contextmanager
+def lead_first(ranks: Ranks):
+    """The body on the lead, then on the other ranks: what the lead writes once (a decoded folder's cache, a new
+    MLflow experiment) the others then read."""
+    if not ranks.lead:
+        barrier(ranks)
+    yield
+    if ranks.lead:
+        barrier(ranks)
+
+
+def agreed(value, ranks: Ranks, what: str) -> None:
+    """One line when this rank's `value` differs from the lead's (the ranks of one run must agree on it)."""
+    lead = from_lead(value, ranks)
+    if lead != value:
+        raise UserError(f"rank {ranks.rank} differs from rank 0 in {what}; give every process the same code, data, "
+                        f"scores and settings (with scores=latest, name the score run instead)")
+
+
 def barrier(ranks: Ranks) -> None:
+    """Wait until every rank is here."""
     if ranks.several:
         import torch.distributed as dist
 

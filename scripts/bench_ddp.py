@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_ddp.py [--nproc 2] [--repeats 2] [-- train overrides ...]
 
 Default settings: real Fashion-MNIST (20,000 training examples), the cnn, sampler=random, 2 epochs, batch 128, on
-the CPU; the single process gets --nproc torch threads, each of the N processes one, so both use the same cores.
+the CPU; the single process gets one torch thread per core (os.cpu_count()), each of the N processes one.
 Printed per run: wall seconds of the command (medians of interleaved repeats), test accuracy at the end and at best
 validation, and the largest difference between the two final networks' weights (the runs are the same computation
 up to float rounding: a 2-process step averages two half-batch means). Needs Debian's dataset-fashion-mnist."""

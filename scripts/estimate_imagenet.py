@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from curriculum.data.folder import decode_image
-from curriculum.data.stream import MappedImages
+from curriculum.data.stream import MappedImages, decode_workers
 from curriculum.engine import Batches, Hooks, Inputs, OptimConfig, Schedule, predict_classes, train
 from curriculum.models import create_model
 
@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="resnet18 batch")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
+    workers = decode_workers()   # data=folder decodes in one DataLoader worker per core, at most 8
     folder = Path(tempfile.mkdtemp(prefix="estimate-imagenet-"))
     jpeg = imagenet_like_jpeg(folder)
     print(f"# {cores} cores, torch threads {torch.get_num_threads()}, {time.strftime('%Y-%m-%d')}; "
@@ -121,7 +122,7 @@ def main() -> None:
         epoch = N_TRAIN / trained
         score = SCORE_EPOCHS * epoch + RECORDINGS * N_TRAIN / recorded
         print(f"{size:4d} {decoded:13.0f} {read:11.0f} {trained:12.1f} {recorded:13.1f} {pixels / 1e9:9.1f} "
-              f"{COPIES * pixels / 1e9:13.1f} {hours(N_TRAIN / (decoded * cores)):>12s} {hours(epoch):>11s} "
+              f"{COPIES * pixels / 1e9:13.1f} {hours(N_TRAIN / (decoded * workers)):>12s} {hours(epoch):>11s} "
               f"{hours(score):>15s}")
     print("# at 224 on one GPU, at NVIDIA's published ResNet-50 mixed-precision training throughput (upper bounds "
           f"for resnet18); recording counted as {RECORD_SHARE:.2f} of a training pass:")

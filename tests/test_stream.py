@@ -12,6 +12,7 @@ from test_bad_input import assert_one_line_and_no_run
 import curriculum.data.folder as folder
 from curriculum.data.datasets import DataConfig, load_data
 from curriculum.data.stream import MappedImages, take
+from curriculum.engine import Inputs, predict
 from curriculum.errors import UserError
 
 
@@ -29,6 +30,23 @@ def test_mapped_images_index_like_the_tensor_through_their_rows():
     assert x[torch.tensor([2])].dtype == torch.uint8 and x.to("cpu").device == torch.device("cpu")
     assert take(x, np.array([True, False, True]))[:][:, 0, 0, 0].tolist() == [40, 0]
     assert [c[:, 0, 0, 0].tolist() for c in x.chunks(rows=2)] == [[40, 20], [0]]
+
+
+def test_a_pass_over_a_subset_of_streamed_images_reads_a_batch_at_a_time():
+    """What recording.source=train, the held-out folds and instance noise index: a subset, read per batch."""
+    reads = []
+
+    class Counting(MappedImages):
+        def __getitem__(self, key):
+            images = super().__getitem__(key)
+            reads.append(len(images))
+            return images
+
+    subset = take(Counting(np.zeros((50, 1, 4, 4), dtype=np.uint8)), torch.arange(40))
+    assert isinstance(subset, Counting) and reads == []                       # taking reads nothing
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+    predict(model, subset, torch.zeros(40, dtype=torch.long), Inputs((0.5,), (0.25,), "cpu"), batch_size=16)
+    assert reads == [16, 16, 8]
 
 
 def test_streamed_folder_loads_the_same_data_from_its_file(tmp_path):

@@ -13,7 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.plots import consensus_histogram
 from ..data.datasets import Data, load_data, reload_settings
-from ..distributed import Ranks, barrier, from_environment, from_lead, process_device, process_group
+from ..distributed import (Ranks, agreed, barrier, from_environment, from_lead, lead_first, process_device,
+                           process_group)
 from ..engine import OptimConfig, resolve_device, resolve_precision
 from ..errors import UserError
 from ..io.files import atomic_write
@@ -54,9 +55,11 @@ def score_members(cfg: DictConfig, ens: EnsembleConfig, rec: RecordingConfig, op
     data_cfg = data_config(cfg)
     check_clean_recording(rec, data_cfg.name)
     started = time.monotonic()
-    data = load_data(data_cfg).to(device)   # bad data stops here, before the MLflow store is touched
-    rec.augment.resolved(data.name).check_image(data.input_shape)
-    track = tracker(cfg)
+    with lead_first(ranks):   # a folder is decoded once, a new MLflow experiment made once
+        data = load_data(data_cfg).to(device)   # bad data stops here, before the MLflow store is touched
+        rec.augment.resolved(data.name).check_image(data.input_shape)
+        track = tracker(cfg)
+    agreed(data.fingerprint, ranks, "the data")
     say_data(data, device, out_dir)
     if ens.folds:   # confident learning on the out-of-fold probabilities: refused before training, not after
         check_class_sizes(data.train.y.cpu().numpy(), data.num_classes)

@@ -8,7 +8,6 @@ import json
 import math
 import tempfile
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -22,8 +21,8 @@ from ..batches import steps_per_epoch
 from ..checkpoint import discard_state, make_identity, state_path
 from ..cost import run_costs
 from ..data.datasets import load_data, training_settings
-from ..distributed import (Ranks, barrier, check_batch, from_environment, from_lead, process_device,
-                           process_group)
+from ..distributed import (Ranks, agreed, barrier, check_batch, from_environment, from_lead, lead_first,
+                           process_device, process_group)
 from ..engine import resolve_device, resolve_precision
 from ..errors import UserError
 from ..faults import reach
@@ -48,39 +47,60 @@ def train(cfg: DictConfig) -> None:
 
 
 def train_ranked(cfg: DictConfig, ranks: Ranks, device: torch.device) -> None:
-    """train() in one of `ranks`: every rank loads the data and plans the run alike; the lead alone logs to MLflow,
-    holds the lock and writes the resume state, which the others continue from when it does."""
+    """train() in one of `ranks`: every rank loads the data and plans the run alike (the lead first, so a folder is
+    decoded once); the lead alone logs to MLflow, holds the lock and writes the resume state, which the others
+    continue from when it does."""
     settings = plan_settings(cfg)
     target, optim = target_config(cfg, device), optim_config(cfg)
     set_threads(cfg.threads)
     resume_dir = writable_dir(cfg.resume_dir, "resume_dir")
-    data = load_data(data_config(cfg)).to(device)   # bad data stops here, before the MLflow store is touched
+    with lead_first(ranks):
+        data, track, plan, source = prepared(cfg, settings, target, device)
+    say(opening_line(cfg, plan, data, source, ranks))
+    run = target_run(cfg, plan, data, source, target, ranks)
+    identity = run_identity(cfg, device, target, data, source, plan.arm, plan.end, ranks)
+    agreed(identity, ranks, "the run's identity (settings, code, data and scores)")
+    state_file = state_path(resume_dir, run.name, identity)
+    for line in other_states(state_file, identity):
+        say(line)
+    fit = fitter(plan, settings, data, target, optim, run.label, ranks)
+    if not ranks.lead:
+        fit(follower_resume(state_file, identity, device, ranks))
+        barrier(ranks)
+        return
+    lock = state_file.with_suffix(".lock")
+    with exclusive_lock(lock, f"another train process is running exactly these settings (it holds {lock}); "
+                              f"wait for it to finish, or change seed or study"):
+        state = continuable_state(track, state_file, identity, device)
+        from_lead(state["step"] if state else None, ranks)   # the step every other rank continues from
+        resume = Resume(state_file, identity, "", state, time.monotonic() - (state["seconds"] if state else 0.0))
+        run_id, summary = run_target(track, cfg, run, resume, fit, data)
+        discard_state(state_file)  # finished: the same settings start a new run
+        barrier(ranks)
+    say(closing_line(run, summary, len(data.train), run_id))
+
+
+def prepared(cfg: DictConfig, settings: PlanSettings, target: TargetConfig, device: torch.device):
+    """The run's data (relabelled as the plan says), tracker, plan and scores; bad data stops here, before the
+    MLflow store is touched."""
+    data = load_data(data_config(cfg)).to(device)
     target.augment.resolved(data.name).check_image(data.input_shape)
     track = tracker(cfg)
     plan, source = planned(cfg, settings, track, data)
     data = relabelled(data, plan)
     _check_batches(len(data.train), plan, target.batch_size, settings.sampler.keep)
-    say(opening_line(cfg, plan, data, source, ranks))
-    run = target_run(cfg, plan, data, source, target, ranks)
-    identity = run_identity(cfg, device, target, data, source, plan.arm, plan.end, ranks)
-    state_file = state_path(resume_dir, run.name, identity)
-    for line in other_states(state_file, identity):
-        say(line)
-    lock = state_file.with_suffix(".lock")
-    with (exclusive_lock(lock, f"another train process is running exactly these settings (it holds {lock}); "
-                               f"wait for it to finish, or change seed or study") if ranks.lead else nullcontext()):
-        state = continuable_state(track, state_file, identity, device) if ranks.lead else None
-        if from_lead(state is not None, ranks) and not ranks.lead:
-            state = load_state(state_file, identity, device)
-        resume = Resume(state_file, identity, "", state, time.monotonic() - (state["seconds"] if state else 0.0))
-        fit = fitter(plan, settings, data, target, optim, run.label, ranks)
-        if not ranks.lead:
-            fit(resume)
-            return barrier(ranks)
-        run_id, summary = run_target(track, cfg, run, resume, fit, data)
-        discard_state(state_file)  # finished: the same settings start a new run
-        barrier(ranks)
-    say(closing_line(run, summary, len(data.train), run_id))
+    return data, track, plan, source
+
+
+def follower_resume(state_file: Path, identity: dict, device, ranks: Ranks) -> Resume:
+    """A rank other than the lead continues from the state the lead continues from, read from the same file: one
+    line when it cannot (resume_dir must be one folder every process reads, shared across machines)."""
+    step = from_lead(None, ranks)
+    state = load_state(state_file, identity, device) if step is not None else None
+    if step is not None and (state is None or state["step"] != step):
+        raise UserError(f"rank {ranks.rank} cannot read the resume state rank 0 continues from (step {step}) in "
+                        f"{state_file}; give every process the same resume_dir (a shared folder on several machines)")
+    return Resume(state_file, identity, "", state, time.monotonic())
 
 
 def fitter(plan: RunPlan, settings: PlanSettings, data, target: TargetConfig, optim, label: str,

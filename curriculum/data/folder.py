@@ -225,10 +225,12 @@ def decode_folder(root: Path, files: dict, image_size: int | None, channels: int
 
 
 def streamed_images(cache: Path) -> Path:
+    """The streamed images' file beside the in-memory cache `cache`: (N, C, H, W) uint8, train/ then test/."""
     return cache.with_suffix(".images.npy")
 
 
 def streamed_labels(cache: Path) -> Path:
+    """The labels and paths of the streamed images, written after them: a complete streamed cache has both."""
     return cache.with_suffix(".labels.npz")
 
 
@@ -238,7 +240,10 @@ def load_streamed(cache: Path) -> dict | None:
     meta = load_cache(streamed_labels(cache), ("y_train", "paths_train", "y_test", "paths_test"))
     if meta is None or not streamed_images(cache).is_file():
         return None
-    x, n = open_images(streamed_images(cache)), len(meta["y_train"])
+    try:
+        x, n = open_images(streamed_images(cache)), len(meta["y_train"])
+    except (OSError, ValueError):   # a damaged file: decoded again
+        return None
     if len(x) != n + len(meta["y_test"]):
         return None
     return {"x_train": x.take(np.arange(n)), "x_test": x.take(np.arange(n, len(x))), **meta}

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import UserError
 from .noise import ROUND_DECIMALS
 from .splits import stratified_folds, stratified_order
+from .stream import take
 
 MAX_FEATURES = 256       # pooled pixel values per image, at most
 STEPS = 100              # full-batch Nesterov steps
@@ -131,7 +132,7 @@ def cross_fit(x: np.ndarray, y: np.ndarray, num_classes: int, plan) -> np.ndarra
     """(N, K) probabilities of every example from the model its half of cross_fit_plan names."""
     probs = np.empty((len(y), num_classes))
     for fit_on, label in plan:
-        probs[label] = train_and_label(x[fit_on], y[fit_on], x[label], num_classes)
+        probs[label] = train_and_label(take(x, fit_on), y[fit_on], take(x, label), num_classes)
     return probs
 
 

@@ -45,12 +45,14 @@ class MappedImages:
         return images.to(self.device, non_blocking=True)
 
     def take(self, positions) -> "MappedImages":
-        """The images at `positions`, still on disk (a subset or split: no pixel is read)."""
-        return MappedImages(self.array, self.rows[np.asarray(positions)], self.device)
+        """The images at `positions` (an array, a bool mask or a tensor), still on disk: no pixel is read."""
+        if isinstance(positions, torch.Tensor):
+            positions = positions.cpu().numpy()
+        return type(self)(self.array, self.rows[np.asarray(positions)], self.device)
 
     def to(self, device) -> "MappedImages":
         """Batches are read to `device`; the images stay on disk."""
-        return MappedImages(self.array, self.rows, device)
+        return type(self)(self.array, self.rows, device)
 
     def chunks(self, rows: int = 4096):
         """The images as NumPy chunks of up to `rows` images, in order (for hashing and statistics)."""
@@ -59,16 +61,19 @@ class MappedImages:
 
 
 def take(x, positions):
-    """x[positions] for in-memory images (a copy), the same images still on disk for MappedImages."""
+    """x[positions] for in-memory images (a copy), the same images still on disk for MappedImages: what a pass
+    over a subset indexes, so that streamed images are read a batch at a time."""
     return x.take(positions) if isinstance(x, MappedImages) else x[positions]
 
 
 def check_stream(stream) -> None:
+    """data.stream is auto, true or false."""
     if stream not in STREAMS:
         raise UserError(f"data.stream={stream!r} must be auto (stream what does not fit in memory), true or false")
 
 
 def open_images(path: Path) -> MappedImages:
+    """The images of a streamed file, memory-mapped read-only."""
     return MappedImages(np.load(path, mmap_mode="r"))
 
 
@@ -121,6 +126,7 @@ def decode_workers() -> int:
 
 
 def check_disk(folder: Path, need: int) -> None:
+    """Said before decoding: a file larger than the free disk would fail after hours of it."""
     free = shutil.disk_usage(folder).free
     if need > free:
         raise UserError(f"streaming the images needs {need / 1e9:.2f} GB on disk in {folder} but {free / 1e9:.2f} GB "

@@ -14,6 +14,7 @@ import torch
 
 from .. import statistics
 from ..data.datasets import Data
+from ..data.stream import take
 from ..engine import Inputs, predict, predict_classes
 from ..errors import UserError
 from ..faults import reach
@@ -118,7 +119,7 @@ class Recorder:
     def record_held_out(self, row: int, model, inputs: Inputs) -> None:
         """Row `row` of the softmax over the held-out fold's examples, (H, classes) float32, from a clean pass."""
         held = self.dynamics.held_out
-        x = self.data.train.x[torch.from_numpy(held.positions).to(self.data.train.x.device)]
+        x = take(self.data.train.x, torch.from_numpy(held.positions).to(self.data.train.x.device))
         held.probs[row] = predict_probs(model, x, inputs, self.eval_batch).cpu().numpy()
 
     def split_stats(self, name: str, model, inputs: Inputs) -> dict:
@@ -175,7 +176,7 @@ class TrainPassRecorder(Recorder):
         train = self.data.train
         stale = torch.nonzero(self.seen <= self.last_record_step)[:, 0]
         if len(stale):
-            fresh = predict(model, train.x[stale], train.y[stale], inputs, self.eval_batch)
+            fresh = predict(model, take(train.x, stale), train.y[stale], inputs, self.eval_batch)
             self.values[:, stale] = as_rows(fresh)
         self.last_record_step = int(self.seen.max())
         return from_rows(self.values)
