@@ -31,3 +31,12 @@ def run_costs(target: float, scoring: float | None) -> dict:
         costs |= {"cost/scoring_example_passes": float(scoring),
                   "cost/amortised_example_passes": amortised(target, scoring)}
     return costs
+
+
+def passes_to_reach(history: list[dict], target: float, batch_size: int, metric: str = "val/acc") -> float | None:
+    """Example-passes a run took until its first evaluation with `metric` at least `target` (None: never): the
+    cost at which it reaches an accuracy, chosen on validation. `history`: the run's evaluations (step, metric)."""
+    for row in history:
+        if row.get(metric, float("-inf")) >= target:
+            return float(training_passes(row["step"], batch_size))
+    return None

@@ -9,7 +9,8 @@ import pytest
 from conftest import run_cli
 
 from curriculum.arms import arm_name, arm_tag
-from curriculum.cost import RECORDING_SHARE, amortised, recording_passes, run_costs, training_passes
+from curriculum.cost import (RECORDING_SHARE, amortised, passes_to_reach, recording_passes, run_costs,
+                             training_passes)
 from curriculum.engine import OptimConfig, lr_factor
 from curriculum.errors import UserError
 from curriculum.schedule.dynamic import EpochSchedule, epoch_selection, pruned_epochs, well_learned
@@ -72,6 +73,13 @@ def test_costs_count_passes_and_share_the_scoring():
     assert amortised(1000, 500) == 1100.0                            # 500 shared by 5 runs
     assert run_costs(1000, None) == {"cost/example_passes": 1000.0}
     assert run_costs(1000, 500)["cost/amortised_example_passes"] == 1100.0
+
+
+def test_the_cost_to_reach_an_accuracy_is_the_passes_until_the_first_evaluation_at_it():
+    history = [{"step": 10, "val/acc": 0.80}, {"step": 20, "val/acc": 0.86}, {"step": 30, "val/acc": 0.85}]
+    assert passes_to_reach(history, 0.85, 128) == 20 * 128      # step 20 is the first at or above 0.85
+    assert passes_to_reach(history, 0.80, 128) == 10 * 128
+    assert passes_to_reach(history, 0.87, 128) is None          # never reached
 
 
 @pytest.mark.slow

@@ -3,9 +3,14 @@ pruning by the score run, with the scoring charged shared over AMORTISED_OVER ru
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
-from ...cost import AMORTISED_OVER
+from ...cost import AMORTISED_OVER, passes_to_reach
 from .common import Context, command_line, comparison_body, wall_minutes
 
 HEADING = "## Cheaper training: example-passes at standard's accuracy"
@@ -18,18 +23,23 @@ def cost_section(ctx: Context) -> list[str]:
     lines = [HEADING, "", f"Command: `{command_line(ctx)}`; wall time {wall_minutes(ctx):.0f} min.  ",
              f"Data: {ctx.plan.report['data']}. Passes: forward and backward example-passes of the target; "
              f"\"with scoring\" adds the score run's passes (its members' training, and their recording at 1/3 of a "
-             f"training pass) shared over {AMORTISED_OVER} runs. \"At standard's accuracy\": mean test accuracy at the "
-             f"best validation point within {100 * within:.1f} points of standard's.", ""]
+             f"training pass) shared over {AMORTISED_OVER} runs. \"At standard's accuracy\": mean test accuracy at "
+             f"the best validation point within {100 * within:.1f} points of standard's. \"To reach\": passes (with "
+             f"scoring) until a run's first evaluation whose validation accuracy is within {100 * within:.1f} points of "
+             f"standard's mean best, mean over the seeds that reach it (k/n).", ""]
     for study in ctx.plan.studies:
         lines += [f"### {study}", "", *cost_table(ctx, study, within), "", comparison_body(ctx, study), ""]
     return lines
 
 
 def cost_table(ctx: Context, study: str, within: float) -> list[str]:
+    """One row per arm of the study's comparison (compare-<study>/comparison.csv)."""
     table = pd.read_csv(ctx.out / f"compare-{study}" / "comparison.csv").set_index("arm")
     standard = table.loc["standard"]
+    runs = ctx.runs.set_index("run_id")
+    target = float(runs.loc[standard["run_ids"].split(","), "metrics.val/acc_best"].mean()) - within
     lines = ["| arm | n | test@best_val (%) | vs standard (95% CI) | passes (M) | of standard's | with scoring (M) | "
-             "of standard's | at standard's accuracy |", "|---|---|---|---|---|---|---|---|---|"]
+             "of standard's | at standard's accuracy | to reach (M, k/n) |", "|" + "---|" * 10]
     for arm, row in table.iterrows():
         own, shared = row["passes_mean"], row.get("amortised_mean", float("nan"))
         shared = own if pd.isna(shared) else shared
@@ -39,5 +49,28 @@ def cost_table(ctx: Context, study: str, within: float) -> list[str]:
         accuracy = f"{100 * row['test@best_val_mean']:.2f} ± {100 * row['test@best_val_std']:.2f}"
         base = standard["passes_mean"]
         lines.append(f"| {arm} | {row['n']} | {accuracy} | {ci} | {own / 1e6:.2f} | {own / base:.2f} | "
-                     f"{shared / 1e6:.2f} | {shared / base:.2f} | {'yes' if reached else 'no'} |")
+                     f"{shared / 1e6:.2f} | {shared / base:.2f} | {'yes' if reached else 'no'} | "
+                     f"{reach_cell(ctx, row['run_ids'].split(','), target)} |")
     return lines
+
+
+def reach_cell(ctx: Context, run_ids: list[str], target: float) -> str:
+    """Mean example-passes (with the scoring's share) until validation accuracy `target`, over the runs that reach
+    it, and how many do."""
+    costs = [run_reach(ctx, run_id, target) for run_id in run_ids]
+    reached = [c for c in costs if c is not None]
+    mean = f"{np.mean(reached) / 1e6:.2f}" if reached else "never"
+    return f"{mean} ({len(reached)}/{len(costs)})"
+
+
+def run_reach(ctx: Context, run_id: str, target: float) -> float | None:
+    """One run's passes until `target`, plus its share of the scoring (its cost/ metrics); None: never."""
+    from mlflow.tracking import MlflowClient
+
+    run = ctx.runs.set_index("run_id").loc[run_id]
+    with tempfile.TemporaryDirectory() as tmp:
+        client = MlflowClient(f"sqlite:///{ctx.out / 'mlflow.db'}")
+        history = json.loads(Path(client.download_artifacts(run_id, "history.json", tmp)).read_text())
+    passes = passes_to_reach(history, target, json.loads(run["tags.training"])["batch_size"])
+    scoring = run.get("metrics.cost/scoring_example_passes", np.nan)
+    return None if passes is None else passes + (0.0 if pd.isna(scoring) else scoring / AMORTISED_OVER)
