@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import MISSING, OmegaConf
 
+from .analysis.subspace_match import MatchConfig
 from .data.augment import AugmentConfig
 from .data.datasets import DataConfig
 from .engine import OptimConfig
@@ -101,6 +102,7 @@ class AnalyzeSettings:
     device: str = "auto"                          # where the members' saved networks run (representations, galleries)
     threads: int | None = None                    # torch CPU threads (null: torch's default)
     out_dir: str = OUT_DIR                        # report.md, agreement.csv, order_stability.csv, agreement.png
+    match: MatchConfig = field(default_factory=MatchConfig)   # the members' subspace match (subspace_match.csv)
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
 
 

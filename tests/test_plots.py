@@ -63,3 +63,17 @@ def test_gallery_draws_each_image_under_its_caption(tmp_path, drawn):
     axes = drawn[0].axes
     assert [ax.get_title() for ax in axes] == ["0→0\n1.00", "", "a", "b"]
     assert (axes[0].images[0].get_array() == image).all() and not axes[1].images
+
+
+def test_the_match_figure_draws_a_line_per_family_pair_and_layer_in_its_panel(tmp_path, drawn):
+    rows = [("cnn", "cnn", "conv1", [0.1, 0.3]), ("cnn", "cnn", "penultimate", [0.2, 0.4]),
+            ("cnn", "mlp", "penultimate", [0.0, 0.1])]
+    table = pd.DataFrame([{"family_a": a, "family_b": b, "kind": "same family" if a == b else "across families",
+                           "layer": layer, "epsilon": eps, "share": share, "width_a": 4, "width_b": 4,
+                           "samples": 100, "dead_a": 0, "dead_b": 0}
+                          for a, b, layer, shares in rows for eps, share in zip((0.2, 0.5), shares)])
+    plots.match_figure(tmp_path / "match.png", table)
+    same, across = drawn[0].axes
+    assert [line.get_label() for line in same.lines] == ["cnn conv1 (n=1)", "cnn penultimate (n=1)"]
+    assert same.lines[1].get_ydata().tolist() == [0.2, 0.4] and same.lines[1].get_xdata().tolist() == [0.2, 0.5]
+    assert [line.get_label() for line in across.lines] == ["cnn–mlp penultimate (n=1)"]

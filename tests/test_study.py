@@ -222,6 +222,41 @@ def test_the_families_section_renders_its_verdict_from_the_typed_value():
     assert representation_lines(families.reset_index())[-2].startswith("Does not hold here by linear CKA: ")
 
 
+def test_the_subspace_match_renders_its_table_figure_and_verdict_from_a_hand_made_out_folder(tmp_path):
+    """Two cnn pairs whose conv1 matches 0.25 and 0.35 at epsilon 0.5 (mean 0.30) and penultimate 0.40; a cnn-mlp
+    pair at 0.10. Every same-family layer is below half at the most lenient epsilon: holds; the CKA of the hand-made
+    families table is 0.9 (cnn) and 0.8 (mlp), at or above half, so the measures disagree."""
+    from test_verdicts import families_table
+
+    from curriculum.study.sections.agreement import MATCH_FIGURE, subspace_lines
+
+    rows = [(0, 1, "cnn", "cnn", "conv1", 0.5, 0.25), (0, 1, "cnn", "cnn", "conv1", 0.2, 0.0),
+            (2, 3, "cnn", "cnn", "conv1", 0.5, 0.35), (2, 3, "cnn", "cnn", "conv1", 0.2, 0.1),
+            (0, 1, "cnn", "cnn", "penultimate", 0.5, 0.4), (0, 1, "cnn", "cnn", "penultimate", 0.2, 0.1),
+            (0, 4, "cnn", "mlp", "penultimate", 0.5, 0.1), (0, 4, "cnn", "mlp", "penultimate", 0.2, 0.0)]
+    table = pd.DataFrame([{"member_a": i, "member_b": j, "family_a": a, "family_b": b,
+                           "kind": "same family" if a == b else "across families", "layer": layer, "width_a": 16,
+                           "width_b": 16, "samples": 1000, "dead_a": 0, "dead_b": 0, "epsilon": eps,
+                           "matched_a": 0, "matched_b": 0, "share": share}
+                          for i, j, a, b, layer, eps, share in rows]).sort_values(["member_a", "member_b", "epsilon"])
+    folder = tmp_path / "analyze-families"
+    folder.mkdir()
+    table.to_csv(folder / "subspace_match.csv", index=False)
+    (folder / "subspace_match.png").write_bytes(b"\x89PNG")
+    ctx = Context("agreement", StudyPlan(section="agreement"), tmp_path, pd.DataFrame(), tmp_path)
+    lines = subspace_lines(ctx, families_table())
+    assert "| cnn – cnn | conv1 | 16 | 1000 | 2 | 0.000 | 0.0500 ± 0.0707 | 0.3000 ± 0.0707 | – | 0.8000 |" in lines
+    assert "| cnn – cnn | penultimate | 16 | 1000 | 1 | 0.000 | 0.1000 | 0.4000 | 0.9000 | 0.8000 |" in lines
+    assert "| cnn – mlp | penultimate | 16 | 1000 | 1 | 0.000 | 0.0000 | 0.1000 | 0.7000 | 0.6000 |" in lines
+    assert (tmp_path / MATCH_FIGURE).read_bytes() == b"\x89PNG"
+    assert lines[-2].startswith("Holds here by the subspace match: even at ε=0.5, the most lenient here, differently "
+                                "seeded members of one family match 30% to 40% of a layer's neurons, 2 of 2 layers "
+                                "below half; their penultimate layers match 40% where linear CKA gives 0.80 "
+                                "to 0.90, so the two measures disagree")
+    assert subspace_lines(Context("agreement", StudyPlan(), tmp_path / "none", pd.DataFrame(), tmp_path),
+                          families_table())[0].startswith("No subspace match")
+
+
 def test_the_pruning_section_renders_from_a_hand_made_out_folder(tmp_path, monkeypatch):
     """Every selection at 80.00 ± 1.00 and +1.00 [+0.00, +2.00] against random; all the data 90.00 ± 0.50. The
     arms are named by their overrides here (compare's names are tested above)."""

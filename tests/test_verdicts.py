@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from curriculum.analysis.verdicts import (Holds, families_verdict, ood_verdict, oracle_share, representation_verdict,
-                                          tpa_verdict)
+                                          subspace_verdict, tpa_verdict)
 
 
 def families_table():
@@ -41,6 +41,24 @@ def test_the_representation_verdict_does_not_hold_when_every_same_family_cka_rea
     assert verdict.evidence == pytest.approx({"cka_min": 0.8, "cka_max": 0.9, "kappa_min": 0.7, "kappa_max": 0.8})
     below = same.assign(cka=[0.9, 0.6])                                      # mlp-mlp: 0.6 < kappa 0.7
     assert representation_verdict(below).holds is Holds.HOLDS
+
+
+def match_rows(shares: dict) -> pd.DataFrame:
+    """match_summary rows of same-family pairs: (family, layer) -> share at epsilon 0.2 and 0.5 (0.5: the lenient)."""
+    return pd.DataFrame([{"family_a": f, "family_b": f, "kind": "same family", "layer": layer, "epsilon": eps,
+                          "share": share} for (f, layer), pair in shares.items() for eps, share in zip((0.2, 0.5), pair)])
+
+
+def test_the_subspace_verdict_reads_the_most_lenient_epsilon_against_half():
+    # at 0.5: cnn conv1 0.3 and mlp fc1 0.45 are below half, cnn penultimate 0.6 is not; at 0.2 all are below
+    same = match_rows({("cnn", "conv1"): (0.1, 0.3), ("cnn", "penultimate"): (0.2, 0.6), ("mlp", "fc1"): (0.0, 0.45)})
+    verdict = subspace_verdict(same)
+    assert verdict.holds is Holds.PARTLY
+    assert verdict.by == ("cnn conv1", "mlp fc1") and verdict.not_by == ("cnn penultimate",)
+    assert verdict.evidence == pytest.approx({"epsilon": 0.5, "share_min": 0.3, "share_max": 0.6, "layers": 3,
+                                              "layers_below": 2})
+    assert subspace_verdict(same[same["layer"] != "penultimate"]).holds is Holds.HOLDS
+    assert subspace_verdict(same[same["layer"] == "penultimate"]).holds is Holds.DOES_NOT_HOLD
 
 
 def test_the_ood_verdict_needs_agreement_above_independence_on_every_split():

@@ -177,3 +177,34 @@ def gallery(path: str | Path, rows: dict[str, list[tuple[np.ndarray, str]]], tit
         axes_row[0].text(-0.15, 0.5, kind, transform=axes_row[0].transAxes, ha="right", va="center", fontsize=8)
     fig.suptitle(title, fontsize=9)
     return _save(plt, fig, path)
+
+
+def match_figure(path: str | Path, table) -> Path:
+    """The subspace match share against epsilon (subspace_match.csv rows), mean over member pairs: one line per
+    family pair and layer, colour the family pair, marker the layer; same-family pairs left, pairs across families
+    right."""
+    from .subspace_match import match_summary
+
+    plt = _pyplot()
+    summary = match_summary(table)
+    kinds = ["same family", "across families"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110, sharey=True)
+    families = list(dict.fromkeys(zip(summary["family_a"], summary["family_b"])))
+    markers = dict(zip(dict.fromkeys(summary["layer"]), "osD^v<>pP*Xh"))
+    for ax, kind in zip(axes, kinds):
+        for (a, b, layer), g in summary[summary["kind"] == kind].groupby(["family_a", "family_b", "layer"],
+                                                                         sort=False):
+            name, g = (a if a == b else f"{a}–{b}"), g.sort_values("epsilon")
+            ax.plot(g["epsilon"], g["share"], marker=markers.get(layer, "o"), color=f"C{families.index((a, b)) % 10}",
+                    label=f"{name} {layer} (n={g['pairs'].iloc[0]})")
+        ax.set_title(f"member pairs {'within a family' if kind == 'same family' else 'across families'}",
+                     fontsize=9)
+        ax.set_xlabel("epsilon (distance from the other layer's span / norm)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no such pairs", transform=ax.transAxes, ha="center", color="grey")
+    axes[0].set_ylabel("maximum match share (mean over member pairs)")
+    return _save(plt, fig, path)

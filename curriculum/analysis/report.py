@@ -1,4 +1,5 @@
-"""report.md of the analyze command: agreement per checkpoint, order stability and noise AUROC as tables."""
+"""report.md of the analyze command: agreement per checkpoint, order stability, the families' agreement and
+representations (CKA, subspace match), out-of-distribution agreement and noise AUROC as tables."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from ..io.files import atomic_write
+from .subspace_match import match_summary
 
 
 def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFrame, order: pd.DataFrame,
                  noise: pd.DataFrame | None, families: pd.DataFrame | None = None, notes: list[str] = (),
-                 ood: dict | None = None) -> str:
+                 ood: dict | None = None, subspace: pd.DataFrame | None = None) -> str:
     members = len(stats["arch"])
     lines = [f"# Agreement analysis of {score_dir}", "",
              f"{stats['dataset']}, {members} members ({', '.join(sorted(set(stats['arch'])))}), "
@@ -30,6 +32,8 @@ def write_report(path: Path, score_dir: Path, stats: dict, agreement: pd.DataFra
                      f"{g['spearman'].max():.4f} |")
     if families is not None:
         lines += families_lines(families, stats["final_split"], notes)
+    if subspace is not None:
+        lines += match_lines(match_summary(subspace), families)
     if ood:
         lines += ood_lines(ood["ood_agreement.csv"], ood.get("ood_families.csv"))
     if noise is not None:
@@ -55,6 +59,38 @@ def families_lines(families: pd.DataFrame, split: str, notes: list[str]) -> list
               f"{r.agreement_independent:.4f} | {r.kappa:.4f} |" + (f" {r.cka:.4f} |" if cka else "")
               for r in families.itertuples()]
     return lines + ([""] + [f"- {note}" for note in notes] if notes else [])
+
+
+def match_lines(summary: pd.DataFrame, families: pd.DataFrame | None) -> list[str]:
+    """The maximum match per family pair and layer at each epsilon, beside the pairs' CKA (penultimate layer) and
+    output agreement (kappa) from the families table."""
+    return (["", "Neuron activation subspace match (Wang et al. 2018): the maximum match of the same layer of two "
+                 "members, as (matched neurons of both) / (neurons of both), mean ± std over the member pairs. A "
+                 "neuron is its activation vector over the samples (test images; for conv channels (image, position) "
+                 "pairs) and matches when it lies within epsilon of its norm from the span of the other member's "
+                 "matched neurons; dead neurons (never active) never match. CKA (penultimate layer only) and kappa "
+                 "(output agreement) of the same pairs from the families table:", ""]
+            + match_table_lines(summary, None if families is None else families.set_index(["family_a", "family_b"])))
+
+
+def match_table_lines(summary: pd.DataFrame, families: pd.DataFrame | None) -> list[str]:
+    """A row per family pair and layer of match_summary: widths, samples, pairs, the share of dead neurons and the
+    share matched at each epsilon; with `families` (indexed by family_a, family_b) the pair's CKA on its penultimate
+    row and its kappa."""
+    epsilons = list(dict.fromkeys(summary["epsilon"]))
+    lines = ["| families | layer | neurons | samples | pairs | dead | " + " | ".join(f"ε={e:g}" for e in epsilons)
+             + " | CKA | kappa |", "|---|---|---|---|---|---|" + "---|" * (len(epsilons) + 2)]
+    for (a, b, layer), g in summary.groupby(["family_a", "family_b", "layer"], sort=False):
+        r = g.iloc[0]
+        width = f"{r.width_a}" if r.width_a == r.width_b else f"{r.width_a} / {r.width_b}"
+        row = families.loc[(a, b)] if families is not None and (a, b) in families.index else pd.Series()
+        cka = f"{row['cka']:.4f}" if layer == "penultimate" and "cka" in row else "–"
+        kappa = f"{row['kappa']:.4f}" if "kappa" in row else "–"
+        shares = " | ".join(f"{m:.4f}" + ("" if pd.isna(sd) else f" ± {sd:.4f}")
+                            for m, sd in zip(g["share"], g["share_std"]))
+        lines.append(f"| {a} – {b} | {layer} | {width} | {r.samples} | {r.pairs} | {r.dead:.3f} | {shares} | "
+                     f"{cka} | {kappa} |")
+    return lines
 
 
 def ood_lines(agreement: pd.DataFrame, families: pd.DataFrame | None) -> list[str]:

@@ -55,6 +55,22 @@ def representation_verdict(same: pd.DataFrame) -> Verdict:
                    evidence)
 
 
+def subspace_verdict(same: pd.DataFrame, half: float = 0.5) -> Verdict:
+    """Wang et al. 2018 by their own measure: the same layers of differently initialised networks are far less alike
+    than assumed. Holds when, at the most lenient epsilon of `same` (match_summary rows of same-family pairs), fewer
+    than `half` of the neurons of every layer match (share below it); in part when only some layers; `by`: the layers
+    (family layer) below, `not_by`: the others."""
+    lenient = same[same["epsilon"] == same["epsilon"].max()]
+    names = [f"{r.family_a} {r.layer}" for r in lenient.itertuples()]
+    below = dict(zip(names, (lenient["share"] < half).tolist()))
+    evidence = {"epsilon": float(lenient["epsilon"].iloc[0]), "share_min": float(lenient["share"].min()),
+                "share_max": float(lenient["share"].max()), "layers": float(len(lenient)),
+                "layers_below": float(sum(below.values()))}
+    return Verdict("the same layers of differently initialised networks match far less than assumed",
+                   all_or_some(list(below.values())), evidence, tuple(n for n in names if below[n]),
+                   tuple(n for n in names if not below[n]))
+
+
 def ood_verdict(last: pd.DataFrame, late: pd.DataFrame) -> Verdict:
     """Hacohen et al.: members agree even out of distribution. Holds when at the last checkpoint more images are
     unanimous than independent members would make on every split (`last`: ood_agreement.csv rows); `by` says

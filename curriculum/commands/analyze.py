@@ -1,5 +1,6 @@
 """`python -m curriculum analyze scores=...`: how much the members of a score run agree, against independence;
-how stable the per-example learning order is; and, with injected noise, how well each score finds it."""
+how stable the per-example learning order is; how alike their representations are (linear CKA, the neuron
+activation subspace match); and, with injected noise, how well each score finds it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ..analysis.agreement import member_agreement
 from ..analysis.cka import cka_matrix
@@ -18,8 +19,9 @@ from ..analysis.gallery import SHOWN_SCORE, gallery_picks
 from ..analysis.noise_detection import noise_auroc
 from ..analysis.ood import ood_rows, same_images_across_families
 from ..analysis.order_stability import order_stability
-from ..analysis.plots import agreement_figure, consensus_by_class, data_map, gallery
+from ..analysis.plots import agreement_figure, consensus_by_class, data_map, gallery, match_figure
 from ..analysis.report import write_report
+from ..analysis.subspace_match import check_samples, match_table
 from ..data.datasets import DataConfig, load_data
 from ..engine import resolve_device
 from ..errors import UserError
@@ -36,6 +38,7 @@ MAX_GALLERIES = 20   # given labels with a gallery (CIFAR-100's hundred would bu
 
 def analyze(cfg: DictConfig) -> None:
     track = tracker(cfg)
+    match = OmegaConf.to_object(cfg.match)   # checked before any work
     score_dir = score_run_dir(str(cfg.scores), track)
     out_dir = writable_dir(cfg.out_dir)
     paths = member_paths(score_dir)
@@ -45,15 +48,17 @@ def analyze(cfg: DictConfig) -> None:
     stats = member_agreement(member_files(paths))
     scores, meta = read_scores(score_dir / "scores.parquet")
     data, notes = reload_data(meta)
-    picks, features, majority = member_views(paths, stats["identity"], data, scores, resolve_device(str(cfg.device)),
-                                             notes)
+    picks, features, layers, majority = member_views(paths, stats["identity"], data, scores,
+                                                     resolve_device(str(cfg.device)), match.samples, notes)
     agreement = pd.DataFrame(stats["rows"])
     order = order_stability(stats["speed"], stats["arch"])
     families = family_agreement(stats["speed"], stats["final"], stats["arch"],
                                 cka_matrix(features) if features is not None else None)
+    subspace = subspace_match(layers, stats["arch"], match, notes)
     noise, ood = noise_auroc(scores), ood_tables(stats)
     tables = {"agreement.csv": agreement.drop(columns=["histogram", "histogram_independent"]),
-              "order_stability.csv": order, "families.csv": families, "noise_auroc.csv": noise, **ood}
+              "order_stability.csv": order, "families.csv": families, "subspace_match.csv": subspace,
+              "noise_auroc.csv": noise, **ood}
     written = [name for name, table in tables.items() if table is not None]
     for name in written:
         atomic_write(out_dir / name, lambda f, table=tables[name]: table.to_csv(f, index=False))
@@ -61,27 +66,52 @@ def analyze(cfg: DictConfig) -> None:
     data_map(out_dir / "data_map.png", scores, f"{stats['dataset']}: {len(paths)} members, {len(scores)} examples")
     consensus_by_class(out_dir / "consensus_by_class.png", scores)
     written += ["agreement.png", "data_map.png", "consensus_by_class.png", "report.md"]
+    if subspace is not None:
+        match_figure(out_dir / "subspace_match.png", subspace)
+        written.append("subspace_match.png")
     written += galleries(out_dir, scores, data, picks, majority, meta["data"]["root"]) if data is not None else []
-    report = write_report(out_dir / "report.md", score_dir, stats, agreement, order, noise, families, notes, ood)
+    report = write_report(out_dir / "report.md", score_dir, stats, agreement, order, noise, families, notes, ood,
+                          subspace)
     log_analysis(track, score_dir, stats, agreement, data, [out_dir / name for name in written])
     print(report)
     say(f"wrote {', '.join(written)} in {out_dir}")
 
 
-def member_views(paths: list[Path], identities: list[dict], data, scores: pd.DataFrame, device, notes: list[str]):
+def subspace_match(layers: list | None, arch: list[str], match, notes: list[str]) -> pd.DataFrame | None:
+    """subspace_match.csv: the maximum match of every member pair's layers of the same name and grid at each of
+    match.epsilons, leaving out (with a note) layers the test split has too few samples for; None without any."""
+    if layers is None:
+        return None
+    usable = []
+    for member, named in zip(arch, layers):
+        if named is None:
+            usable.append(None)
+            continue
+        why = {name: check_samples(f"{member}'s {name}", layer, match.samples) for name, layer in named.items()}
+        notes += [note for note in dict.fromkeys(why.values()) if note is not None and note not in notes]
+        usable.append({name: layer for name, layer in named.items() if why[name] is None})
+    table = match_table(usable, arch, match.epsilons)
+    return table if len(table) else None
+
+
+def member_views(paths: list[Path], identities: list[dict], data, scores: pd.DataFrame, device, samples: int,
+                 notes: list[str]):
     """What the members' final weights show: the galleries' picks (given label -> kind -> scores rows), the members'
-    representations of the test split (None without weights) and their majority prediction of each pictured
-    example (scores row -> class; empty without weights). Only the pictured examples are predicted."""
+    representations of the test split and their neuron layers' activation samples (each None without weights) and
+    their majority prediction of each pictured example (scores row -> class; empty without weights). Only the
+    pictured examples are predicted."""
     if data is None:
-        return {}, None, {}
+        return {}, None, None, {}
     picks = {label: gallery_picks(scores, label) for label in sorted(scores["label"].unique())[:MAX_GALLERIES]}
     rows = np.unique(np.concatenate([r for kinds in picks.values() for r in kinds.values()]))
     position = train_positions(data, scores)
-    features, predicted, missing = member_outputs(paths, identities, data, device, data.train.x[position[rows]])
+    features, layers, predicted, missing = member_outputs(paths, identities, data, device,
+                                                          data.train.x[position[rows]], samples)
     notes += missing
     known = [p for p in predicted if p is not None]
     majority = dict(zip(rows.tolist(), majority_vote(known, data.num_classes).tolist())) if known else {}
-    return picks, (features if any(f is not None for f in features) else None), majority
+    return (picks, (features if any(f is not None for f in features) else None),
+            (layers if any(named for named in layers if named is not None) else None), majority)
 
 
 def train_positions(data, scores: pd.DataFrame) -> np.ndarray:

@@ -1,6 +1,7 @@
 """docs/results.md's section of issue 15's agreement study, a subsection per claim, each ending with its verdict
-(curriculum.analysis.verdicts): out-of-distribution agreement, architecture families, representations, and TPA
-against accuracy; and the families' data map and a gallery for the README."""
+(curriculum.analysis.verdicts): out-of-distribution agreement, architecture families, representations (linear CKA,
+then the neuron activation subspace match), and TPA against accuracy; and the families' data map and a gallery for
+the README."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ import numpy as np
 import pandas as pd
 
 from ...analysis.stats import spearman
-from ...analysis.verdicts import Holds, families_verdict, ood_verdict, representation_verdict, tpa_verdict
+from ...analysis.report import match_table_lines
+from ...analysis.subspace_match import match_summary
+from ...analysis.verdicts import (Holds, families_verdict, ood_verdict, representation_verdict, subspace_verdict,
+                                  tpa_verdict)
 from ...io.scorefile import read_scores
 from ..runner import analysis_is_current
 from .common import Context, command_line, pm
 
 HEADING = "## Agreement across architecture families, and against accuracy"
 PICTURES = {"data-map-fashion-mnist.png": "data_map.png", "gallery-fashion-mnist.png": "gallery-6.png"}
+MATCH_FIGURE = "results-subspace-match.png"   # analyze-families/subspace_match.png, copied beside results.md
 
 
 def agreement_section(ctx: Context) -> list[str]:
@@ -25,6 +30,7 @@ def agreement_section(ctx: Context) -> list[str]:
         shutil.copyfile(ctx.out / "analyze-families" / picture, ctx.docs / name)
     return ([HEADING, "", f"Command: `{command_line(ctx)}`.", ""] + ood_lines(ctx)
             + families_lines(families, ctx.plan.scores["families"]) + representation_lines(families)
+            + subspace_lines(ctx, families)
             + tpa_accuracy_lines(ensembles(ctx.out), ctx))
 
 
@@ -80,7 +86,7 @@ def families_lines(families: pd.DataFrame, scores: list[str]) -> list[str]:
 
 
 def representation_lines(families: pd.DataFrame) -> list[str]:
-    """Claim 3 (Wang et al. 2018): linear CKA of the same pairs beside their output agreement."""
+    """Claim 3 (Wang et al. 2018) by linear CKA: CKA of the same pairs beside their output agreement."""
     if "cka" not in families:
         return ["### Representations", "", "No representations: the families' members kept no weights.", ""]
     same = families[families["kind"] == "same family"]
@@ -97,8 +103,62 @@ def representation_lines(families: pd.DataFrame) -> list[str]:
             f"{verdict.holds.value} by linear CKA: differently seeded members of one family have representations with "
             f"CKA {e['cka_min']:.2f} to {e['cka_max']:.2f} (1: equal up to a rotation and a scale), "
             + ("above" if alike else "below") + f" the chance-corrected agreement of their outputs (kappa "
-            f"{e['kappa_min']:.2f} to {e['kappa_max']:.2f}); Wang et al. measured neuron-subspace matches, "
-            "a stricter test not run here, so this does not contradict them.", ""]
+            f"{e['kappa_min']:.2f} to {e['kappa_max']:.2f}). Wang et al. measured the neuron activation subspace "
+            "match, a stricter test: below.", ""]
+
+
+def subspace_lines(ctx: Context, families: pd.DataFrame) -> list[str]:
+    """Claim 3 by Wang et al.'s own measure: the maximum match of every layer of the families' member pairs at each
+    epsilon (analyze-families/subspace_match.csv), its figure, and the verdict, set against linear CKA."""
+    path = ctx.out / "analyze-families" / "subspace_match.csv"
+    if not path.is_file():
+        return ["No subspace match: analyze-families has no subspace_match.csv (made before analyze computed it, or "
+                "its members kept no weights); run the study again.", ""]
+    table = pd.read_csv(path)
+    summary = match_summary(table)
+    shutil.copyfile(ctx.out / "analyze-families" / "subspace_match.png", ctx.docs / MATCH_FIGURE)
+    samples = ", ".join(f"{layer} {n}" for layer, n in summary.groupby("layer", sort=False)["samples"].max().items())
+    lines = ["#### By their measure: the neuron activation subspace match", "",
+             "The maximum match (Wang et al. 2018, their Algorithm 1) of the same layer of two members: a neuron is "
+             "its activation vector over the test split (hidden units: one value per test image; conv channels: one "
+             "per (test image, position) pair, a fixed draw the same for every member), and the neurons of each "
+             "side that lie farther than epsilon of their norm from the span of the other side's are dropped until "
+             "none is; the share is (matched neurons of both) / (neurons of both), dead neurons unmatched, mean ± "
+             f"std over member pairs. Samples per neuron: {samples}. CKA (penultimate layer only) and kappa of the "
+             "same pairs from the families table:", ""]
+    lines += match_table_lines(summary, families)
+    return lines + ["", f"![subspace match share against epsilon]({MATCH_FIGURE})", ""] + subspace_verdict_lines(
+        summary, families)
+
+
+def subspace_verdict_lines(summary: pd.DataFrame, families: pd.DataFrame) -> list[str]:
+    """The verdict of the subspace match, and how it reads beside linear CKA of the same pairs."""
+    same = summary[summary["kind"] == "same family"]
+    if same.empty:
+        return ["No verdict: the families ensemble has no two members of one family.", ""]
+    verdict = subspace_verdict(same)
+    e = verdict.evidence
+    cka = families.loc[families["kind"] == "same family", "cka"] if "cka" in families else pd.Series(dtype=float)
+    penultimate = same[(same["layer"] == "penultimate") & (same["epsilon"] == e["epsilon"])]["share"]
+    text = (f"{verdict.holds.value} by the subspace match: even at ε={e['epsilon']:g}, the most lenient here, "
+            f"differently seeded members of one family match {percent_range(e['share_min'], e['share_max'])} of a "
+            f"layer's neurons, {e['layers_below']:.0f} of {e['layers']:.0f} layers below half"
+            + (f" (not {', '.join(verdict.not_by)})" if verdict.not_by and verdict.by else ""))
+    if len(cka) and len(penultimate):
+        far = penultimate.max() < 0.5 <= cka.min()
+        text += (f"; their penultimate layers match {percent_range(penultimate.min(), penultimate.max())} where "
+                 f"linear CKA gives {cka.min():.2f}" + (f" to {cka.max():.2f}" if cka.max() > cka.min() else "")
+                 + ", so "
+                 + ("the two measures disagree: CKA, weighted toward the directions of largest variance, finds "
+                    "the layers nearly alike, while most of their neurons lie farther than ε from the span of the "
+                    "other member's" if far else "the subspace match does not contradict CKA there"))
+    return [text + ".", ""]
+
+
+def percent_range(low: float, high: float) -> str:
+    """'12% to 30%', or '12%' when both ends round alike."""
+    low, high = f"{100 * low:.0f}%", f"{100 * high:.0f}%"
+    return low if low == high else f"{low} to {high}"
 
 
 def ensembles(out) -> pd.DataFrame:
