@@ -93,7 +93,7 @@ def test_every_plan_loads_and_renders_a_known_section():
 def test_an_unknown_study_names_the_known_ones():
     from curriculum.errors import UserError
 
-    with pytest.raises(UserError, match="study='nope'.*choose one of agreement, curriculum, label-noise, pruning"):
+    with pytest.raises(UserError, match="study='nope'.*choose one of agreement, cost, curriculum, label-noise, pruning"):
         load_plan(CONF_DIR, "nope")
 
 
