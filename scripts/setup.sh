@@ -11,6 +11,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 NEEDS="curriculum, pytest, xdist, aum, cleanlab, timm, lightning, hydra_plugins.hydra_ray_launcher"   # from .[dev]
+NEEDS="$NEEDS, mkdocs, material, mkdocstrings_handlers.python"   # .[docs], also in .[dev]: tests/test_docs.py
 if ! "$VENV/bin/python" -c "import $NEEDS" 2>/dev/null; then
   echo "[setup] installing the project (torch is large: this takes a few minutes the first time)" >&2
   log=$(mktemp)
