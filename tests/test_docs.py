@@ -98,11 +98,16 @@ def with_settings(args: list[str], mode: str) -> list[str]:
 
 
 def run_python(code: str, folder: Path, where: str) -> None:
-    cwd = os.getcwd()
+    """Exec `code` in `folder` on one torch thread (as `threads=1`: a busy machine makes waiting threads slow)."""
+    import torch
+
+    cwd, threads = os.getcwd(), torch.get_num_threads()
     os.chdir(folder)
+    torch.set_num_threads(1)
     try:
         exec(compile(code, where, "exec"), {"__name__": "docs"})
     finally:
+        torch.set_num_threads(threads)
         os.chdir(cwd)
 
 
