@@ -50,7 +50,7 @@ class ScoreRecorder:
                 rec.observe(indices, logits, y)     # before or after the loss; no host sync
                 ...
             rec.checkpoint(epoch + 1)
-        frame = rec.scores()                        # index, label, consensus, margin, ... (README's table)
+        frame = rec.scores()                        # index, label, consensus, margin, ... (docs/concepts.md's table)
         rec.save("scores.parquet")                  # what `train scores=` and load_scores read
 
     `members`: how many networks you train and record (seeds of one architecture), or their architectures' names

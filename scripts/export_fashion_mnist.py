@@ -1,5 +1,5 @@
 """Real Fashion-MNIST as a user's data would come: PNG files in the ImageFolder layout (data=folder) and, optionally,
-the same images as a .npz of arrays (data=arrays), for trying those loaders and for the README's example:
+the same images as a .npz of arrays (data=arrays), for trying those loaders and for the docs' example:
 
     .venv/bin/python scripts/export_fashion_mnist.py --train 3000 --test 500 --out outputs/fmnist-png --npz outputs/fmnist.npz
 

@@ -18,9 +18,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 
 
-def run_readme_example(heading: str, folder: Path) -> None:
-    """Run the first python block of the README's section `heading` as written, in `folder`."""
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+def run_readme_example(heading: str, folder: Path, page: str = "README.md") -> None:
+    """Run the first python block of the section `heading` of `page` (the README or a docs page) as written, in
+    `folder`."""
+    text = (Path(__file__).resolve().parent.parent / page).read_text()
     section = text[text.index(heading):]
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
     cwd = os.getcwd()

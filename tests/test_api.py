@@ -196,9 +196,15 @@ def test_a_users_dataloader_draws_what_train_draws_for_the_same_seed(monkeypatch
     assert [a + b for a, b in zip(*halves)] == drawn_by_train
 
 
-def test_the_readme_example_runs_as_written(tmp_path, capsys):
-    run_readme_example("## From your own training code", tmp_path)
+def test_the_docs_example_of_a_curriculum_in_your_own_code_runs_as_written(tmp_path, capsys):
+    run_readme_example("## A curriculum in your own training code", tmp_path, "docs/your-data.md")
     assert re.search(r"^48 steps, last loss \d", capsys.readouterr().out, re.MULTILINE)
+
+
+def test_the_readme_python_example_runs_as_written(tmp_path, capsys):
+    run_readme_example("## From Python", tmp_path)
+    printed = capsys.readouterr().out
+    assert "consensus" in printed and "margin" in printed and printed.rstrip().endswith("36")
 
 
 # A folds score run by hand: 6 examples, 2 classes, 5 times over (30 rows; dataset indices 100-129), so every class

@@ -126,7 +126,7 @@ def test_two_ranks_combine_into_the_scores_of_one_process(tmp_path):
 
 
 def test_the_readme_example_runs_as_written_and_puts_the_wrong_labels_last(tmp_path, capsys):
-    run_readme_example("## Scores from your own training loop", tmp_path)
+    run_readme_example("## Scores from your own training loop", tmp_path, "docs/your-data.md")
     out = capsys.readouterr().out
     right, wrong = map(float, re.search(r"right labels ([\d.]+), wrong ones ([\d.]+)", out).groups())
     assert right > 0.8 and wrong < 0.2

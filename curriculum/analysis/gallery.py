@@ -1,6 +1,6 @@
 """Which examples a gallery shows: per given label, the easiest and the hardest by the `rank` column (consensus,
-ties by margin) and the most likely mislabelled by the lowest margin (the score the README recommends for finding
-label errors). Pure selection; plots.gallery draws them."""
+ties by margin) and the most likely mislabelled by the lowest margin (the score docs/label_noise.md recommends for
+finding label errors). Pure selection; plots.gallery draws them."""
 
 from __future__ import annotations
 

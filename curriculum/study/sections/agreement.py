@@ -1,7 +1,7 @@
 """docs/results.md's section of issue 15's agreement study, a subsection per claim, each ending with its verdict
 (curriculum.analysis.verdicts): out-of-distribution agreement, architecture families, representations (linear CKA,
 then the neuron activation subspace match), and TPA against accuracy; and the families' data map and a gallery for
-the README."""
+docs/findings.md."""
 
 from __future__ import annotations
 
