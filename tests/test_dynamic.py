@@ -107,3 +107,18 @@ def test_infobatch_trains_fewer_passes_and_compare_shows_the_cost(tmp_path, stor
     table = run_cli("compare", "study=cost", f"mlflow.tracking_uri={store}", cwd=tmp_path)
     assert "example-passes (with scoring / 5)" in (next((tmp_path / "outputs").rglob("comparison.md"))).read_text()
     assert table.returncode == 0
+
+
+def test_the_cost_verdict_names_the_cheapest_arm_at_standards_accuracy():
+    import pandas as pd
+
+    from curriculum.study.sections.cost import verdict
+
+    table = pd.DataFrame({"test@best_val_mean": [0.900, 0.899, 0.897, 0.880],
+                          "passes_mean": [100.0, 80.0, 50.0, 40.0],
+                          "amortised_mean": [float("nan"), float("nan"), 55.0, 45.0]},
+                         index=["standard", "infobatch", "consensus", "cheap but worse"])
+    line = verdict(table, within=0.002)   # consensus is 0.3 points below: not at standard's accuracy
+    assert "infobatch, at 0.80 of standard's passes" in line and line.endswith("missed.")
+    table.loc["consensus", "test@best_val_mean"] = 0.8985
+    assert "consensus, at 0.55" in verdict(table, 0.002) and verdict(table, 0.002).endswith("met.")

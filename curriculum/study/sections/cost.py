@@ -28,8 +28,30 @@ def cost_section(ctx: Context) -> list[str]:
              f"scoring) until a run's first evaluation whose validation accuracy is within {100 * within:.1f} points of "
              f"standard's mean best, mean over the seeds that reach it (k/n).", ""]
     for study in ctx.plan.studies:
-        lines += [f"### {study}", "", *cost_table(ctx, study, within), "", comparison_body(ctx, study), ""]
+        table = pd.read_csv(ctx.out / f"compare-{study}" / "comparison.csv").set_index("arm")
+        lines += [f"### {study}", "", *cost_table(ctx, study, within), "", verdict(table, within), "",
+                  comparison_body(ctx, study), ""]
     return lines
+
+
+GOAL = 0.6   # the issue's goal: standard's accuracy with at least 40% fewer example-passes, scoring included
+
+
+def verdict(table: pd.DataFrame, within: float) -> str:
+    """The cheapest arm at standard's accuracy (scoring shared) and whether it meets the goal: at most GOAL of
+    standard's passes, and fewer than InfoBatch's."""
+    standard = table.loc["standard"]
+    shared = table["amortised_mean"].fillna(table["passes_mean"]) / standard["passes_mean"]
+    at_accuracy = table["test@best_val_mean"] >= standard["test@best_val_mean"] - within
+    candidates = shared[at_accuracy & (table.index != "standard")]
+    if candidates.empty:
+        return f"No arm reaches standard's accuracy (within {100 * within:.1f} points): the goal is missed."
+    best = candidates.idxmin()
+    infobatch = shared.get("infobatch", np.nan)
+    met = candidates[best] <= GOAL and (pd.isna(infobatch) or candidates[best] < infobatch or best == "infobatch")
+    return (f"Cheapest at standard's accuracy, scoring included: {best}, at {candidates[best]:.2f} of standard's "
+            f"passes (InfoBatch: {infobatch:.2f}). Goal (at most {GOAL:.2f} of standard's, and below InfoBatch): "
+            f"{'met' if met else 'missed'}.")
 
 
 def cost_table(ctx: Context, study: str, within: float) -> list[str]:
