@@ -48,7 +48,7 @@ LINKS = {
 @dataclass
 class MlflowSettings:
     tracking_uri: str = "sqlite:///mlflow.db"  # a SQLite file (made on first use) or an http(s) MLflow server
-    experiment: str = "curriculum"
+    experiment: str = "curriculum"               # the MLflow experiment every run is logged under
 
 
 @dataclass

@@ -24,9 +24,9 @@ SCHEDULES = ("cosine", "linear", "constant")
 @dataclass(frozen=True)
 class OptimConfig:
     lr: float = 0.05            # SGD learning rate (per batch, not scaled by batch size)
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
+    momentum: float = 0.9       # SGD momentum, in [0, 1)
+    nesterov: bool = True       # Nesterov momentum (needs momentum > 0)
+    weight_decay: float = 5e-4  # L2 penalty on every parameter, per step
     schedule: str = "cosine"    # decay after warm-up: cosine | linear | constant
     warmup: float = 0.03        # fraction of all steps with a linear warm-up from 0
 

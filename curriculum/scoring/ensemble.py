@@ -66,7 +66,7 @@ class EnsembleConfig:
     size: int = 4                       # members
     models: tuple[str, ...] = ("cnn",)  # cycled over members: member k is models[k % len(models)], e.g. [cnn,mlp]
     shard: int = 0                      # train only members with k % num_shards == shard
-    num_shards: int = 1
+    num_shards: int = 1                 # shards the members are split into (one process or job each)
     seed: int = 0                       # member k is initialised and shuffled from seed + k
     model_kwargs: dict = field(default_factory=dict)  # {arch: {kwarg: value}}; score adds model.kwargs for model.name
     batched: bool = False               # train this shard's members together as one vmapped model (for GPUs; cnn/mlp
