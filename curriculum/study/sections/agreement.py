@@ -30,8 +30,8 @@ def agreement_section(ctx: Context) -> list[str]:
         shutil.copyfile(ctx.out / "analyze-families" / picture, ctx.docs / name)
     return ([HEADING, "", f"Command: `{command_line(ctx)}`.", ""] + ood_lines(ctx)
             + families_lines(families, ctx.plan.scores["families"]) + representation_lines(families)
-            + subspace_lines(ctx, families)
-            + tpa_accuracy_lines(ensembles(ctx.out), ctx))
+            + tpa_accuracy_lines(ensembles(ctx.out), ctx)
+            + subspace_lines(ctx, families))   # last: the section ends with the claim by its own measure
 
 
 def ood_lines(ctx: Context) -> list[str]:
@@ -118,7 +118,7 @@ def subspace_lines(ctx: Context, families: pd.DataFrame) -> list[str]:
     summary = match_summary(table)
     shutil.copyfile(ctx.out / "analyze-families" / "subspace_match.png", ctx.docs / MATCH_FIGURE)
     samples = ", ".join(f"{layer} {n}" for layer, n in summary.groupby("layer", sort=False)["samples"].max().items())
-    lines = ["#### By their measure: the neuron activation subspace match", "",
+    lines = ["### Representations by their own measure: the neuron activation subspace match", "",
              "The maximum match (Wang et al. 2018, their Algorithm 1) of the same layer of two members: a neuron is "
              "its activation vector over the test split (hidden units: one value per test image; conv channels: one "
              "per (test image, position) pair, a fixed draw the same for every member), and the neurons of each "
@@ -143,7 +143,7 @@ def subspace_verdict_lines(summary: pd.DataFrame, families: pd.DataFrame) -> lis
     text = (f"{verdict.holds.value} by the subspace match: even at ε={e['epsilon']:g}, the most lenient here, "
             f"differently seeded members of one family match {percent_range(e['share_min'], e['share_max'])} of a "
             f"layer's neurons, {e['layers_below']:.0f} of {e['layers']:.0f} layers below half"
-            + (f" (not {', '.join(verdict.not_by)})" if verdict.not_by and verdict.by else ""))
+            + (f" ({', '.join(verdict.by)})" if verdict.not_by and verdict.by else ""))
     if len(cka) and len(penultimate):
         far = penultimate.max() < 0.5 <= cka.min()
         text += (f"; their penultimate layers match {percent_range(penultimate.min(), penultimate.max())} where "
