@@ -1,8 +1,8 @@
 """curriculum: rank training examples by how early and how consistently an ensemble learns them,
 then train easy-to-hard against compute-matched controls.
 
-From your own training code (docs/your-data.md, "A curriculum in your own training code"): load_scores -> ordering -> make_pacing ->
-PacedSampler, the batch sampler a DataLoader takes; `train` uses the same objects. ScoreRecorder: scores from your
+From your own training code (docs/your-data.md, "A curriculum in your own training code"): load_scores ->
+ordering -> make_pacing -> PacedSampler, the batch sampler a DataLoader takes; `train` uses the same objects. ScoreRecorder: scores from your
 own training loop (docs/your-data.md, "Scores from your own training loop"). find_label_issues: a score run's
 likely label errors and the estimated share of wrong labels (cleanlab's find_label_issues, from the run)."""
 

@@ -1,6 +1,6 @@
-"""A network of your own for `python -m curriculum score|train model._target_=my_net.MyNet` (docs/your-data.md, "Your own model"):
-any nn.Module class or function that takes num_classes= and in_channels= (and your own keyword arguments, given as
-+model.kwargs.NAME=VALUE) and returns logits of shape (batch, num_classes).
+"""A network of your own for `python -m curriculum score|train model._target_=my_net.MyNet` (docs/your-data.md,
+"Your own model"): any nn.Module class or function that takes num_classes= and in_channels= (and your own keyword
+arguments, given as +model.kwargs.NAME=VALUE) and returns logits of shape (batch, num_classes).
 
     PYTHONPATH=examples python -m curriculum score model._target_=my_net.MyNet +model.kwargs.width=64
 """

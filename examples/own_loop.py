@@ -2,10 +2,11 @@
 
     python examples/own_loop.py
 
-1. Two small networks train on the data while curriculum.ScoreRecorder records each batch (docs/your-data.md, "Scores from
-   your own training loop"); it derives the scores `python -m curriculum score` would.
+1. Two small networks train on the data while curriculum.ScoreRecorder records each batch (docs/your-data.md,
+   "Scores from your own training loop"); it derives the scores `python -m curriculum score` would.
 2. A fresh network trains easy to hard on them: curriculum.ordering (consensus, class-balanced), a linear pacing and
-   PacedSampler, the objects `python -m curriculum train` uses (docs/your-data.md, "A curriculum in your own training code").
+   PacedSampler, the objects `python -m curriculum train` uses (docs/your-data.md, "A curriculum in your own
+   training code").
 The data: 1,200 points of 4 classes in 16 dimensions, 15% of the training labels wrong."""
 
 import torch

@@ -1,4 +1,5 @@
-"""The summary of a scores.parquet in docs/getting-started.md: mean and quartiles of every score column, as a markdown table.
+"""The summary of a scores.parquet in docs/getting-started.md: mean and quartiles of every score column, as a
+markdown table.
 
     .venv/bin/python scripts/summarize_scores.py outputs/score/<run>/scores.parquet
 

@@ -119,6 +119,21 @@ def test_the_cost_verdict_names_the_cheapest_arm_at_standards_accuracy():
                           "amortised_mean": [float("nan"), float("nan"), 55.0, 45.0]},
                          index=["standard", "infobatch", "consensus", "cheap but worse"])
     line = verdict(table, within=0.002)   # consensus is 0.3 points below: not at standard's accuracy
-    assert "infobatch, at 0.80 of standard's passes" in line and line.endswith("missed.")
+    assert line.startswith("No arm but InfoBatch reaches") and "InfoBatch: 0.80" in line and line.endswith("missed.")
     table.loc["consensus", "test@best_val_mean"] = 0.8985
     assert "consensus, at 0.55" in verdict(table, 0.002) and verdict(table, 0.002).endswith("met.")
+    table.loc["infobatch", "passes_mean"] = 50.0          # InfoBatch cheaper than consensus: the goal is missed
+    assert verdict(table, 0.002).endswith("missed.")
+    assert verdict(table.drop(columns="amortised_mean"), 0.002)   # no arm read scores: no crash
+
+
+def test_recording_passes_count_what_each_checkpoint_passes_cleanly():
+    from curriculum.scoring.ensemble import recorded_per_checkpoint
+
+    steps = [2, 4, 8, 16, 32]                 # 16 steps an epoch of batch 8 over 128 examples: 1/8, 1/4, 1/2, 1, 2
+    assert recorded_per_checkpoint("eval", 128, 0, steps, 8) == [128] * 5
+    # from the training pass: what was not drawn since the last checkpoint, 128 - 16, 128 - 16, 128 - 32, 128 - 64, 0
+    assert recorded_per_checkpoint("train", 128, 0, steps, 8) == [112, 112, 96, 64, 0]
+    # folds: 32 held out, never drawn (stale at every checkpoint), and their softmax pass besides
+    assert recorded_per_checkpoint("train", 128, 32, [2, 12], 8) == [32 + 80 + 32, 32 + 16 + 32]
+    assert recorded_per_checkpoint("eval", 128, 32, [2, 12], 8) == [160, 160]

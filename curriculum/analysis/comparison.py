@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..arms import SHOWN, arm_key, arm_name, show, with_settings
+from ..cost import AMORTISED_OVER
 from ..dicts import flatten
 from ..errors import UserError
 from .stats import t975
@@ -194,7 +195,7 @@ def to_markdown(table: pd.DataFrame, rank_by: str = "test/acc_at_best_val") -> s
         return f"{own / 1e6:.2f}M" + ("" if shared is None or pd.isna(shared) else f" ({shared / 1e6:.2f}M)")
 
     lines = [f"| arm | n | {METRICS[rank_by]} | final | best | mean acc over training | vs standard (95% CI) | "
-             f"vs random (95% CI) | example-passes (with scoring / 5) | note |", "|" + "---|" * 10]
+             f"vs random (95% CI) | example-passes (with scoring / {AMORTISED_OVER}) | note |", "|" + "---|" * 10]
     for _, row in table.iterrows():
         lines.append(f"| {row['arm']} | {row['n']} | {pm(row, METRICS[rank_by])} | {pm(row, 'test_final')} | "
                      f"{pm(row, 'test_best')} | {pm(row, 'curve_mean')} | {diff(row, 'standard')} | "

@@ -94,8 +94,9 @@ def match_share(matched_x: np.ndarray, matched_y: np.ndarray) -> float:
 
 
 def check_samples(name: str, layer, samples: int) -> str | None:
-    """None when `layer` (a scoring.representations.NeuronLayer) has at least SAMPLES_PER_NEURON samples per neuron; a note leaving it out when the test
-    split has too few to draw; a UserError when match.samples is what is too small."""
+    """None when `layer` (a scoring.representations.NeuronLayer) has at least SAMPLES_PER_NEURON samples per
+    neuron; a note leaving it out when the test split has too few to draw; a UserError when match.samples is what is
+    too small."""
     need = SAMPLES_PER_NEURON * layer.activations.shape[1]
     if len(layer.activations) >= need:
         return None
@@ -109,8 +110,8 @@ def check_samples(name: str, layer, samples: int) -> str | None:
 
 def match_table(layers: list[dict | None], arch: list[str], epsilons) -> pd.DataFrame:
     """One row per member pair, layer and epsilon: the maximum match of the two members' layers of the same name and
-    grid (layers: per member, name -> scoring.representations.NeuronLayer; None for a member without weights), its share and each side's matched
-    and dead neurons. A pair's members are ordered by family name (family_a <= family_b), as in families.csv."""
+    grid (layers: per member, name -> scoring.representations.NeuronLayer; None for a member without weights), its
+    share and each side's matched and dead neurons. A pair's members are ordered by family name (family_a <= family_b), as in families.csv."""
     rows = []
     for i, j in combinations(range(len(arch)), 2):
         if layers[i] is None or layers[j] is None:

@@ -26,6 +26,7 @@ from .sampler import SCORED, UNORDERED, SamplerConfig, make_ordering, margin_tie
 
 WHOLE = {"name": "static", "end": 1.0, "preset": None}   # the whole ordering at every step: no pacing, no pruning
 TRAIN_NAMES = {"score": "sampler.score", "ties": "sampler.ties", "keep": "sampler.keep", "end": "pacing.end"}
+LEARNED_BY = 1.0   # epochs: infobatch's well_learned=consensus skips what the members had learned by then
 
 
 @dataclass(frozen=True)
@@ -130,9 +131,6 @@ def make_plan(settings: PlanSettings, scores: Scores | None, labels: np.ndarray,
                                   int(labels.max()) + 1 if num_classes is None else num_classes),
                    learned_by_ensemble(scores, str(scores.path) if scores is not None else "") if skips_by_scores(s)
                    else None)
-
-
-LEARNED_BY = 1.0   # epochs: infobatch's well_learned=consensus skips what the members had learned by then
 
 
 def learned_by_ensemble(scores: Scores | None, where: str) -> np.ndarray:

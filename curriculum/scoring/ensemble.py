@@ -371,17 +371,29 @@ def reusable_member(path: Path, identity: dict) -> bool:
 
 
 def ensemble_cost(ens: EnsembleConfig, rec: RecordingConfig, data: Data) -> dict:
-    """The example-passes of the whole ensemble (cost.py): each member's training steps, and its recording passes
-    at every checkpoint over what it records with a clean pass (the training examples unless recording.source=train,
-    the test split, the out-of-distribution splits, and its held-out fold's softmax with folds)."""
+    """The example-passes of the whole ensemble (cost.py): each member's training steps, and its clean recording
+    passes at every checkpoint (recorded_per_checkpoint)."""
     training = recording = 0.0
+    extra = (len(data.test) if rec.test else 0) + sum(len(split) for split in data.ood.values())
     for member in ens.members():
         per_epoch = member_steps_per_epoch(member, data, rec.batch_size)
-        checkpoints = len(checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)[0])
-        recorded = (len(data.train) if rec.source != "train" else 0) + (len(data.test) if rec.test else 0)
-        recorded += sum(len(split) for split in data.ood.values())
-        recorded += len(member.holdout.positions(train_labels(data))) if member.holdout is not None else 0
+        steps = checkpoint_steps(rec.epochs, per_epoch, rec.within_first_epoch)[0]
+        held = len(member.holdout.positions(train_labels(data))) if member.holdout is not None else 0
+        recorded = recorded_per_checkpoint(rec.source, len(data.train), held, steps, rec.batch_size)
         training += training_passes(rec.epochs * per_epoch, rec.batch_size)
-        recording += recording_passes(checkpoints, recorded)
+        recording += sum(recording_passes(1, r + extra) for r in recorded)
     return {"example_passes": training + recording, "training": training, "recording": recording,
             "recording_share": RECORDING_SHARE}
+
+
+def recorded_per_checkpoint(source: str, n: int, held: int, steps, batch_size: int) -> list[int]:
+    """Training examples a member passes cleanly at each checkpoint (after `steps`, ascending): all n with
+    recording.source=eval; with `train`, those not drawn since the previous checkpoint (the held-out fold never is;
+    of the others at least n - held - drawn, exact within an epoch); with folds, the held-out fold's softmax pass
+    besides."""
+    counts, last = [], 0
+    for step in steps:
+        stale = n if source != "train" else held + max(0, n - held - (int(step) - last) * batch_size)
+        counts.append(stale + held)
+        last = int(step)
+    return counts
