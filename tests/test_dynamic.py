@@ -67,6 +67,13 @@ def test_infobatch_settings_are_checked_and_named():
     assert arm_name(tag) == "infobatch[sampler.well_learned=both]" and tag["scores"] == "abc"
 
 
+def test_an_infobatch_arm_is_named_by_the_settings_off_samplerconfigs_defaults():
+    from curriculum.arms import SKIPPING
+
+    defaults = SamplerConfig(name="infobatch")
+    assert SKIPPING == {"prune": defaults.prune, "anneal": defaults.anneal, "well_learned": defaults.well_learned}
+
+
 def test_costs_count_passes_and_share_the_scoring():
     assert training_passes(10, 128) == 1280 and RECORDING_SHARE == pytest.approx(1 / 3)
     assert recording_passes(3, 600) == pytest.approx(600.0)          # 3 clean passes of 600 at a third each
