@@ -180,7 +180,7 @@ def test_every_override_of_the_reproduction_study_passes_the_check():
     from curriculum.study.plan import arms, load_plan
 
     plans = [load_plan(CONF_DIR, p.stem) for p in sorted((CONF_DIR / "studies").glob("*.yaml"))]
-    assert len(plans) == 4
+    assert len(plans) == 5
     for plan in plans:
         for overrides in plan.scores.values():
             check_overrides(CONF_DIR, "score", overrides)
