@@ -43,6 +43,14 @@ def test_an_epoch_skips_the_share_of_the_prunable_and_weighs_the_kept_ones_up():
     assert kept.tolist() == [0, 1, 2] and weights.tolist() == [1.0, 1.0, 1.0]
 
 
+def test_an_epoch_with_fewer_kept_examples_than_a_batch_is_one_line():
+    from curriculum.schedule.dynamic import epoch_steps
+
+    assert epoch_steps(300, 128, 1) == 2
+    with pytest.raises(UserError, match="sampler.prune leaves 100 examples in epoch 2, fewer than one batch"):
+        epoch_steps(100, 128, 2)
+
+
 def test_the_last_epochs_use_every_example():
     assert pruned_epochs(200, 0.875) == 175 and pruned_epochs(6, 0.875) == 5 and pruned_epochs(4, 0.875) == 3
     assert pruned_epochs(4, 0.0) == 0 and pruned_epochs(4, 1.0) == 4

@@ -58,6 +58,6 @@ def check_fits(pixel_bytes: int, what: str, fix: str, available: int | None = No
     `what` describes the images, `fix` says how to need less."""
     available = available_bytes() if available is None else available
     needed = COPIES * pixel_bytes
-    if available is not None and needed > available:
+    if not fits(pixel_bytes, available):
         raise UserError(f"{what} need about {gigabytes(needed)} of memory ({gigabytes(pixel_bytes)} of uint8 pixels, "
                         f"held up to {COPIES} times while splitting) but {gigabytes(available)} are available; {fix}")

@@ -23,6 +23,7 @@ from ..batches import steps_per_epoch
 from ..data.augment import batch_transform
 from ..data.datasets import Data
 from ..engine import Batches, Hooks, Inputs, OptimConfig, StepStats, lr_factor, make_optimizer, train
+from ..errors import UserError
 from ..progress import Progress
 from ..seeding import numpy_rng, stream_seed, torch_generator
 from .sampler import SamplerConfig
@@ -58,6 +59,14 @@ def pruned_epochs(epochs: int, anneal: float) -> int:
     """Epochs 0 .. floor(anneal x epochs) - 1 are pruned; from there on every example trains (InfoBatch's
     annealing: 0.875 of 200 epochs prunes the first 175)."""
     return math.floor(anneal * epochs)
+
+
+def epoch_steps(kept: int, batch_size: int, epoch: int) -> int:
+    """Full batches of an epoch's kept examples; one line when not one batch is left."""
+    if kept < batch_size:
+        raise UserError(f"sampler.prune leaves {kept} examples in epoch {epoch}, fewer than one batch "
+                        f"(batch_size={batch_size}); lower sampler.prune or batch_size")
+    return kept // batch_size
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,7 @@ def train_skipping(data: Data, cfg: TargetConfig, optim: OptimConfig, sampler: S
         prunable = (well_learned(losses.cpu().numpy(), learned, sampler.well_learned)
                     if epoch < pruned_epochs(cfg.epochs, sampler.anneal) else np.zeros(n, dtype=bool))
         kept, weights = epoch_selection(prunable, sampler.prune, rng)
-        steps = len(kept) // cfg.batch_size
+        steps = epoch_steps(len(kept), cfg.batch_size, epoch)
         order = torch.as_tensor(kept, device=device)[torch.randperm(len(kept), generator=gen, device=device)]
         batches = Batches(data.train.x, data.train.y, inputs, _marking(order[:steps * cfg.batch_size].view(
             steps, cfg.batch_size), seen), augment, torch.as_tensor(weights, device=device))

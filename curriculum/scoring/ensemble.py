@@ -17,7 +17,6 @@ from ..checkpoint import Policy, check_identity, check_state_identity, load_stat
 from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
 from ..data.splits import stratified_folds
-from ..dicts import identity_differences
 from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, train
 from ..errors import UserError
 from ..models import MODELS, check_model, create_model
