@@ -17,6 +17,7 @@ from ..checkpoint import Policy, check_identity, check_state_identity, load_stat
 from ..data.augment import AugmentConfig, batch_transform
 from ..data.datasets import Data
 from ..data.splits import stratified_folds
+from ..dicts import identity_differences  # noqa: F401  (scoring/derive.py and tests import it from here)
 from ..engine import Batches, Hooks, Inputs, OptimConfig, Schedule, StepStats, make_optimizer, train
 from ..errors import UserError
 from ..models import MODELS, check_model, create_model
